@@ -1,0 +1,44 @@
+# frontdesk — the two commands a newcomer needs: `make run` and `make test`.
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+
+.PHONY: run test lint install eval bench clean
+
+$(BIN)/python:
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+
+$(STAMP): pyproject.toml | $(BIN)/python
+	$(BIN)/pip install --quiet -e '.[test]'
+	touch $(STAMP)
+
+install: $(STAMP)
+
+## make run: set up, migrate SQLite, load the demo store when empty, serve on http://127.0.0.1:8000
+run: $(STAMP)
+	$(BIN)/frontdesk serve --demo
+
+## make test: ruff, then the whole suite
+test: $(STAMP)
+	$(BIN)/ruff check frontdesk tests bench
+	$(BIN)/ruff format --check frontdesk tests bench
+	$(BIN)/pytest -q
+
+lint: $(STAMP)
+	$(BIN)/ruff check --fix frontdesk tests bench
+	$(BIN)/ruff format frontdesk tests bench
+
+## make eval: the answer-or-hand-off metrics on both public test sets, default settings
+eval: $(STAMP)
+	for set in clinc150 banking77-oos; do \
+	  $(BIN)/frontdesk eval --knowledge ../shared/data/eval/$$set/knowledge.jsonl \
+	    --queries ../shared/data/eval/$$set/test.jsonl --predictions .eval/$$set.predictions.jsonl || exit 1; \
+	done
+
+bench: $(STAMP)
+	$(BIN)/python bench/answer_latency.py
+
+clean:
+	rm -rf $(VENV) frontdesk.db frontdesk.db-wal frontdesk.db-shm .pytest_cache .eval

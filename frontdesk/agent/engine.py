@@ -1,0 +1,158 @@
+"""decide(): answer from the store's knowledge, admit not knowing, notice a wish for a person, or just be polite."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Literal, Protocol
+
+from frontdesk.agent import phrases
+from frontdesk.agent.index import Retrieval
+from frontdesk.knowledge.schemas import EntryKind
+from frontdesk.knowledge.service import EntryView, Knowledge
+
+Author = Literal["shopper", "ai", "agent", "system"]
+SNIPPET_CHARS = 320
+
+
+class Turn(Protocol):
+    author: str
+    text: str
+
+
+class ConversationLike(Protocol):
+    """What decide() reads of a conversation: its messages, oldest first."""
+
+    @property
+    def messages(self) -> Sequence[Turn]: ...
+
+
+@dataclass(frozen=True)
+class Message:
+    author: Author
+    text: str
+
+
+@dataclass
+class Conversation:
+    """A conversation held in memory, for the CLI, eval and tests; the stored one comes from conversations/."""
+
+    messages: list[Message] = field(default_factory=list)
+
+    @classmethod
+    def single(cls, question: str) -> Conversation:
+        return cls([Message("shopper", question)])
+
+
+@dataclass(frozen=True)
+class Runner:
+    entry: EntryView
+    score: float
+
+
+@dataclass(frozen=True)
+class Answer:
+    entry: EntryView
+    text: str
+    confidence: float
+    runners_up: tuple[Runner, ...] = ()
+    query: str = ""
+
+
+@dataclass(frozen=True)
+class Unknown:
+    reason: str
+    confidence: float = 0.0
+    best: EntryView | None = None
+    runners_up: tuple[Runner, ...] = ()
+    query: str = ""
+
+
+@dataclass(frozen=True)
+class HumanRequested:
+    reason: Literal["asked_for_person", "frustrated"]
+
+
+@dataclass(frozen=True)
+class SmallTalk:
+    kind: Literal["greeting", "thanks"]
+
+
+Decision = Answer | Unknown | HumanRequested | SmallTalk
+
+
+class QuestionError(ValueError):
+    """The shopper's message cannot be read as a question (empty)."""
+
+
+def decide(
+    conversation: ConversationLike, knowledge: Knowledge, threshold: float | None = None, max_chars: int = 4000
+) -> Decision:
+    """Decide what to do with the conversation's last shopper message.
+
+    Below the confidence threshold the agent does not guess: it returns Unknown with the reason.
+    """
+    shopper = [m.text for m in conversation.messages if m.author == "shopper"]
+    if not shopper or not shopper[-1].strip():
+        raise QuestionError("the shopper's message is empty")
+    # Very long messages are read by their beginning: that is where people put the question.
+    text = " ".join(shopper[-1].split())[:max_chars]
+    if phrases.asks_for_person(text):
+        return HumanRequested("asked_for_person")
+    if phrases.is_frustrated(text):
+        return HumanRequested("frustrated")
+    if phrases.is_small_talk(text):
+        return SmallTalk("greeting" if phrases.SMALL_TALK_GREETING.match(text) else "thanks")
+    cut = knowledge.index.calibration.threshold if threshold is None else threshold
+
+    query, retrieval, hits = _retrieve(text, knowledge)
+    if len(shopper) > 1 and phrases.looks_like_follow_up(text):
+        previous = " ".join(shopper[-2].split())[:max_chars]
+        joined = f"{previous} {text}"
+        joined_retrieval, joined_hits = knowledge.retrieve(joined)
+        if joined_retrieval.confidence > retrieval.confidence:
+            query, retrieval, hits = joined, joined_retrieval, joined_hits
+
+    runners = tuple(Runner(entry, score) for entry, score in hits[1:])
+    if not hits:
+        return Unknown("the store's knowledge is empty", query=query)
+    best = hits[0][0]
+    if retrieval.confidence < cut:
+        reason = (
+            f"confidence {retrieval.confidence:.2f} is below the threshold {cut:.2f} "
+            f"(closest entry: {best.title!r})"
+        )
+        return Unknown(reason, retrieval.confidence, best, runners, query)
+    return Answer(best, answer_text(best), retrieval.confidence, runners, query)
+
+
+def _retrieve(text: str, knowledge: Knowledge) -> tuple[str, Retrieval, list[tuple[EntryView, float]]]:
+    retrieval, hits = knowledge.retrieve(text)
+    return text, retrieval, hits
+
+
+def answer_text(entry: EntryView) -> str:
+    """The reply a shopper reads: the FAQ answer, an article's opening with its link, or a product's facts."""
+    if entry.kind is EntryKind.faq:
+        return entry.body
+    if entry.kind is EntryKind.article:
+        snippet = _snippet(entry.body)
+        return f"{snippet}\n\nMore: {entry.url}" if entry.url else snippet
+    facts = [entry.title]
+    if entry.price is not None:
+        facts.append(f"${entry.price:,.2f}")
+    if entry.availability:
+        facts.append(entry.availability.replace("_", " "))
+    text = " — ".join(facts) + "."
+    if entry.body:
+        text += " " + _snippet(entry.body)
+    return f"{text}\n\n{entry.url}" if entry.url else text
+
+
+def _snippet(body: str) -> str:
+    flat = " ".join(line.lstrip("#>*- ").strip() for line in body.splitlines() if line.strip())
+    if len(flat) <= SNIPPET_CHARS:
+        return flat
+    cut = flat[:SNIPPET_CHARS]
+    end = max(cut.rfind(". "), cut.rfind("! "), cut.rfind("? "))
+    return cut[: end + 1] if end > SNIPPET_CHARS // 2 else cut.rsplit(" ", 1)[0] + "…"

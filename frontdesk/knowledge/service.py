@@ -1,0 +1,252 @@
+"""The store's knowledge: entries in the database, and the in-memory retrieval index that follows them."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from decimal import Decimal
+from pathlib import Path
+
+from sqlalchemy import func, or_, select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from frontdesk.agent.embedders import Embedder
+from frontdesk.agent.index import KnowledgeIndex, Retrieval
+from frontdesk.knowledge import importers
+from frontdesk.knowledge.models import Entry
+from frontdesk.knowledge.schemas import EntryIn, EntryKind, EntryPatch, ImportProblem, ImportReport
+
+PASSAGE_WORDS = 60
+
+
+class KnowledgeError(Exception):
+    """A change to the knowledge that cannot be made, with a message for the store admin."""
+
+
+class EntryNotFound(KnowledgeError):
+    pass
+
+
+class RefTaken(KnowledgeError):
+    pass
+
+
+@dataclass(frozen=True)
+class EntryView:
+    """What the agent needs of an entry to retrieve it and answer with it."""
+
+    id: int
+    kind: EntryKind
+    ref: str | None
+    title: str
+    alternates: tuple[str, ...]
+    body: str
+    url: str | None
+    price: Decimal | None
+    availability: str | None
+
+    @classmethod
+    def of(cls, entry: Entry) -> EntryView:
+        return cls(
+            id=entry.id,
+            kind=EntryKind(entry.kind),
+            ref=entry.ref,
+            title=entry.title,
+            alternates=tuple(entry.alternates or ()),
+            body=entry.body,
+            url=entry.url,
+            price=entry.price,
+            availability=entry.availability,
+        )
+
+    def texts(self) -> list[str]:
+        """The texts a shopper's question is matched against: the main one first."""
+        if self.kind is EntryKind.faq:
+            return [self.title, *self.alternates]
+        return [self.title, *passages(self.body)]
+
+
+def passages(text: str, words: int = PASSAGE_WORDS) -> list[str]:
+    """Split a long body into passages of about `words` words, on paragraph boundaries where possible."""
+    out: list[str] = []
+    current: list[str] = []
+    for paragraph in re.split(r"\n\s*\n", text):
+        tokens = paragraph.split()
+        while tokens:
+            room = words - len(current)
+            current.extend(tokens[:room])
+            tokens = tokens[room:]
+            if len(current) >= words:
+                out.append(" ".join(current))
+                current = []
+        if len(current) >= words // 2:
+            out.append(" ".join(current))
+            current = []
+    if current:
+        out.append(" ".join(current))
+    return out
+
+
+class Knowledge:
+    """Entries by id plus the retrieval index; kept in step with the database by this module's functions."""
+
+    def __init__(self, embedder: Embedder) -> None:
+        self.index = KnowledgeIndex(embedder)
+        self.entries: dict[int, EntryView] = {}
+
+    async def load(self, session: AsyncSession) -> None:
+        views = [EntryView.of(e) for e in (await session.scalars(select(Entry))).all()]
+        self.entries = {v.id: v for v in views}
+        if views:
+            self.index.upsert_many([(v.id, v.texts()) for v in views])
+
+    def put(self, views: Sequence[EntryView]) -> None:
+        for view in views:
+            self.entries[view.id] = view
+        if views:
+            self.index.upsert_many([(v.id, v.texts()) for v in views])
+
+    def drop(self, entry_id: int) -> None:
+        self.entries.pop(entry_id, None)
+        self.index.remove(entry_id)
+
+    def retrieve(self, query: str, k: int = 5) -> tuple[Retrieval, list[tuple[EntryView, float]]]:
+        retrieval = self.index.retrieve(query, k=k)
+        hits = [(self.entries[c.entry_id], c.score) for c in retrieval.candidates if c.entry_id in self.entries]
+        return retrieval, hits
+
+
+async def list_entries(
+    session: AsyncSession, *, kind: EntryKind | None = None, text: str | None = None, limit: int = 50, offset: int = 0
+) -> tuple[list[Entry], int]:
+    query = select(Entry)
+    if kind is not None:
+        query = query.where(Entry.kind == kind.value)
+    if text:
+        pattern = f"%{text.lower()}%"
+        query = query.where(or_(func.lower(Entry.title).like(pattern), func.lower(Entry.body).like(pattern)))
+    total = await session.scalar(select(func.count()).select_from(query.subquery())) or 0
+    rows = await session.scalars(query.order_by(Entry.id).limit(limit).offset(offset))
+    return list(rows.all()), total
+
+
+async def get_entry(session: AsyncSession, entry_id: int) -> Entry:
+    entry = await session.get(Entry, entry_id)
+    if entry is None:
+        raise EntryNotFound(f"no knowledge entry with id {entry_id}")
+    return entry
+
+
+async def _check_ref_free(session: AsyncSession, ref: str | None, own_id: int | None = None) -> None:
+    if ref is None:
+        return
+    other = await session.scalar(select(Entry.id).where(Entry.ref == ref))
+    if other is not None and other != own_id:
+        raise RefTaken(f"ref {ref!r} is already used by entry {other}")
+
+
+def _fields(data: EntryIn) -> dict[str, object]:
+    return {
+        "kind": data.kind.value,
+        "ref": data.ref,
+        "title": data.title,
+        "alternates": list(data.alternates),
+        "body": data.body,
+        "url": data.url,
+        "price": data.price,
+        "availability": data.availability.value if data.availability else None,
+    }
+
+
+async def create_entry(session: AsyncSession, knowledge: Knowledge, data: EntryIn, source: str | None = None) -> Entry:
+    await _check_ref_free(session, data.ref)
+    entry = Entry(**_fields(data), source=source)
+    session.add(entry)
+    await session.commit()
+    knowledge.put([EntryView.of(entry)])
+    return entry
+
+
+async def update_entry(session: AsyncSession, knowledge: Knowledge, entry_id: int, patch: EntryPatch) -> Entry:
+    entry = await get_entry(session, entry_id)
+    changes = patch.model_dump(exclude_unset=True)
+    merged = EntryIn.model_validate({**_fields_of(entry), **changes})
+    await _check_ref_free(session, merged.ref, own_id=entry.id)
+    for name, value in _fields(merged).items():
+        setattr(entry, name, value)
+    await session.commit()
+    knowledge.put([EntryView.of(entry)])
+    return entry
+
+
+def _fields_of(entry: Entry) -> dict[str, object]:
+    return {
+        "kind": entry.kind,
+        "ref": entry.ref,
+        "title": entry.title,
+        "alternates": entry.alternates,
+        "body": entry.body,
+        "url": entry.url,
+        "price": entry.price,
+        "availability": entry.availability,
+    }
+
+
+async def delete_entry(session: AsyncSession, knowledge: Knowledge, entry_id: int) -> None:
+    entry = await get_entry(session, entry_id)
+    await session.delete(entry)
+    await session.commit()
+    knowledge.drop(entry_id)
+
+
+async def import_path(
+    session: AsyncSession,
+    knowledge: Knowledge,
+    path: Path,
+    progress: Callable[[int], None] | None = None,
+) -> ImportReport:
+    """Import a file or folder in one transaction: either every good row lands, or nothing does.
+
+    Rows whose `ref` already exists update that entry, so importing the same file twice changes nothing.
+    Raises importers.ImportFormatError when the input as a whole cannot be read.
+    """
+    parsed = importers.parse(path, progress)
+    problems: list[ImportProblem] = list(parsed.problems)
+    seen: dict[str, int] = {}
+    good: list[importers.ParsedRow] = []
+    for row in parsed.rows:
+        ref = row.entry.ref
+        if ref is not None and ref in seen:
+            problems.append(ImportProblem(file=row.file, line=row.line, reason=f"ref {ref!r} repeats line {seen[ref]}"))
+            continue
+        if ref is not None:
+            seen[ref] = row.line
+        good.append(row)
+
+    existing: dict[str, Entry] = {}
+    refs = [r.entry.ref for r in good if r.entry.ref is not None]
+    for start in range(0, len(refs), 500):
+        chunk = refs[start : start + 500]
+        for entry in (await session.scalars(select(Entry).where(Entry.ref.in_(chunk)))).all():
+            existing[entry.ref or ""] = entry
+
+    touched: list[Entry] = []
+    try:
+        for row in good:
+            entry = existing.get(row.entry.ref or "") if row.entry.ref else None
+            if entry is None:
+                entry = Entry(**_fields(row.entry), source=row.file)
+                session.add(entry)
+            else:
+                for name, value in _fields(row.entry).items():
+                    setattr(entry, name, value)
+                entry.source = row.file
+            touched.append(entry)
+        await session.commit()
+    except BaseException:
+        await session.rollback()
+        raise
+    knowledge.put([EntryView.of(e) for e in touched])
+    problems.sort(key=lambda p: (p.file, p.line or 0))
+    return ImportReport(imported=len(touched), skipped=len(problems), problems=problems)

@@ -1,0 +1,134 @@
+"""REST routes of the knowledge: /api/knowledge (CRUD, search, import)."""
+
+from __future__ import annotations
+
+import tempfile
+from pathlib import Path, PurePath
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, HTTPException, Query, Request, status
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from frontdesk.deps import get_knowledge, get_session
+from frontdesk.knowledge import importers, service
+from frontdesk.knowledge.schemas import (
+    EntryIn,
+    EntryKind,
+    EntryList,
+    EntryOut,
+    EntryPatch,
+    ImportReport,
+    SearchHit,
+)
+
+router = APIRouter(prefix="/api/knowledge", tags=["knowledge"])
+
+Session = Annotated[AsyncSession, Depends(get_session)]
+KnowledgeDep = Annotated[service.Knowledge, Depends(get_knowledge)]
+MAX_IMPORT_BYTES = 50 * 1024 * 1024
+IMPORT_SUFFIXES = {".csv", ".jsonl", ".md", ".markdown", ".html", ".htm"}
+
+
+@router.get("", response_model=EntryList)
+async def list_entries(
+    session: Session,
+    kind: EntryKind | None = None,
+    q: Annotated[str | None, Query(max_length=200, description="Text the title or body contains")] = None,
+    limit: Annotated[int, Query(ge=1, le=500)] = 50,
+    offset: Annotated[int, Query(ge=0)] = 0,
+) -> EntryList:
+    rows, total = await service.list_entries(session, kind=kind, text=q, limit=limit, offset=offset)
+    return EntryList(items=[EntryOut.model_validate(r) for r in rows], total=total)
+
+
+@router.get("/search", response_model=list[SearchHit])
+async def search(
+    knowledge: KnowledgeDep,
+    session: Session,
+    q: Annotated[str, Query(min_length=1, max_length=4000)],
+    k: Annotated[int, Query(ge=1, le=50)] = 5,
+) -> list[SearchHit]:
+    """Entries closest in meaning to `q`, best first, as the agent would find them."""
+    if not q.strip():
+        raise HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT, "q is empty")
+    _, hits = knowledge.retrieve(q, k=k)
+    out = []
+    for view, score in hits:
+        entry = await session.get(service.Entry, view.id)
+        if entry is not None:
+            out.append(SearchHit(entry=EntryOut.model_validate(entry), score=round(score, 4)))
+    return out
+
+
+@router.post("", response_model=EntryOut, status_code=status.HTTP_201_CREATED)
+async def create_entry(data: EntryIn, session: Session, knowledge: KnowledgeDep) -> EntryOut:
+    try:
+        entry = await service.create_entry(session, knowledge, data)
+    except service.RefTaken as exc:
+        raise HTTPException(status.HTTP_409_CONFLICT, str(exc)) from exc
+    return EntryOut.model_validate(entry)
+
+
+@router.get("/{entry_id}", response_model=EntryOut)
+async def get_entry(entry_id: int, session: Session) -> EntryOut:
+    try:
+        return EntryOut.model_validate(await service.get_entry(session, entry_id))
+    except service.EntryNotFound as exc:
+        raise HTTPException(status.HTTP_404_NOT_FOUND, str(exc)) from exc
+
+
+@router.patch("/{entry_id}", response_model=EntryOut)
+async def update_entry(entry_id: int, patch: EntryPatch, session: Session, knowledge: KnowledgeDep) -> EntryOut:
+    try:
+        return EntryOut.model_validate(await service.update_entry(session, knowledge, entry_id, patch))
+    except service.EntryNotFound as exc:
+        raise HTTPException(status.HTTP_404_NOT_FOUND, str(exc)) from exc
+    except service.RefTaken as exc:
+        raise HTTPException(status.HTTP_409_CONFLICT, str(exc)) from exc
+    except ValueError as exc:  # the merged entry fails validation (e.g. a FAQ whose answer was emptied)
+        raise HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT, _validation_message(exc)) from exc
+
+
+@router.delete("/{entry_id}", status_code=status.HTTP_204_NO_CONTENT)
+async def delete_entry(entry_id: int, session: Session, knowledge: KnowledgeDep) -> None:
+    try:
+        await service.delete_entry(session, knowledge, entry_id)
+    except service.EntryNotFound as exc:
+        raise HTTPException(status.HTTP_404_NOT_FOUND, str(exc)) from exc
+
+
+@router.post("/import", response_model=ImportReport)
+async def import_file(
+    request: Request,
+    session: Session,
+    knowledge: KnowledgeDep,
+    filename: Annotated[str, Query(description="Name of the uploaded file; its extension picks the format")],
+) -> ImportReport:
+    """Import one file sent as the request body (CSV, JSONL, Markdown or HTML). All good rows or none."""
+    name = PurePath(filename).name
+    suffix = PurePath(name).suffix.lower()
+    if suffix not in IMPORT_SUFFIXES:
+        raise HTTPException(
+            status.HTTP_422_UNPROCESSABLE_CONTENT,
+            f"{name}: unsupported file type; use one of {', '.join(sorted(IMPORT_SUFFIXES))}",
+        )
+    body = await request.body()
+    if len(body) > MAX_IMPORT_BYTES:
+        raise HTTPException(status.HTTP_413_CONTENT_TOO_LARGE, f"{name} is larger than 50 MB")
+    with tempfile.TemporaryDirectory() as folder:
+        path = Path(folder) / name
+        path.write_bytes(body)
+        try:
+            report = await service.import_path(session, knowledge, path)
+        except importers.ImportFormatError as exc:
+            raise HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT, str(exc).replace(folder + "/", "")) from exc
+    for problem in report.problems:
+        problem.file = PurePath(problem.file).name
+    return report
+
+
+def _validation_message(exc: ValueError) -> str:
+    errors = getattr(exc, "errors", None)
+    if callable(errors):
+        return "; ".join(f"{'.'.join(str(p) for p in e['loc']) or 'entry'}: {e['msg']}" for e in errors())
+    return str(exc)

@@ -1,0 +1,71 @@
+"""Shared fixtures: a fresh migrated database per test (SQLite, or PostgreSQL when FRONTDESK_TEST_DATABASE_URL is set)."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
+
+import httpx
+import pytest
+
+from frontdesk.agent.embedders import Embedder, load_embedder
+from frontdesk.app import create_app
+from frontdesk.config import Settings
+from frontdesk.db import Database, migrate
+
+POSTGRES_URL = os.environ.get("FRONTDESK_TEST_DATABASE_URL")
+
+
+@pytest.fixture(scope="session")
+def embedder() -> Embedder:
+    return load_embedder("wordllama")
+
+
+def _reset_postgres(url: str) -> None:
+    import asyncio
+
+    import asyncpg
+
+    async def reset() -> None:
+        connection = await asyncpg.connect(url.replace("postgresql+asyncpg", "postgresql"))
+        try:
+            await connection.execute("DROP SCHEMA IF EXISTS public CASCADE; CREATE SCHEMA public;")
+        finally:
+            await connection.close()
+
+    asyncio.run(reset())
+
+
+@pytest.fixture
+def database_url(tmp_path: Path) -> Iterator[str]:
+    if POSTGRES_URL:
+        _reset_postgres(POSTGRES_URL)
+        migrate(POSTGRES_URL)
+        yield POSTGRES_URL
+    else:
+        url = f"sqlite+aiosqlite:///{tmp_path}/frontdesk.db"
+        migrate(url)
+        yield url
+
+
+@pytest.fixture
+def settings(database_url: str, monkeypatch: pytest.MonkeyPatch) -> Settings:
+    monkeypatch.setenv("FRONTDESK_DATABASE_URL", database_url)
+    return Settings(database_url=database_url)
+
+
+@pytest.fixture
+async def database(database_url: str) -> AsyncIterator[Database]:
+    db = Database(database_url)
+    yield db
+    await db.dispose()
+
+
+@pytest.fixture
+async def client(settings: Settings) -> AsyncIterator[httpx.AsyncClient]:
+    app = create_app(settings)
+    async with app.router.lifespan_context(app):
+        transport = httpx.ASGITransport(app=app)
+        async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as http:
+            yield http

@@ -1,0 +1,118 @@
+"""The /api/knowledge routes: CRUD, search, import — as a store admin's script would use them."""
+
+from __future__ import annotations
+
+import httpx
+
+FAQ = {
+    "kind": "faq",
+    "title": "Do you ship to Canada?",
+    "alternates": ["can you deliver to canada", "shipping to toronto"],
+    "body": "Yes, we ship to Canada in 5-8 business days.",
+}
+
+
+async def test_created_entry_can_be_read_listed_and_found_by_meaning(client: httpx.AsyncClient) -> None:
+    created = await client.post("/api/knowledge", json=FAQ)
+    assert created.status_code == 201, created.text
+    entry = created.json()
+    assert entry["title"] == "Do you ship to Canada?"
+
+    assert (await client.get(f"/api/knowledge/{entry['id']}")).json()["body"] == FAQ["body"]
+    listed = (await client.get("/api/knowledge", params={"kind": "faq"})).json()
+    assert listed["total"] == 1
+    hits = (await client.get("/api/knowledge/search", params={"q": "deliver to canada?"})).json()
+    assert hits[0]["entry"]["id"] == entry["id"]
+
+
+async def test_edit_changes_what_the_agent_answers(client: httpx.AsyncClient) -> None:
+    entry = (await client.post("/api/knowledge", json=FAQ)).json()
+    patched = await client.patch(f"/api/knowledge/{entry['id']}", json={"body": "Yes: 3-5 business days now."})
+    assert patched.status_code == 200
+    decision = (await client.post("/api/agent/ask", json={"question": "do you ship to canada"})).json()
+    assert decision["decision"] == "answer"
+    assert decision["text"] == "Yes: 3-5 business days now."
+
+
+async def test_deleted_entry_is_no_longer_answered(client: httpx.AsyncClient) -> None:
+    entry = (await client.post("/api/knowledge", json=FAQ)).json()
+    assert (await client.delete(f"/api/knowledge/{entry['id']}")).status_code == 204
+    assert (await client.get(f"/api/knowledge/{entry['id']}")).status_code == 404
+    decision = (await client.post("/api/agent/ask", json={"question": "do you ship to canada"})).json()
+    assert decision["decision"] == "unknown"
+    assert (await client.get("/api/knowledge/search", params={"q": "canada"})).json() == []
+
+
+async def test_faq_without_answer_is_refused_with_the_field(client: httpx.AsyncClient) -> None:
+    response = await client.post("/api/knowledge", json={**FAQ, "body": ""})
+    assert response.status_code == 422
+    assert "answer" in response.text
+    assert (await client.get("/api/knowledge")).json()["total"] == 0
+
+
+async def test_emptying_an_answer_by_patch_is_refused_and_keeps_the_old_one(client: httpx.AsyncClient) -> None:
+    entry = (await client.post("/api/knowledge", json=FAQ)).json()
+    response = await client.patch(f"/api/knowledge/{entry['id']}", json={"body": ""})
+    assert response.status_code == 422
+    assert (await client.get(f"/api/knowledge/{entry['id']}")).json()["body"] == FAQ["body"]
+
+
+async def test_hundred_kilobyte_title_is_refused(client: httpx.AsyncClient) -> None:
+    response = await client.post("/api/knowledge", json={**FAQ, "title": "x" * 100_000})
+    assert response.status_code == 422
+    assert "title" in response.text
+
+
+async def test_script_in_an_answer_is_stored_as_text(client: httpx.AsyncClient) -> None:
+    body = '<script>alert("x")</script> Returns within 30 days.'
+    entry = (await client.post("/api/knowledge", json={**FAQ, "body": body})).json()
+    assert (await client.get(f"/api/knowledge/{entry['id']}")).json()["body"] == body
+
+
+async def test_duplicate_ref_is_a_conflict(client: httpx.AsyncClient) -> None:
+    assert (await client.post("/api/knowledge", json={**FAQ, "ref": "ship-ca"})).status_code == 201
+    second = await client.post("/api/knowledge", json={**FAQ, "ref": "ship-ca"})
+    assert second.status_code == 409
+    assert "ship-ca" in second.json()["detail"]
+
+
+async def test_import_reports_bad_rows_with_line_and_keeps_good_ones(client: httpx.AsyncClient) -> None:
+    csv = "question,answer\nDo you sell gift cards?,Yes from $25.\nEmpty answer here,\nWhere are you based?,Portland.\n"
+    response = await client.post("/api/knowledge/import", params={"filename": "faq.csv"}, content=csv.encode())
+    assert response.status_code == 200, response.text
+    report = response.json()
+    assert report["imported"] == 2
+    assert report["skipped"] == 1
+    assert report["problems"][0]["file"] == "faq.csv"
+    assert report["problems"][0]["line"] == 3
+    assert (await client.get("/api/knowledge")).json()["total"] == 2
+
+
+async def test_import_of_a_file_in_an_unknown_encoding_writes_nothing(client: httpx.AsyncClient) -> None:
+    csv = "question,answer\nQuelle est la durée?,Très rapide.\n".encode("latin-1")
+    response = await client.post("/api/knowledge/import", params={"filename": "faq.csv"}, content=csv)
+    assert response.status_code == 422
+    assert "faq.csv" in response.json()["detail"]
+    assert "UTF-8" in response.json()["detail"]
+    assert (await client.get("/api/knowledge")).json()["total"] == 0
+
+
+async def test_import_of_an_unsupported_file_type_is_refused(client: httpx.AsyncClient) -> None:
+    response = await client.post("/api/knowledge/import", params={"filename": "faq.xlsx"}, content=b"PK\x03\x04")
+    assert response.status_code == 422
+    assert "faq.xlsx" in response.json()["detail"]
+
+
+async def test_empty_and_huge_questions_get_clear_errors(client: httpx.AsyncClient) -> None:
+    empty = await client.post("/api/agent/ask", json={"question": "   "})
+    assert empty.status_code == 422
+    huge = await client.post("/api/agent/ask", json={"question": "where is my order " * 6000})
+    assert huge.status_code == 422
+    assert "4000" in huge.text
+
+
+async def test_health_reports_the_knowledge_size(client: httpx.AsyncClient) -> None:
+    await client.post("/api/knowledge", json=FAQ)
+    health = (await client.get("/healthz")).json()
+    assert health["status"] == "ok"
+    assert health["knowledge_entries"] == 1
