@@ -1,0 +1,97 @@
+"""The `frontdesk` command as a newcomer runs it: import, ask, eval."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from typer.testing import CliRunner
+
+from frontdesk.cli import app
+from frontdesk.config import Settings
+
+runner = CliRunner()
+
+KNOWLEDGE = [
+    {"id": "shipping_canada", "title": "Shipping to Canada",
+     "questions": ["do you ship to canada", "can I order from toronto", "canada delivery time",
+                   "shipping cost to canada", "do you deliver in canada"], "answer": ""},
+    {"id": "returns", "title": "Returns",
+     "questions": ["how do I return an item", "what is your return policy", "can I send it back",
+                   "refund for a return", "return window"], "answer": ""},
+    {"id": "gift_cards", "title": "Gift cards",
+     "questions": ["do you sell gift cards", "buy a voucher", "gift certificate", "gift card balance",
+                   "can I give a gift card"], "answer": ""},
+]
+
+
+def write_jsonl(path: Path, rows: list[dict[str, object]]) -> Path:
+    path.write_text("\n".join(json.dumps(r) for r in rows) + "\n", encoding="utf-8")
+    return path
+
+
+def test_eval_writes_one_prediction_per_question_in_order_and_prints_metrics(tmp_path: Path, settings: Settings) -> None:
+    knowledge = write_jsonl(tmp_path / "k.jsonl", KNOWLEDGE)
+    queries = write_jsonl(tmp_path / "q.jsonl", [
+        {"text": "how long does delivery to canada take", "expected": "shipping_canada"},
+        {"text": "what is the weather on mars", "expected": None},
+        {"text": "i want to return my jacket", "expected": "returns"},
+    ])
+    out = tmp_path / "out" / "p.jsonl"
+    result = runner.invoke(app, ["eval", "--knowledge", str(knowledge), "--queries", str(queries),
+                                 "--predictions", str(out)])
+    assert result.exit_code == 0, result.output
+    lines = [json.loads(line) for line in out.read_text().splitlines()]
+    assert [line["text"] for line in lines] == [
+        "how long does delivery to canada take", "what is the weather on mars", "i want to return my jacket"]
+    assert lines[0]["article"] == "shipping_canada"
+    assert lines[1]["article"] is None
+    assert all(isinstance(line["confidence"], float) for line in lines)
+    assert '"resolution"' in result.output
+    assert "wrong answer" in result.output
+
+
+def test_eval_with_a_missing_file_says_which(tmp_path: Path, settings: Settings) -> None:
+    result = runner.invoke(app, ["eval", "--knowledge", str(tmp_path / "nope.jsonl"), "--queries",
+                                 str(tmp_path / "q.jsonl"), "--predictions", str(tmp_path / "p.jsonl")])
+    assert result.exit_code == 1
+    assert "nope.jsonl: no such file" in result.output
+
+
+def test_kb_import_then_ask_answers_from_the_imported_faq(tmp_path: Path, settings: Settings) -> None:
+    faq = tmp_path / "faq.csv"
+    faq.write_text("question,answer,alternates\nDo you ship to Canada?,Yes in 5-8 days.,deliver to canada|"
+                   "ship to toronto\nEmpty answer,,\n", encoding="utf-8")
+    result = runner.invoke(app, ["kb", "import", str(faq)])
+    assert result.exit_code == 0, result.output
+    assert "imported 1, skipped 1" in result.output
+    assert "faq.csv:3" in result.output
+
+    asked = runner.invoke(app, ["ask", "can you deliver to canada?"])
+    assert asked.exit_code == 0, asked.output
+    assert "answer" in asked.output
+    assert "Yes in 5-8 days." in asked.output
+
+    unknown = runner.invoke(app, ["ask", "what's the capital of peru"])
+    assert "unknown" in unknown.output
+
+
+def test_kb_import_of_an_unreadable_file_fails_and_imports_nothing(tmp_path: Path, settings: Settings) -> None:
+    bad = tmp_path / "faq.csv"
+    bad.write_bytes("question,answer\nCafé?,Oui très bien\n".encode("latin-1"))
+    result = runner.invoke(app, ["kb", "import", str(bad)])
+    assert result.exit_code == 1
+    assert "faq.csv" in result.output
+    assert "nothing was imported" in result.output
+    listed = runner.invoke(app, ["kb", "list"])
+    assert "0 of 0 entries" in listed.output
+
+
+def test_demo_store_loads_once(settings: Settings) -> None:
+    first = runner.invoke(app, ["demo", "--if-empty"])
+    assert first.exit_code == 0, first.output
+    assert "imported" in first.output
+    second = runner.invoke(app, ["demo", "--if-empty"])
+    assert "not loaded again" in second.output
+    listed = runner.invoke(app, ["kb", "list", "--kind", "product", "--limit", "100"])
+    assert "of 29 entries" in listed.output  # the draft product is skipped

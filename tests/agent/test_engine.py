@@ -1,0 +1,131 @@
+"""decide(): what a shopper gets for a message, given a small store's knowledge."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+
+import pytest
+
+from frontdesk.agent import engine
+from frontdesk.agent.embedders import Embedder
+from frontdesk.knowledge.schemas import EntryKind
+from frontdesk.knowledge.service import EntryView, Knowledge
+
+
+def faq(entry_id: int, title: str, body: str, *alternates: str) -> EntryView:
+    return EntryView(entry_id, EntryKind.faq, f"faq-{entry_id}", title, alternates, body, None, None, None)
+
+
+ENTRIES = [
+    faq(1, "Do you ship to Canada?", "Yes, Canada orders arrive in 5-8 business days.",
+        "can you deliver to canada", "shipping to toronto", "do you send orders to canada"),
+    faq(2, "What is your return policy?", "Return unused items within 30 days for a full refund.",
+        "how do I return something", "can I send it back", "refund policy"),
+    faq(3, "How do I reset my password?", "Use 'Forgot password' on the sign-in page.",
+        "forgot my password", "can't log in to my account", "change my password"),
+    faq(4, "Do you sell gift cards?", "Yes, digital gift cards from $25 to $500.",
+        "gift card", "can I buy a voucher for a friend", "gift certificates"),
+    faq(5, "Do you ship to the European Union?", "Yes, EU orders arrive in 7-12 business days, duties included.",
+        "shipping to germany", "deliver to france", "do you ship to europe"),
+    EntryView(6, EntryKind.product, "tent-2p", "Ridgeline 2-person tent",
+              (), "A light three-season backpacking tent for two.", "/products/tent-2p", Decimal("349.00"), "in_stock"),
+    EntryView(7, EntryKind.article, "care", "Tent care and cleaning",
+              (), "Dry your tent fully before storing it. Wash it by hand with mild soap, never in a machine. "
+              "Store it loose in a cool place.", "https://shop.example/pages/tent-care", None, None),
+]
+
+
+@pytest.fixture
+def knowledge(embedder: Embedder) -> Knowledge:
+    store = Knowledge(embedder)
+    store.put(ENTRIES)
+    return store
+
+
+def ask(knowledge: Knowledge, *messages: str) -> engine.Decision:
+    return engine.decide(engine.Conversation([engine.Message("shopper", m) for m in messages]), knowledge)
+
+
+def test_paraphrased_question_is_answered_from_the_right_entry(knowledge: Knowledge) -> None:
+    decision = ask(knowledge, "can i get my order delivered in canada?")
+    assert isinstance(decision, engine.Answer)
+    assert decision.entry.id == 1
+    assert decision.text == "Yes, Canada orders arrive in 5-8 business days."
+    assert decision.confidence >= knowledge.index.calibration.threshold
+
+
+def test_question_the_knowledge_does_not_cover_is_unknown_not_guessed(knowledge: Knowledge) -> None:
+    decision = ask(knowledge, "what is the capital of australia")
+    assert isinstance(decision, engine.Unknown)
+    assert "below the threshold" in decision.reason
+
+
+def test_asking_for_a_person_is_human_requested(knowledge: Knowledge) -> None:
+    for message in ("talk to a human", "agent please", "Can I speak to someone from your team?", "real person"):
+        assert ask(knowledge, message) == engine.HumanRequested("asked_for_person"), message
+
+
+def test_clear_frustration_is_human_requested(knowledge: Knowledge) -> None:
+    assert ask(knowledge, "this is useless, you're not helping") == engine.HumanRequested("frustrated")
+
+
+def test_an_angry_question_is_still_answered(knowledge: Knowledge) -> None:
+    decision = ask(knowledge, "why is it SO hard to return something??!!")
+    assert isinstance(decision, engine.Answer)
+    assert decision.entry.id == 2
+
+
+def test_greetings_and_thanks_are_small_talk(knowledge: Knowledge) -> None:
+    assert ask(knowledge, "Hi there!") == engine.SmallTalk("greeting")
+    assert ask(knowledge, "thanks so much :)") == engine.SmallTalk("thanks")
+
+
+def test_greeting_with_a_question_is_a_question(knowledge: Knowledge) -> None:
+    decision = ask(knowledge, "hi, do you sell gift cards?")
+    assert isinstance(decision, engine.Answer)
+    assert decision.entry.id == 4
+
+
+def test_follow_up_is_read_with_the_previous_question(knowledge: Knowledge) -> None:
+    decision = ask(knowledge, "do you ship to canada?", "and to germany?")
+    assert isinstance(decision, engine.Answer)
+    assert decision.entry.id == 5
+
+
+def test_product_answer_has_price_availability_and_link(knowledge: Knowledge) -> None:
+    decision = ask(knowledge, "how much is the ridgeline 2 person tent")
+    assert isinstance(decision, engine.Answer)
+    assert decision.entry.id == 6
+    assert "$349.00" in decision.text
+    assert "in stock" in decision.text
+    assert "/products/tent-2p" in decision.text
+
+
+def test_article_answer_links_to_the_article(knowledge: Knowledge) -> None:
+    decision = ask(knowledge, "how should i clean my tent")
+    assert isinstance(decision, engine.Answer)
+    assert decision.entry.id == 7
+    assert decision.text.endswith("https://shop.example/pages/tent-care")
+
+
+def test_empty_knowledge_is_unknown(embedder: Embedder) -> None:
+    decision = ask(Knowledge(embedder), "do you ship to canada")
+    assert isinstance(decision, engine.Unknown)
+    assert "empty" in decision.reason
+
+
+def test_empty_message_is_an_error(knowledge: Knowledge) -> None:
+    with pytest.raises(engine.QuestionError):
+        ask(knowledge, "   ")
+
+
+def test_hundred_kilobyte_message_is_read_by_its_beginning(knowledge: Knowledge) -> None:
+    decision = ask(knowledge, "do you ship to canada? " + "blah " * 20_000)
+    assert isinstance(decision, engine.Answer | engine.Unknown)
+
+
+def test_runners_up_are_other_entries(knowledge: Knowledge) -> None:
+    decision = ask(knowledge, "can you deliver to canada")
+    assert isinstance(decision, engine.Answer)
+    assert decision.runners_up
+    assert all(r.entry.id != decision.entry.id for r in decision.runners_up)
