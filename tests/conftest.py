@@ -1,4 +1,7 @@
-"""Shared fixtures: a fresh migrated database per test (SQLite, or PostgreSQL when FRONTDESK_TEST_DATABASE_URL is set)."""
+"""Shared fixtures: a fresh migrated database per test.
+
+SQLite by default; PostgreSQL when FRONTDESK_TEST_DATABASE_URL is set (CI runs the suite on both).
+"""
 
 from __future__ import annotations
 

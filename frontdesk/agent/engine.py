@@ -119,8 +119,7 @@ def decide(
     best = hits[0][0]
     if retrieval.confidence < cut:
         reason = (
-            f"confidence {retrieval.confidence:.2f} is below the threshold {cut:.2f} "
-            f"(closest entry: {best.title!r})"
+            f"confidence {retrieval.confidence:.2f} is below the threshold {cut:.2f} (closest entry: {best.title!r})"
         )
         return Unknown(reason, retrieval.confidence, best, runners, query)
     return Answer(best, answer_text(best), retrieval.confidence, runners, query)

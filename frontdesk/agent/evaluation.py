@@ -51,7 +51,7 @@ def read_queries(path: Path) -> list[Query]:
                 row = json.loads(line)
                 text, expected = row["text"], row.get("expected")
             except (json.JSONDecodeError, KeyError, TypeError) as exc:
-                raise EvalFileError(f"{path}:{number}: expected {{\"text\", \"expected\"}}: {exc}") from exc
+                raise EvalFileError(f'{path}:{number}: expected {{"text", "expected"}}: {exc}') from exc
             if not isinstance(text, str) or not (expected is None or isinstance(expected, str)):
                 raise EvalFileError(f"{path}:{number}: text must be a string and expected a string or null")
             queries.append(Query(text, expected))
@@ -63,7 +63,8 @@ def score(queries: Sequence[Query], predictions: Sequence[Prediction]) -> Scores
         raise ValueError("one prediction per query is needed")
     answerable = np.array([q.expected is not None for q in queries])
     answered = np.array([p.article is not None for p in predictions])
-    right = np.array([q.expected is not None and p.article == q.expected for q, p in zip(queries, predictions)])
+    pairs = zip(queries, predictions, strict=True)
+    right = np.array([q.expected is not None and p.article == q.expected for q, p in pairs])
     confidence = np.array([p.confidence for p in predictions], dtype=float)
     n_ans = int(answerable.sum())
     n_un = len(queries) - n_ans

@@ -16,9 +16,7 @@ _THANKS = (
 _FILLER = r"(\s*(,|!|\.|\?|:\)|:-\)|😊|🙂|👍|friend|team|there|frontdesk|bot|so much)\s*)*"
 
 SMALL_TALK_GREETING = re.compile(rf"^\s*{_GREETING}\b", re.IGNORECASE)
-SMALL_TALK = re.compile(
-    rf"^\s*({_GREETING}|{_THANKS})({_FILLER}\s*({_GREETING}|{_THANKS}))*{_FILLER}$", re.IGNORECASE
-)
+SMALL_TALK = re.compile(rf"^\s*({_GREETING}|{_THANKS})({_FILLER}\s*({_GREETING}|{_THANKS}))*{_FILLER}$", re.IGNORECASE)
 
 _PERSON = (
     r"(human( being)?|person|agent|representative|rep|operator|real person|live agent|staff member|manager|supervisor"
@@ -29,7 +27,8 @@ _LIVE = r"((a|an|the|your|some|one of your|a real|an actual|a live|real|actual|l
 
 HUMAN_REQUEST = re.compile(
     r"("
-    rf"\b(talk|speak|chat|connect me|transfer me|put me through|escalate this|escalate me)\s+(to|with)\s+{_LIVE}{_PERSON}\b"
+    r"\b(talk|speak|chat|connect me|transfer me|put me through|escalate this|escalate me)\s+(to|with)\s+"
+    rf"{_LIVE}{_PERSON}\b"
     rf"|\b(need|want|get me|give me|can i have|can i get|i'd like)\s+{_LIVE}(human|real person|live agent|agent|"
     r"representative|operator|person to help)\b"
     rf"|^\s*{_LIVE}(human|real person|live agent|agent|representative|operator|person|customer service)"

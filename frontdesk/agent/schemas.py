@@ -9,7 +9,9 @@ from pydantic import BaseModel, Field
 
 class AskIn(BaseModel):
     question: str = Field(min_length=1, max_length=4000)
-    previous: list[str] = Field(default_factory=list, max_length=20, description="Earlier shopper messages, oldest first")
+    previous: list[str] = Field(
+        default_factory=list, max_length=20, description="Earlier shopper messages, oldest first"
+    )
 
 
 class EntryRef(BaseModel):

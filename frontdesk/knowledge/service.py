@@ -193,6 +193,29 @@ def _fields_of(entry: Entry) -> dict[str, object]:
     }
 
 
+def _import_key(data: EntryIn | Entry) -> tuple[str, ...]:
+    """How a re-imported row finds the entry it updates: its ref, else the same kind, title and url."""
+    if data.ref:
+        return ("ref", data.ref)
+    kind = data.kind.value if isinstance(data.kind, EntryKind) else str(data.kind)
+    return ("title", kind, data.title, data.url or "")
+
+
+async def _existing_entries(session: AsyncSession, rows: Sequence[importers.ParsedRow]) -> dict[tuple[str, ...], Entry]:
+    refs = [r.entry.ref for r in rows if r.entry.ref]
+    titles = [r.entry.title for r in rows if not r.entry.ref]
+    found: dict[tuple[str, ...], Entry] = {}
+    for start in range(0, max(len(refs), len(titles)), 500):
+        conditions = []
+        if refs[start : start + 500]:
+            conditions.append(Entry.ref.in_(refs[start : start + 500]))
+        if titles[start : start + 500]:
+            conditions.append(Entry.ref.is_(None) & Entry.title.in_(titles[start : start + 500]))
+        for entry in (await session.scalars(select(Entry).where(or_(*conditions)))).all():
+            found[_import_key(entry)] = entry
+    return found
+
+
 async def delete_entry(session: AsyncSession, knowledge: Knowledge, entry_id: int) -> None:
     entry = await get_entry(session, entry_id)
     await session.delete(entry)
@@ -202,14 +225,15 @@ async def delete_entry(session: AsyncSession, knowledge: Knowledge, entry_id: in
 
 async def import_path(
     session: AsyncSession,
-    knowledge: Knowledge,
+    knowledge: Knowledge | None,
     path: Path,
     progress: Callable[[int], None] | None = None,
 ) -> ImportReport:
     """Import a file or folder in one transaction: either every good row lands, or nothing does.
 
     Rows whose `ref` already exists update that entry, so importing the same file twice changes nothing.
-    Raises importers.ImportFormatError when the input as a whole cannot be read.
+    Raises importers.ImportFormatError when the input as a whole cannot be read. `knowledge` is the index to
+    update, or None for a process that does not serve (the CLI): servers load the entries when they start.
     """
     parsed = importers.parse(path, progress)
     problems: list[ImportProblem] = list(parsed.problems)
@@ -224,17 +248,11 @@ async def import_path(
             seen[ref] = row.line
         good.append(row)
 
-    existing: dict[str, Entry] = {}
-    refs = [r.entry.ref for r in good if r.entry.ref is not None]
-    for start in range(0, len(refs), 500):
-        chunk = refs[start : start + 500]
-        for entry in (await session.scalars(select(Entry).where(Entry.ref.in_(chunk)))).all():
-            existing[entry.ref or ""] = entry
-
+    existing = await _existing_entries(session, good)
     touched: list[Entry] = []
     try:
         for row in good:
-            entry = existing.get(row.entry.ref or "") if row.entry.ref else None
+            entry = existing.get(_import_key(row.entry))
             if entry is None:
                 entry = Entry(**_fields(row.entry), source=row.file)
                 session.add(entry)
@@ -247,6 +265,7 @@ async def import_path(
     except BaseException:
         await session.rollback()
         raise
-    knowledge.put([EntryView.of(e) for e in touched])
+    if knowledge is not None:
+        knowledge.put([EntryView.of(e) for e in touched])
     problems.sort(key=lambda p: (p.file, p.line or 0))
     return ImportReport(imported=len(touched), skipped=len(problems), problems=problems)

@@ -13,15 +13,42 @@ from frontdesk.config import Settings
 runner = CliRunner()
 
 KNOWLEDGE = [
-    {"id": "shipping_canada", "title": "Shipping to Canada",
-     "questions": ["do you ship to canada", "can I order from toronto", "canada delivery time",
-                   "shipping cost to canada", "do you deliver in canada"], "answer": ""},
-    {"id": "returns", "title": "Returns",
-     "questions": ["how do I return an item", "what is your return policy", "can I send it back",
-                   "refund for a return", "return window"], "answer": ""},
-    {"id": "gift_cards", "title": "Gift cards",
-     "questions": ["do you sell gift cards", "buy a voucher", "gift certificate", "gift card balance",
-                   "can I give a gift card"], "answer": ""},
+    {
+        "id": "shipping_canada",
+        "title": "Shipping to Canada",
+        "questions": [
+            "do you ship to canada",
+            "can I order from toronto",
+            "canada delivery time",
+            "shipping cost to canada",
+            "do you deliver in canada",
+        ],
+        "answer": "",
+    },
+    {
+        "id": "returns",
+        "title": "Returns",
+        "questions": [
+            "how do I return an item",
+            "what is your return policy",
+            "can I send it back",
+            "refund for a return",
+            "return window",
+        ],
+        "answer": "",
+    },
+    {
+        "id": "gift_cards",
+        "title": "Gift cards",
+        "questions": [
+            "do you sell gift cards",
+            "buy a voucher",
+            "gift certificate",
+            "gift card balance",
+            "can I give a gift card",
+        ],
+        "answer": "",
+    },
 ]
 
 
@@ -30,20 +57,29 @@ def write_jsonl(path: Path, rows: list[dict[str, object]]) -> Path:
     return path
 
 
-def test_eval_writes_one_prediction_per_question_in_order_and_prints_metrics(tmp_path: Path, settings: Settings) -> None:
+def test_eval_writes_one_prediction_per_question_in_order_and_prints_metrics(
+    tmp_path: Path, settings: Settings
+) -> None:
     knowledge = write_jsonl(tmp_path / "k.jsonl", KNOWLEDGE)
-    queries = write_jsonl(tmp_path / "q.jsonl", [
-        {"text": "how long does delivery to canada take", "expected": "shipping_canada"},
-        {"text": "what is the weather on mars", "expected": None},
-        {"text": "i want to return my jacket", "expected": "returns"},
-    ])
+    queries = write_jsonl(
+        tmp_path / "q.jsonl",
+        [
+            {"text": "how long does delivery to canada take", "expected": "shipping_canada"},
+            {"text": "what is the weather on mars", "expected": None},
+            {"text": "i want to return my jacket", "expected": "returns"},
+        ],
+    )
     out = tmp_path / "out" / "p.jsonl"
-    result = runner.invoke(app, ["eval", "--knowledge", str(knowledge), "--queries", str(queries),
-                                 "--predictions", str(out)])
+    result = runner.invoke(
+        app, ["eval", "--knowledge", str(knowledge), "--queries", str(queries), "--predictions", str(out)]
+    )
     assert result.exit_code == 0, result.output
     lines = [json.loads(line) for line in out.read_text().splitlines()]
     assert [line["text"] for line in lines] == [
-        "how long does delivery to canada take", "what is the weather on mars", "i want to return my jacket"]
+        "how long does delivery to canada take",
+        "what is the weather on mars",
+        "i want to return my jacket",
+    ]
     assert lines[0]["article"] == "shipping_canada"
     assert lines[1]["article"] is None
     assert all(isinstance(line["confidence"], float) for line in lines)
@@ -52,16 +88,29 @@ def test_eval_writes_one_prediction_per_question_in_order_and_prints_metrics(tmp
 
 
 def test_eval_with_a_missing_file_says_which(tmp_path: Path, settings: Settings) -> None:
-    result = runner.invoke(app, ["eval", "--knowledge", str(tmp_path / "nope.jsonl"), "--queries",
-                                 str(tmp_path / "q.jsonl"), "--predictions", str(tmp_path / "p.jsonl")])
+    result = runner.invoke(
+        app,
+        [
+            "eval",
+            "--knowledge",
+            str(tmp_path / "nope.jsonl"),
+            "--queries",
+            str(tmp_path / "q.jsonl"),
+            "--predictions",
+            str(tmp_path / "p.jsonl"),
+        ],
+    )
     assert result.exit_code == 1
     assert "nope.jsonl: no such file" in result.output
 
 
 def test_kb_import_then_ask_answers_from_the_imported_faq(tmp_path: Path, settings: Settings) -> None:
     faq = tmp_path / "faq.csv"
-    faq.write_text("question,answer,alternates\nDo you ship to Canada?,Yes in 5-8 days.,deliver to canada|"
-                   "ship to toronto\nEmpty answer,,\n", encoding="utf-8")
+    faq.write_text(
+        "question,answer,alternates\nDo you ship to Canada?,Yes in 5-8 days.,deliver to canada|"
+        "ship to toronto\nEmpty answer,,\n",
+        encoding="utf-8",
+    )
     result = runner.invoke(app, ["kb", "import", str(faq)])
     assert result.exit_code == 0, result.output
     assert "imported 1, skipped 1" in result.output
