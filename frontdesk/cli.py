@@ -67,6 +67,11 @@ def serve(
 
     overrides = {k: v for k, v in {"host": host, "port": port}.items() if v is not None}
     settings = Settings(**overrides)  # type: ignore[arg-type]
+    if not settings.listens_on_loopback and settings.api_token is None:
+        raise _fail(
+            f"refusing to listen on {settings.host} without FRONTDESK_API_TOKEN: the admin API would be open to "
+            "the network. Set a long random token, or listen on 127.0.0.1."
+        )
     run_migrations(settings.database_url)
     if demo:
         _run(_load_demo(settings, only_if_empty=True))
@@ -209,7 +214,7 @@ def kb_add(
             }
         )
     except ValidationError as exc:
-        raise _fail("; ".join(f"{'.'.join(map(str, e['loc'])) or 'entry'}: {e['msg']}" for e in exc.errors())) from exc
+        raise _fail(_errors(exc)) from exc
 
     async def go() -> int:
         async with _session() as (session, knowledge):
@@ -219,6 +224,60 @@ def kb_add(
         out.print(f"added entry {_run(go())}")
     except service.KnowledgeError as exc:
         raise _fail(str(exc)) from exc
+
+
+@kb.command("edit")
+def kb_edit(
+    entry_id: int,
+    title: Annotated[str | None, typer.Option(help="New question or title")] = None,
+    body: Annotated[str | None, typer.Option(help="New answer, article text or description")] = None,
+    alternate: Annotated[list[str] | None, typer.Option(help="Replace the alternate phrasings (repeatable)")] = None,
+    url: str | None = None,
+    price: str | None = None,
+    availability: str | None = None,
+) -> None:
+    """Change fields of one entry; the index follows at once."""
+    from pydantic import ValidationError
+
+    from frontdesk.knowledge import service
+    from frontdesk.knowledge.schemas import EntryPatch
+
+    given = {"title": title, "body": body, "alternates": alternate, "url": url, "price": price}
+    given["availability"] = availability
+    try:
+        patch = EntryPatch.model_validate({k: v for k, v in given.items() if v is not None})
+    except ValidationError as exc:
+        raise _fail(_errors(exc)) from exc
+
+    async def go() -> None:
+        async with _session() as (session, knowledge):
+            await service.update_entry(session, knowledge, entry_id, patch)
+
+    try:
+        _run(go())
+    except service.KnowledgeError as exc:
+        raise _fail(str(exc)) from exc
+    except ValidationError as exc:
+        raise _fail(_errors(exc)) from exc
+    out.print(f"updated entry {entry_id}")
+
+
+@kb.command("search")
+def kb_search(query: str, k: Annotated[int, typer.Option(help="How many entries")] = 5) -> None:
+    """The entries closest in meaning to QUERY, as the agent finds them."""
+
+    async def go() -> list[Any]:
+        async with _session(load=True) as (_, knowledge):
+            return knowledge.retrieve(query, k=k)[1]
+
+    table = Table("id", "kind", "score", "title")
+    for view, score in _run(go()):
+        table.add_row(str(view.id), view.kind.value, f"{score:.3f}", view.title)
+    out.print(table)
+
+
+def _errors(exc: Any) -> str:
+    return "; ".join(f"{'.'.join(map(str, e['loc'])) or 'entry'}: {e['msg']}" for e in exc.errors())
 
 
 @kb.command("delete")

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from pydantic import Field, field_validator
+from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 
@@ -29,6 +29,10 @@ class Settings(BaseSettings):
         description="Confidence below which the agent hands off; None = the calibrated default",
     )
     max_question_chars: int = 4000
+    api_token: SecretStr | None = Field(
+        default=None,
+        description="When set, /api/* needs 'Authorization: Bearer <token>'; required to listen beyond loopback",
+    )
     log_level: str = "info"
 
     @field_validator("database_url")
@@ -40,6 +44,10 @@ class Settings(BaseSettings):
         if value.startswith("sqlite:///"):
             return "sqlite+aiosqlite:///" + value.removeprefix("sqlite:///")
         return value
+
+    @property
+    def listens_on_loopback(self) -> bool:
+        return self.host in {"127.0.0.1", "localhost", "::1"}
 
     @property
     def is_sqlite(self) -> bool:

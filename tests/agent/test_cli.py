@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import pytest
 from typer.testing import CliRunner
 
 from frontdesk.cli import app
@@ -144,3 +145,41 @@ def test_demo_store_loads_once(settings: Settings) -> None:
     assert "not loaded again" in second.output
     listed = runner.invoke(app, ["kb", "list", "--kind", "product", "--limit", "100"])
     assert "of 29 entries" in listed.output  # the draft product is skipped
+
+
+def test_kb_add_edit_search_and_delete(settings: Settings) -> None:
+    added = runner.invoke(
+        app,
+        ["kb", "add", "--kind", "faq", "--title", "Do you sell gift cards?", "--body", "Yes, from $25.",
+         "--alternate", "can I buy a voucher"],
+    )  # fmt: skip
+    assert added.exit_code == 0, added.output
+    entry_id = added.output.split()[-1]
+
+    edited = runner.invoke(app, ["kb", "edit", entry_id, "--body", "Yes, from $10."])
+    assert edited.exit_code == 0, edited.output
+    asked = runner.invoke(app, ["ask", "can i buy a gift card"])
+    assert "Yes, from $10." in asked.output
+
+    found = runner.invoke(app, ["kb", "search", "voucher"])
+    assert "Do you sell gift cards?" in found.output
+
+    assert runner.invoke(app, ["kb", "delete", entry_id]).exit_code == 0
+    missing = runner.invoke(app, ["kb", "delete", entry_id])
+    assert missing.exit_code == 1
+    assert f"no knowledge entry with id {entry_id}" in missing.output
+
+
+def test_kb_add_with_an_empty_answer_says_what_is_wrong(settings: Settings) -> None:
+    result = runner.invoke(app, ["kb", "add", "--kind", "faq", "--title", "Do you ship?"])
+    assert result.exit_code == 1
+    assert "needs an answer" in result.output
+
+
+def test_serve_refuses_to_listen_on_the_network_without_an_api_token(
+    settings: Settings, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.delenv("FRONTDESK_API_TOKEN", raising=False)
+    result = runner.invoke(app, ["serve", "--host", "0.0.0.0"])
+    assert result.exit_code == 1
+    assert "FRONTDESK_API_TOKEN" in result.output

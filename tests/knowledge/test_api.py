@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import httpx
 
+from frontdesk.config import Settings
+
 FAQ = {
     "kind": "faq",
     "title": "Do you ship to Canada?",
@@ -116,3 +118,22 @@ async def test_health_reports_the_knowledge_size(client: httpx.AsyncClient) -> N
     health = (await client.get("/healthz")).json()
     assert health["status"] == "ok"
     assert health["knowledge_entries"] == 1
+
+
+async def test_with_an_api_token_set_requests_without_it_get_nothing(settings: Settings) -> None:
+    from pydantic import SecretStr
+
+    from frontdesk.app import create_app
+
+    app = create_app(settings.model_copy(update={"api_token": SecretStr("s3cret-token")}))
+    async with app.router.lifespan_context(app):
+        transport = httpx.ASGITransport(app=app)
+        async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as http:
+            refused = await http.post("/api/knowledge", json=FAQ)
+            assert refused.status_code == 401
+            forged = await http.get("/api/knowledge", headers={"Authorization": "Bearer s3cret-tokeN"})
+            assert forged.status_code == 401
+            good = await http.post("/api/knowledge", json=FAQ, headers={"Authorization": "Bearer s3cret-token"})
+            assert good.status_code == 201
+            listed = await http.get("/api/knowledge", headers={"Authorization": "Bearer s3cret-token"})
+            assert listed.json()["total"] == 1
