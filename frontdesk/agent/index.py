@@ -1,0 +1,478 @@
+"""In-memory retrieval index over the store's knowledge, with a calibrated confidence for the best candidate.
+
+Scoring (per entry, over its texts and passages):
+  dense   = 0.75 * best cosine + 0.25 * second-best cosine (best alone for a one-text entry)
+  rank    = dense + 0.1 * lexical coverage + 0.5 * soft token match
+The confidence is a logistic regression (see `confidence.py`) over FEATURE_NAMES, computed for the top entry.
+Every structure is updated per entry (upsert/remove touch only that entry's rows, document frequencies and the
+running moments of the vectors), so edits never rebuild the index.
+"""
+
+from __future__ import annotations
+
+import functools
+import math
+import re
+from collections import Counter
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from frontdesk.agent.confidence import DEFAULT_CALIBRATION, Calibration
+from frontdesk.agent.embedders import Embedder, wordllama_model
+
+FEATURE_NAMES: tuple[str, ...] = (
+    "score",  # rank score of the top entry
+    "margin",  # rank score of the top entry minus the runner-up's
+    "knn_share",  # share of the 10 nearest texts that belong to the top entry
+    "unseen_terms",  # idf-weighted share of the query's words that no text in the knowledge contains
+    "lexical_coverage",  # idf-weighted share of the query's words found in the top entry
+    "soft_match",  # idf-weighted mean over query tokens of the best static-token cosine within the top entry
+    "score_z",  # top entry's best cosine, standardised against this query's cosines to every text
+    "query_length",  # log(1 + content words in the query)
+    "dense_margin",  # best cosine of the top entry minus the best cosine of any other entry
+    "soft_margin",  # soft_match of the top entry minus the best other candidate's
+    "lexical_margin",  # lexical_coverage of the top entry minus the best other candidate's
+    "dense_max",  # best cosine of the top entry
+    "entry_coherence",  # mean similarity of each of the entry's texts to its nearest sibling text
+)
+
+SECOND_TEXT_WEIGHT = 0.25
+LEXICAL_WEIGHT = 0.1
+SOFT_WEIGHT = 0.5
+#: Entries rescored per query (taken in order of their best cosine).
+CANDIDATE_ENTRIES = 20
+#: Texts nearest to the query that vote in `knn_share`.
+KNN_TEXTS = 10
+#: Up to this many indexed texts every cosine is exact; above it a quarter-dimension prefilter keeps PREFILTER_ROWS.
+EXACT_ROWS = 8192
+PREFILTER_ROWS = 512
+#: Coherence of an entry with a single text (no sibling to compare with): the mean seen on multi-phrasing FAQs.
+SINGLE_TEXT_COHERENCE = 0.62
+#: At most this many of an entry's texts are compared with each other for `entry_coherence`.
+COHERENCE_TEXTS = 16
+#: Texts longer than this many words are split into passages of PASSAGE_WORDS words.
+LONG_TEXT_WORDS = 120
+PASSAGE_WORDS = 60
+#: Texts embedded per call while importing.
+EMBED_BATCH = 512
+
+_WORD = re.compile(r"[a-z0-9]+")
+_STOPWORDS = frozenset(
+    [
+        "a",
+        "an",
+        "the",
+        "is",
+        "are",
+        "was",
+        "were",
+        "be",
+        "been",
+        "am",
+        "i",
+        "me",
+        "my",
+        "we",
+        "our",
+        "you",
+        "your",
+        "it",
+        "its",
+        "this",
+        "that",
+        "these",
+        "those",
+        "to",
+        "of",
+        "in",
+        "on",
+        "at",
+        "for",
+        "from",
+        "by",
+        "with",
+        "and",
+        "or",
+        "but",
+        "do",
+        "does",
+        "did",
+        "can",
+        "could",
+        "would",
+        "should",
+        "will",
+        "shall",
+        "how",
+        "what",
+        "when",
+        "where",
+        "why",
+        "who",
+        "which",
+        "there",
+        "here",
+        "please",
+        "just",
+        "so",
+        "if",
+        "as",
+        "not",
+        "no",
+        "any",
+        "some",
+        "have",
+        "has",
+        "had",
+        "get",
+        "got",
+    ]
+)
+
+
+def terms(text: str) -> list[str]:
+    """Content words of a text: lower-cased, stop words dropped, lightly stemmed (plural, -ing, -ed)."""
+    out: list[str] = []
+    for word in _WORD.findall(text.lower()):
+        if word in _STOPWORDS:
+            continue
+        if len(word) > 4 and word.endswith("ies"):
+            word = word[:-3] + "y"
+        elif len(word) > 5 and word.endswith("ing"):
+            word = word[:-3]
+        elif len(word) > 4 and word.endswith("ed"):
+            word = word[:-2]
+        elif len(word) > 3 and word.endswith("s") and not word.endswith("ss"):
+            word = word[:-1]
+        out.append(word)
+    return out
+
+
+def split_passages(texts: Sequence[str]) -> list[str]:
+    """The non-empty texts; long ones cut per paragraph into ~PASSAGE_WORDS-word passages (short tails merged)."""
+    out: list[str] = []
+    for text in texts:
+        words = text.split()
+        if not words:
+            continue
+        if len(words) <= LONG_TEXT_WORDS:
+            out.append(" ".join(words))
+            continue
+        for paragraph in re.split(r"\n\s*\n", text):
+            para = paragraph.split()
+            chunks = [para[i : i + PASSAGE_WORDS] for i in range(0, len(para), PASSAGE_WORDS)]
+            if len(chunks) > 1 and len(chunks[-1]) < PASSAGE_WORDS // 3:
+                chunks[-2].extend(chunks.pop())
+            out.extend(" ".join(c) for c in chunks)
+    return out
+
+
+def _idf(df: int, n: int) -> float:
+    """BM25-style inverse document frequency over indexed texts."""
+    return math.log(1.0 + (n - df + 0.5) / (df + 0.5))
+
+
+@dataclass(frozen=True)
+class Candidate:
+    """One knowledge entry and its rank score for the query."""
+
+    entry_id: int
+    score: float
+
+
+@dataclass(frozen=True)
+class Retrieval:
+    """The best entries for a query and the calibrated probability that the first one is right."""
+
+    candidates: list[Candidate]
+    confidence: float
+    features: np.ndarray = field(default_factory=lambda: np.zeros(len(FEATURE_NAMES)))
+
+
+@dataclass
+class _Entry:
+    """One entry's rows, its words (with how many of its texts hold each) and its distinct tokens (likewise)."""
+
+    rows: np.ndarray
+    terms: dict[str, int]
+    tokens: np.ndarray
+    token_counts: np.ndarray
+    coherence: float
+
+
+class _TokenTable:
+    """WordLlama's static token vectors (unit length) and tokenizer, shared by every index for soft matching."""
+
+    def __init__(self) -> None:
+        model = wordllama_model()
+        self._model = model
+        table = np.asarray(model.embedding, dtype=np.float32)
+        norms = np.linalg.norm(table, axis=1, keepdims=True)
+        self.vectors = np.divide(table, norms, out=np.zeros_like(table), where=norms > 1e-12)
+
+    def ids(self, texts: Sequence[str]) -> list[list[int]]:
+        """Token ids of each text (padding dropped)."""
+        if not texts:
+            return []
+        encoded = self._model.tokenize(list(texts))
+        return [[i for i, m in zip(e.ids, e.attention_mask, strict=True) if m] for e in encoded]
+
+
+@functools.cache
+def _token_table() -> _TokenTable:
+    """The shared token table, loaded on first use (the model cache)."""
+    return _TokenTable()
+
+
+class KnowledgeIndex:
+    """Dense + lexical retrieval over entries (each a list of texts), kept current by cheap per-entry edits."""
+
+    def __init__(self, embedder: Embedder, calibration: Calibration = DEFAULT_CALIBRATION) -> None:
+        self.embedder = embedder
+        self.calibration = calibration
+        self._tokens = _token_table()
+        self._dim = int(embedder.dim)
+        self._split = max(1, self._dim // 4)
+        self._head = np.zeros((0, self._split), dtype=np.float32)
+        self._tail = np.zeros((0, self._dim - self._split), dtype=np.float32)
+        self._row_entry = np.zeros(0, dtype=np.int64)
+        self._alive = np.zeros(0, dtype=bool)
+        self._used = 0  # rows ever handed out (high-water mark)
+        self._free: list[int] = []
+        self._entries: dict[int, _Entry] = {}
+        self._term_df: Counter[str] = Counter()
+        self._token_df = np.zeros(self._tokens.vectors.shape[0], dtype=np.int32)
+        self._sum = np.zeros(self._dim)
+        self._sum_sq = np.zeros((self._dim, self._dim))
+        self._rows_alive = 0
+
+    # ------------------------------------------------------------------ edits
+
+    def __len__(self) -> int:
+        """Number of entries with at least one indexed text."""
+        return len(self._entries)
+
+    def upsert(self, entry_id: int, texts: Sequence[str]) -> None:
+        """Index an entry's texts (texts[0] is its question/title), replacing whatever it had before."""
+        self.upsert_many([(entry_id, texts)])
+
+    def upsert_many(self, items: Sequence[tuple[int, Sequence[str]]]) -> None:
+        """Upsert several entries with one batched embedding call (imports); a later duplicate id wins."""
+        latest = {int(entry_id): split_passages(texts) for entry_id, texts in items}
+        flat = [p for passages in latest.values() for p in passages]
+        vectors = np.zeros((len(flat), self._dim), dtype=np.float32)
+        token_ids: list[list[int]] = []
+        for start in range(0, len(flat), EMBED_BATCH):  # bounded batches keep the tokenizer's memory small
+            batch = flat[start : start + EMBED_BATCH]
+            vectors[start : start + len(batch)] = self.embedder.embed_passages(batch)
+            token_ids.extend(self._tokens.ids(batch))
+        start = 0
+        for entry_id, passages in latest.items():
+            self.remove(entry_id)
+            stop = start + len(passages)
+            if passages:
+                self._add(entry_id, passages, vectors[start:stop], token_ids[start:stop])
+            start = stop
+
+    def remove(self, entry_id: int) -> None:
+        """Drop an entry and its texts; unknown ids are ignored."""
+        entry = self._entries.pop(int(entry_id), None)
+        if entry is None:
+            return
+        rows = entry.rows
+        block = self._vectors(rows).astype(np.float64)
+        self._sum -= block.sum(axis=0)
+        self._sum_sq -= block.T @ block
+        self._rows_alive -= len(rows)
+        self._head[rows] = 0.0
+        self._tail[rows] = 0.0
+        self._row_entry[rows] = -1
+        self._alive[rows] = False
+        self._free.extend(int(r) for r in rows)
+        self._term_df.subtract(entry.terms)
+        for term, count in entry.terms.items():
+            if self._term_df[term] <= 0 and count:
+                del self._term_df[term]
+        np.subtract.at(self._token_df, entry.tokens, entry.token_counts)
+        if self._rows_alive == 0:  # clear accumulated float drift
+            self._sum[:] = 0.0
+            self._sum_sq[:] = 0.0
+
+    def _add(self, entry_id: int, passages: list[str], vectors: np.ndarray, token_ids: list[list[int]]) -> None:
+        rows = self._take_rows(len(passages))
+        block = np.asarray(vectors, dtype=np.float32)
+        self._head[rows] = block[:, : self._split]
+        self._tail[rows] = block[:, self._split :]
+        self._row_entry[rows] = entry_id
+        self._alive[rows] = True
+        wide = block.astype(np.float64)
+        self._sum += wide.sum(axis=0)
+        self._sum_sq += wide.T @ wide
+        self._rows_alive += len(rows)
+        entry_terms: Counter[str] = Counter()
+        for passage in passages:
+            entry_terms.update(set(terms(passage)))
+        self._term_df.update(entry_terms)
+        per_row = [np.unique(np.asarray(ids, dtype=np.int32)) for ids in token_ids]
+        tokens, counts = np.unique(np.concatenate([*per_row, np.zeros(0, np.int32)]), return_counts=True)
+        np.add.at(self._token_df, tokens, counts.astype(np.int32))
+        self._entries[entry_id] = _Entry(
+            rows=rows,
+            terms=dict(entry_terms),
+            tokens=tokens.astype(np.int32),
+            token_counts=counts.astype(np.int32),
+            coherence=_coherence(block[:COHERENCE_TEXTS]),
+        )
+
+    def _take_rows(self, count: int) -> np.ndarray:
+        reused = [self._free.pop() for _ in range(min(count, len(self._free)))]
+        fresh = count - len(reused)
+        if self._used + fresh > len(self._row_entry):
+            self._grow(self._used + fresh)
+        rows = reused + list(range(self._used, self._used + fresh))
+        self._used += fresh
+        return np.asarray(rows, dtype=np.int64)
+
+    def _grow(self, needed: int) -> None:
+        capacity = max(needed, 2 * len(self._row_entry), 64)
+        extra = capacity - len(self._row_entry)
+        self._head = np.vstack([self._head, np.zeros((extra, self._head.shape[1]), dtype=np.float32)])
+        self._tail = np.vstack([self._tail, np.zeros((extra, self._tail.shape[1]), dtype=np.float32)])
+        self._row_entry = np.r_[self._row_entry, np.full(extra, -1, dtype=np.int64)]
+        self._alive = np.r_[self._alive, np.zeros(extra, dtype=bool)]
+
+    def _vectors(self, rows: np.ndarray) -> np.ndarray:
+        return np.hstack([self._head[rows], self._tail[rows]])
+
+    # ------------------------------------------------------------------ queries
+
+    def retrieve(self, query: str, k: int = 5) -> Retrieval:
+        """The k best entries for a question, and the calibrated probability that the first is right."""
+        if not self._entries or k <= 0:
+            return Retrieval([], 0.0, np.zeros(len(FEATURE_NAMES)))
+        q = np.asarray(self.embedder.embed_queries([query]), dtype=np.float32).reshape(-1)
+        q_head, q_tail = q[: self._split], q[self._split :]
+        n = self._used
+        if n <= EXACT_ROWS:
+            scores = self._head[:n] @ q_head + self._tail[:n] @ q_tail
+            scores[~self._alive[:n]] = -np.inf
+            near = _top_indices(scores, max(PREFILTER_ROWS, KNN_TEXTS))
+            near_scores = scores[near]
+        else:
+            rough = self._head[:n] @ q_head
+            rough[~self._alive[:n]] = -np.inf
+            near = _top_indices(rough, PREFILTER_ROWS)
+            near_scores = self._head[near] @ q_head + self._tail[near] @ q_tail
+            order = np.argsort(-near_scores, kind="stable")
+            near, near_scores = near[order], near_scores[order]
+        alive_near = np.isfinite(near_scores)
+        near, near_scores = near[alive_near], near_scores[alive_near]
+        near_entries = self._row_entry[near]
+
+        wanted = max(CANDIDATE_ENTRIES, k)
+        _, first_seen = np.unique(near_entries, return_index=True)
+        candidate_ids = [int(e) for e in near_entries[np.sort(first_seen)[:wanted]]]
+        best = np.empty(len(candidate_ids))
+        dense = np.empty(len(candidate_ids))
+        for i, entry_id in enumerate(candidate_ids):
+            rows = self._entries[entry_id].rows
+            cos = self._head[rows] @ q_head + self._tail[rows] @ q_tail
+            if len(cos) == 1:
+                best[i] = dense[i] = cos[0]
+            else:
+                top2 = np.partition(cos, len(cos) - 2)[-2:]
+                best[i] = top2[1]
+                dense[i] = (1 - SECOND_TEXT_WEIGHT) * top2[1] + SECOND_TEXT_WEIGHT * top2[0]
+
+        query_terms = terms(query)
+        lexical, unseen = self._lexical(query_terms, candidate_ids)
+        soft = self._soft(query, candidate_ids)
+        rank = dense + LEXICAL_WEIGHT * lexical + SOFT_WEIGHT * soft
+        order = np.argsort(-rank, kind="stable")
+        top = int(order[0])
+
+        def runner_up(values: np.ndarray) -> float:
+            others = np.delete(values, top)
+            return float(others.max()) if len(others) else 0.0
+
+        mean, std = self._moments(q)
+        knn = near_entries[:KNN_TEXTS]
+        features = np.array(
+            [
+                rank[top],
+                rank[top] - (rank[order[1]] if len(order) > 1 else 0.0),
+                float(np.mean(knn == candidate_ids[top])) if len(knn) else 0.0,
+                unseen,
+                lexical[top],
+                soft[top],
+                float(np.clip((best[top] - mean) / std, -10.0, 30.0)),
+                math.log1p(len(query_terms)),
+                best[top] - runner_up(best),
+                soft[top] - runner_up(soft),
+                lexical[top] - runner_up(lexical),
+                best[top],
+                self._entries[candidate_ids[top]].coherence,
+            ],
+            dtype=np.float64,
+        )
+        features = np.nan_to_num(features)
+        confidence = float(self.calibration.probability(features))
+        candidates = [Candidate(candidate_ids[i], float(rank[i])) for i in order[:k]]
+        return Retrieval(candidates, confidence, features)
+
+    def _lexical(self, query_terms: list[str], candidate_ids: Iterable[int]) -> tuple[np.ndarray, float]:
+        """Per candidate, the idf-weighted share of query words it contains; and the share unseen anywhere."""
+        ids = list(candidate_ids)
+        if not query_terms:
+            return np.zeros(len(ids)), 0.0
+        n = max(self._rows_alive, 1)
+        weights = {t: _idf(max(self._term_df.get(t, 0), 0), n) for t in query_terms}
+        total = sum(weights[t] for t in query_terms)
+        unseen = sum(weights[t] for t in query_terms if self._term_df.get(t, 0) <= 0) / total
+        cover = np.array([sum(weights[t] for t in query_terms if t in self._entries[e].terms) for e in ids])
+        return cover / total, float(unseen)
+
+    def _soft(self, query: str, candidate_ids: list[int]) -> np.ndarray:
+        """Per candidate, idf-weighted mean over query tokens of the best cosine to any of the entry's tokens."""
+        query_ids = self._tokens.ids([query])[0]
+        if not query_ids or not candidate_ids:
+            return np.zeros(len(candidate_ids))
+        n = max(self._rows_alive, 1)
+        df = self._token_df[np.asarray(query_ids, dtype=np.int64)].astype(np.float64)
+        weights = np.log1p((n - df + 0.5) / (df + 0.5))
+        pieces = [self._entries[e].tokens for e in candidate_ids]
+        union, inverse = np.unique(np.concatenate(pieces), return_inverse=True)
+        table = self._tokens.vectors
+        sims = table[query_ids] @ table[union].T  # (query tokens, distinct candidate tokens)
+        out = np.empty(len(candidate_ids))
+        start = 0
+        for i, piece in enumerate(pieces):
+            cols = inverse[start : start + len(piece)]
+            start += len(piece)
+            out[i] = float(weights @ sims[:, cols].max(axis=1)) / float(weights.sum()) if len(cols) else 0.0
+        return out
+
+    def _moments(self, q: np.ndarray) -> tuple[float, float]:
+        """Mean and standard deviation of the query's cosine to every indexed text, from running moments."""
+        n = max(self._rows_alive, 1)
+        wide = q.astype(np.float64)
+        mean = float(wide @ self._sum) / n
+        var = float(wide @ (self._sum_sq @ wide)) / n - mean * mean
+        return mean, math.sqrt(max(var, 1e-6))
+
+
+def _top_indices(scores: np.ndarray, count: int) -> np.ndarray:
+    """Indices of the `count` largest scores, best first."""
+    part = np.argpartition(-scores, count - 1)[:count] if len(scores) > count else np.arange(len(scores))
+    return part[np.argsort(-scores[part], kind="stable")]
+
+
+def _coherence(vectors: np.ndarray) -> float:
+    """Mean over an entry's texts of the cosine to its nearest sibling; a fixed prior for a single text."""
+    if len(vectors) < 2:
+        return SINGLE_TEXT_COHERENCE
+    gram = vectors @ vectors.T
+    np.fill_diagonal(gram, -np.inf)
+    return float(gram.max(axis=1).mean())
