@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from decimal import Decimal
@@ -16,8 +15,6 @@ from frontdesk.agent.index import KnowledgeIndex, Retrieval
 from frontdesk.knowledge import importers
 from frontdesk.knowledge.models import Entry
 from frontdesk.knowledge.schemas import EntryIn, EntryKind, EntryPatch, ImportProblem, ImportReport
-
-PASSAGE_WORDS = 60
 
 
 class KnowledgeError(Exception):
@@ -61,31 +58,10 @@ class EntryView:
         )
 
     def texts(self) -> list[str]:
-        """The texts a shopper's question is matched against: the main one first."""
+        """The texts a shopper's question is matched against, the main one first (the index cuts long ones)."""
         if self.kind is EntryKind.faq:
             return [self.title, *self.alternates]
-        return [self.title, *passages(self.body)]
-
-
-def passages(text: str, words: int = PASSAGE_WORDS) -> list[str]:
-    """Split a long body into passages of about `words` words, on paragraph boundaries where possible."""
-    out: list[str] = []
-    current: list[str] = []
-    for paragraph in re.split(r"\n\s*\n", text):
-        tokens = paragraph.split()
-        while tokens:
-            room = words - len(current)
-            current.extend(tokens[:room])
-            tokens = tokens[room:]
-            if len(current) >= words:
-                out.append(" ".join(current))
-                current = []
-        if len(current) >= words // 2:
-            out.append(" ".join(current))
-            current = []
-    if current:
-        out.append(" ".join(current))
-    return out
+        return [self.title, self.body] if self.body else [self.title]
 
 
 class Knowledge:
