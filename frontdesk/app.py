@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import ctypes
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -20,10 +21,8 @@ from frontdesk.knowledge.views import router as knowledge_router
 
 def _return_freed_memory() -> None:
     """Hand the heap freed after embedding the whole knowledge back to the OS (glibc keeps it otherwise)."""
-    try:
+    with contextlib.suppress(OSError, AttributeError):  # not glibc: nothing to do
         ctypes.CDLL("libc.so.6").malloc_trim(0)
-    except (OSError, AttributeError):  # not glibc: nothing to do
-        pass
 
 
 def create_app(settings: Settings | None = None) -> FastAPI:
