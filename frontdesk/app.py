@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import ctypes
-from collections.abc import AsyncIterator
+import time
+from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
+from datetime import UTC, datetime
 
 from fastapi import FastAPI
 from sqlalchemy import text
@@ -13,10 +16,22 @@ from sqlalchemy import text
 from frontdesk import __version__
 from frontdesk.agent.embedders import load_embedder
 from frontdesk.agent.views import router as agent_router
+from frontdesk.channels.webchat.limits import WebchatLimits
+from frontdesk.channels.webchat.views import router as webchat_router
+from frontdesk.channels.webchat.views import settings_router as widget_settings_router
 from frontdesk.config import Settings
+from frontdesk.conversations.views import router as conversations_router
 from frontdesk.db import Database
+from frontdesk.handoff.flow import ChatFlow
+from frontdesk.handoff.views import router as handoff_router
+from frontdesk.handoff.worker import OutboxWorker
+from frontdesk.inbox.service import Presence
+from frontdesk.inbox.views import router as inbox_router
 from frontdesk.knowledge.service import Knowledge
 from frontdesk.knowledge.views import router as knowledge_router
+from frontdesk.metrics.views import router as metrics_router
+from frontdesk.realtime.bus import EventBus
+from frontdesk.vault import Vault, key_for
 
 
 def _return_freed_memory() -> None:
@@ -25,7 +40,11 @@ def _return_freed_memory() -> None:
         ctypes.CDLL("libc.so.6").malloc_trim(0)
 
 
-def create_app(settings: Settings | None = None) -> FastAPI:
+def utc_now() -> datetime:
+    return datetime.now(UTC)
+
+
+def create_app(settings: Settings | None = None, clock: Callable[[], datetime] = utc_now) -> FastAPI:
     settings = settings or Settings()
 
     @asynccontextmanager
@@ -35,12 +54,31 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         async with database.session() as session:
             await knowledge.load(session)
         _return_freed_memory()
+        bus = EventBus()
+        presence = Presence()
+        wake = asyncio.Event()
         app.state.settings = settings
         app.state.database = database
         app.state.knowledge = knowledge
+        app.state.bus = bus
+        app.state.presence = presence
+        app.state.vault = Vault(key_for(
+            settings.secret_key.get_secret_value() if settings.secret_key else None, settings.sqlite_path
+        ))  # fmt: skip
+        app.state.limits = WebchatLimits.from_settings(settings, time.monotonic)
+        app.state.flow = ChatFlow(
+            database.sessions, knowledge, bus, clock, wake, settings.answer_threshold, settings.max_question_chars
+        )
+        worker = OutboxWorker(database.sessions, bus, presence, clock, wake)
+        worker_task = asyncio.create_task(worker.run(), name="outbox-worker") if settings.run_worker else None
+        app.state.worker = worker
         try:
             yield
         finally:
+            if worker_task:
+                worker_task.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await worker_task
             await database.dispose()
 
     app = FastAPI(
@@ -52,6 +90,12 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     )
     app.include_router(knowledge_router)
     app.include_router(agent_router)
+    app.include_router(handoff_router)
+    app.include_router(widget_settings_router)
+    app.include_router(conversations_router)
+    app.include_router(inbox_router)
+    app.include_router(metrics_router)
+    app.include_router(webchat_router)
 
     @app.get("/healthz", tags=["ops"])
     async def healthz() -> dict[str, object]:

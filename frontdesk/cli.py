@@ -77,6 +77,7 @@ def serve(
         _run(_load_demo(settings, only_if_empty=True))
     base = f"http://{settings.host}:{settings.port}"
     out.print(f"[bold green]frontdesk is starting[/bold green] on {base}  ({_safe_url(settings.database_url)})")
+    out.print(f"  Demo shop with the chat widget: {base}/")
     out.print(f"  API docs:     {base}/docs")
     out.print(f"  Health:       {base}/healthz")
     out.print(

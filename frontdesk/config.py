@@ -34,6 +34,13 @@ class Settings(BaseSettings):
         description="When set, /api/* needs 'Authorization: Bearer <token>'; required to listen beyond loopback",
     )
     log_level: str = "info"
+    secret_key: SecretStr | None = Field(default=None, description="Fernet key that encrypts secrets at rest")
+    run_worker: bool = Field(
+        default=True, description="Deliver handoffs inside `serve` (off when using `frontdesk worker`)"
+    )
+    rate_messages_per_minute: int = 20
+    rate_ip_messages_per_minute: int = 60
+    rate_ip_conversations_per_minute: int = 10
 
     @field_validator("database_url")
     @classmethod

@@ -12,11 +12,13 @@ from pathlib import Path
 
 import numpy as np
 
-#: Wrong-answer rate the threshold rule allows on the fitting data: 0.12 kept both cross-dataset transfers within
-#: the product targets (wrong <= 0.15 clinc / 0.20 banking) with margin while resolving more than a 0.10 cut.
-TARGET_WRONG_ANSWER_RATE = 0.12
-#: L2 penalty on the (standardised) weights; keeps the fit stable with correlated features.
-RIDGE = 1e-2
+#: Wrong-answer rate the threshold rule allows on the fitting data. The default calibration is fit on shape-varied
+#: stores whose small-store unanswerable questions are easy, so 0.10 on the pool lands at ~0.12-0.13 wrong on a
+#: plain FAQ store (0.12 let it drift above 0.15 on clinc150).
+TARGET_WRONG_ANSWER_RATE = 0.10
+#: L2 penalty on the (standardised) weights, per fitting row. Strong on purpose: the features are collinear (score, dense_max,
+#: soft_match...), and a weak penalty let them take large opposite weights that broke on other entry shapes.
+RIDGE_PER_ROW = 2.5e-3
 DEFAULT_CALIBRATION_FILE = Path(__file__).with_name("calibration_default.json")
 
 
@@ -62,8 +64,11 @@ class Calibration:
         )
 
 
-def _logistic_newton(x: np.ndarray, y: np.ndarray, ridge: float = RIDGE, iterations: int = 50) -> np.ndarray:
+def _logistic_newton(
+    x: np.ndarray, y: np.ndarray, ridge_per_row: float = RIDGE_PER_ROW, iterations: int = 50
+) -> np.ndarray:
     """Ridge-penalised logistic regression by Newton/IRLS on columns already standardised; last weight = bias."""
+    ridge = ridge_per_row * len(x)
     design = np.column_stack([x, np.ones(len(x))])
     penalty = ridge * np.diag(np.r_[np.ones(x.shape[1]), 0.0])
     w = np.zeros(design.shape[1])

@@ -22,7 +22,7 @@ import numpy as np
 from frontdesk.agent.confidence import DEFAULT_CALIBRATION, Calibration
 from frontdesk.agent.embedders import Embedder, wordllama_model
 
-FEATURE_NAMES: tuple[str, ...] = (
+BASE_FEATURES: tuple[str, ...] = (
     "score",  # rank score of the top entry
     "margin",  # rank score of the top entry minus the runner-up's
     "knn_share",  # share of the 10 nearest texts that belong to the top entry
@@ -36,11 +36,26 @@ FEATURE_NAMES: tuple[str, ...] = (
     "lexical_margin",  # lexical_coverage of the top entry minus the best other candidate's
     "dense_max",  # best cosine of the top entry
     "entry_coherence",  # mean similarity of each of the entry's texts to its nearest sibling text
+    "title_lexical",  # idf-weighted share of the query's words found in the top entry's title (first text)
+    "title_margin",  # title_lexical of the top entry minus the best other candidate's
+    "rare_match",  # idf of the rarest query word the top entry holds / idf of the rarest query word
+    "title_cos",  # cosine of the query to the top entry's title
+    "dense_rank",  # log(1 + number of candidates whose best cosine beats the top entry's)
 )
+#: The confidence reads every base feature twice: as is, and gated by whether the top entry has at least
+#: MULTI_TEXTS texts (a FAQ with alternate phrasings), plus that flag. Features such as knn_share and
+#: entry_coherence mean something else for a one-text product than for a five-phrasing FAQ; the gate lets one
+#: logistic fit weigh them per shape instead of averaging two incompatible meanings.
+MULTI_TEXTS = 3
+FEATURE_NAMES: tuple[str, ...] = (*BASE_FEATURES, *(f"multi_{n}" for n in BASE_FEATURES), "multi")
 
 SECOND_TEXT_WEIGHT = 0.25
 LEXICAL_WEIGHT = 0.1
 SOFT_WEIGHT = 0.5
+TITLE_WEIGHT = 0.2
+#: Rank penalty per log(texts) of an entry (capped at SIZE_CAP texts): the best of many phrasings is high by chance.
+SIZE_PENALTY = 0.1
+SIZE_CAP = 8
 #: Entries rescored per query (taken in order of their best cosine).
 CANDIDATE_ENTRIES = 20
 #: Texts nearest to the query that vote in `knn_share`.
@@ -200,6 +215,7 @@ class _Entry:
     tokens: np.ndarray
     token_counts: np.ndarray
     coherence: float
+    title_terms: frozenset[str]
 
 
 class _TokenTable:
@@ -324,6 +340,7 @@ class KnowledgeIndex:
             tokens=tokens.astype(np.int32),
             token_counts=counts.astype(np.int32),
             coherence=_coherence(block[:COHERENCE_TEXTS]),
+            title_terms=frozenset(terms(passages[0])),
         )
 
     def _take_rows(self, count: int) -> np.ndarray:
@@ -387,11 +404,16 @@ class KnowledgeIndex:
                 dense[i] = (1 - SECOND_TEXT_WEIGHT) * top2[1] + SECOND_TEXT_WEIGHT * top2[0]
 
         query_terms = terms(query)
-        lexical, unseen = self._lexical(query_terms, candidate_ids)
+        lexical, unseen, title_cover, rare = self._lexical(query_terms, candidate_ids)
         soft = self._soft(query, candidate_ids)
-        rank = dense + LEXICAL_WEIGHT * lexical + SOFT_WEIGHT * soft
+        sizes = np.array([len(self._entries[e].rows) for e in candidate_ids], dtype=np.float64)
+        rank = dense + LEXICAL_WEIGHT * lexical + SOFT_WEIGHT * soft + TITLE_WEIGHT * title_cover
+        rank -= SIZE_PENALTY * np.log(np.minimum(sizes, SIZE_CAP))
         order = np.argsort(-rank, kind="stable")
         top = int(order[0])
+        top_entry = self._entries[candidate_ids[top]]
+        title_row = top_entry.rows[:1]
+        title_cos = float((self._head[title_row] @ q_head + self._tail[title_row] @ q_tail)[0])
 
         def runner_up(values: np.ndarray) -> float:
             others = np.delete(values, top)
@@ -413,26 +435,46 @@ class KnowledgeIndex:
                 soft[top] - runner_up(soft),
                 lexical[top] - runner_up(lexical),
                 best[top],
-                self._entries[candidate_ids[top]].coherence,
+                top_entry.coherence,
+                title_cover[top],
+                title_cover[top] - runner_up(title_cover),
+                rare[top],
+                title_cos,
+                math.log1p(int(np.sum(best > best[top]))),
             ],
             dtype=np.float64,
         )
-        features = np.nan_to_num(features)
+        multi = float(len(top_entry.rows) >= MULTI_TEXTS)
+        features = np.nan_to_num(np.r_[features, multi * features, multi])
         confidence = float(self.calibration.probability(features))
         candidates = [Candidate(candidate_ids[i], float(rank[i])) for i in order[:k]]
         return Retrieval(candidates, confidence, features)
 
-    def _lexical(self, query_terms: list[str], candidate_ids: Iterable[int]) -> tuple[np.ndarray, float]:
-        """Per candidate, the idf-weighted share of query words it contains; and the share unseen anywhere."""
+    def _lexical(
+        self, query_terms: list[str], candidate_ids: Iterable[int]
+    ) -> tuple[np.ndarray, float, np.ndarray, np.ndarray]:
+        """Per candidate: idf-weighted share of query words it holds, the same for its title, and the idf of the
+        rarest query word it holds over the rarest query word's; plus the share of query words unseen anywhere."""
         ids = list(candidate_ids)
         if not query_terms:
-            return np.zeros(len(ids)), 0.0
+            zeros = np.zeros(len(ids))
+            return zeros, 0.0, zeros, zeros
         n = max(self._rows_alive, 1)
         weights = {t: _idf(max(self._term_df.get(t, 0), 0), n) for t in query_terms}
         total = sum(weights[t] for t in query_terms)
+        seen = [t for t in weights if self._term_df.get(t, 0) > 0]
         unseen = sum(weights[t] for t in query_terms if self._term_df.get(t, 0) <= 0) / total
-        cover = np.array([sum(weights[t] for t in query_terms if t in self._entries[e].terms) for e in ids])
-        return cover / total, float(unseen)
+        rarest = max((weights[t] for t in seen), default=1.0)
+        cover = np.zeros(len(ids))
+        title = np.zeros(len(ids))
+        rare = np.zeros(len(ids))
+        for i, e in enumerate(ids):
+            entry = self._entries[e]
+            held = [t for t in seen if t in entry.terms]
+            cover[i] = sum(weights[t] for t in query_terms if t in entry.terms)
+            title[i] = sum(weights[t] for t in query_terms if t in entry.title_terms)
+            rare[i] = max((weights[t] for t in held), default=0.0) / rarest
+        return cover / total, float(unseen), title / total, rare
 
     def _soft(self, query: str, candidate_ids: list[int]) -> np.ndarray:
         """Per candidate, idf-weighted mean over query tokens of the best cosine to any of the entry's tokens."""

@@ -8,8 +8,12 @@ from alembic import context
 from sqlalchemy import Connection
 from sqlalchemy.ext.asyncio import create_async_engine
 
+from frontdesk.channels.webchat import models as _webchat_models  # noqa: F401  (each import registers tables)
+from frontdesk.conversations import models as _conversations_models  # noqa: F401
 from frontdesk.db import Base
-from frontdesk.knowledge import models as _knowledge_models  # noqa: F401  (registers the tables)
+from frontdesk.handoff import models as _handoff_models  # noqa: F401
+from frontdesk.inbox import models as _inbox_models  # noqa: F401
+from frontdesk.knowledge import models as _knowledge_models  # noqa: F401
 
 target_metadata = Base.metadata
 

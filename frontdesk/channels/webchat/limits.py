@@ -1,0 +1,67 @@
+"""Rate limits for the web chat: token buckets per visitor and per IP address, on an injected clock."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+from frontdesk.config import Settings
+
+MAX_KEYS = 100_000
+
+
+@dataclass
+class Bucket:
+    capacity: float
+    per_second: float
+    tokens: float
+    at: float
+
+    def take(self, now: float) -> bool:
+        self.tokens = min(self.capacity, self.tokens + (now - self.at) * self.per_second)
+        self.at = now
+        if self.tokens >= 1:
+            self.tokens -= 1
+            return True
+        return False
+
+
+@dataclass
+class RateLimiter:
+    """`per_minute` sustained with bursts up to `burst`, per key."""
+
+    per_minute: int
+    burst: int
+    clock: Callable[[], float]
+    _buckets: dict[str, Bucket] = field(default_factory=dict)
+
+    def allow(self, key: str) -> bool:
+        now = self.clock()
+        bucket = self._buckets.get(key)
+        if bucket is None:
+            if len(self._buckets) >= MAX_KEYS:
+                self._forget_full(now)
+            bucket = self._buckets[key] = Bucket(self.burst, self.per_minute / 60, self.burst, now)
+        return bucket.take(now)
+
+    def _forget_full(self, now: float) -> None:
+        """Drop buckets that have refilled: they hold no information."""
+        for key in [k for k, b in self._buckets.items() if b.tokens + (now - b.at) * b.per_second >= b.capacity]:
+            del self._buckets[key]
+
+
+@dataclass
+class WebchatLimits:
+    """The three limits of the web chat protocol ("Limits" in docs/webchat-protocol.md)."""
+
+    visitor_messages: RateLimiter
+    ip_messages: RateLimiter
+    ip_conversations: RateLimiter
+
+    @classmethod
+    def from_settings(cls, settings: Settings, clock: Callable[[], float]) -> WebchatLimits:
+        return cls(
+            visitor_messages=RateLimiter(settings.rate_messages_per_minute, 5, clock),
+            ip_messages=RateLimiter(settings.rate_ip_messages_per_minute, 20, clock),
+            ip_conversations=RateLimiter(settings.rate_ip_conversations_per_minute, 10, clock),
+        )

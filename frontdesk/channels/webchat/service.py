@@ -1,0 +1,61 @@
+"""The widget's settings and shoppers' identity verification."""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import secrets
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from frontdesk.channels.webchat.models import WidgetSettings
+from frontdesk.channels.webchat.schemas import WidgetSettingsIn
+from frontdesk.vault import Vault
+
+DEFAULTS = {
+    "store_name": "Juniper & Pine",
+    "greeting": "Hi! I'm the Juniper & Pine assistant. Ask me about orders, shipping, returns or our gear.",
+    "colour": "#2f6f4f",
+}
+
+
+async def get_settings(session: AsyncSession) -> WidgetSettings:
+    settings = await session.get(WidgetSettings, 1)
+    if settings is None:
+        settings = WidgetSettings(id=1, **DEFAULTS)
+        session.add(settings)
+        await session.flush()
+    return settings
+
+
+async def update_settings(session: AsyncSession, change: WidgetSettingsIn) -> WidgetSettings:
+    settings = await get_settings(session)
+    for name, value in change.model_dump(exclude_unset=True, exclude_none=True).items():
+        setattr(settings, name, value)
+    await session.flush()
+    return settings
+
+
+async def rotate_identity_secret(session: AsyncSession, vault: Vault) -> str:
+    """A new identity secret, stored encrypted; the old one stops verifying at once."""
+    secret = secrets.token_hex(32)
+    settings = await get_settings(session)
+    settings.identity_secret_encrypted = vault.encrypt(secret)
+    await session.flush()
+    return secret
+
+
+def user_hash(secret: str, email: str) -> str:
+    """What the store's server computes for a signed-in shopper: hex HMAC-SHA256(identity secret, email)."""
+    return hmac.new(secret.encode(), email.strip().encode(), hashlib.sha256).hexdigest()
+
+
+async def verified_email(session: AsyncSession, vault: Vault, email: str | None, given_hash: str | None) -> str | None:
+    """The email when its hash is valid, else None: an invalid hash leaves the shopper anonymous."""
+    if not email or not given_hash or len(email) > 320 or len(given_hash) > 128:
+        return None
+    settings = await get_settings(session)
+    if not settings.identity_secret_encrypted:
+        return None
+    expected = user_hash(vault.decrypt(settings.identity_secret_encrypted), email)
+    return email.strip().lower() if hmac.compare_digest(expected, given_hash.strip().lower()) else None

@@ -1,0 +1,263 @@
+"""The web chat: the WebSocket endpoint (docs/webchat-protocol.md), the widget script and the demo shop page."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import logging
+from html import escape
+from pathlib import Path
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Depends, Query, Request, WebSocket, WebSocketDisconnect
+from fastapi.responses import FileResponse, HTMLResponse
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from frontdesk.channels.webchat import service
+from frontdesk.channels.webchat.schemas import IdentitySecretOut, WidgetSettingsIn, WidgetSettingsOut
+from frontdesk.conversations import service as conversations
+from frontdesk.deps import get_session, require_api_token
+from frontdesk.handoff.flow import FlowError, message_event
+from frontdesk.realtime.bus import Subscription, conversation_topic
+
+log = logging.getLogger("frontdesk.webchat")
+router = APIRouter(tags=["web chat"])
+STATIC = Path(__file__).parent / "static"
+HELLO_SECONDS = 10.0
+MAX_FRAME_BYTES = 32_000
+
+
+class Refused(Exception):
+    def __init__(self, code: str, message: str) -> None:
+        super().__init__(message)
+        self.code = code
+
+
+@router.get("/widget.js", include_in_schema=False)
+async def widget_script() -> FileResponse:
+    return FileResponse(STATIC / "widget.js", media_type="text/javascript", headers={"Cache-Control": "no-cache"})
+
+
+@router.get("/", response_class=HTMLResponse, include_in_schema=False)
+async def demo_shop(
+    request: Request,
+    session: Annotated[AsyncSession, Depends(get_session)],
+    signed_in_as: Annotated[str | None, Query(alias="as", max_length=320)] = None,
+) -> HTMLResponse:
+    """The demo store's page with the widget. `?as=email` plays the store's server signing a shopper in."""
+    widget = await service.get_settings(session)
+    attributes = ""
+    if signed_in_as:
+        vault = request.app.state.vault
+        if not widget.identity_secret_encrypted:
+            await service.rotate_identity_secret(session, vault)
+        secret = vault.decrypt(widget.identity_secret_encrypted)
+        await session.commit()
+        attributes = (
+            f' data-email="{escape(signed_in_as, quote=True)}"'
+            f' data-user-hash="{service.user_hash(secret, signed_in_as)}"'
+        )
+    page = (STATIC / "demo.html").read_text(encoding="utf-8")
+    page = page.replace("{{store_name}}", escape(widget.store_name)).replace("{{widget_attributes}}", attributes)
+    return HTMLResponse(page)
+
+
+@router.websocket("/ws/webchat")
+async def webchat(websocket: WebSocket) -> None:
+    await websocket.accept()
+    state = websocket.app.state
+    ip = websocket.client.host if websocket.client else "unknown"
+    try:
+        hello = await asyncio.wait_for(_receive(websocket), HELLO_SECONDS)
+    except (TimeoutError, Refused, WebSocketDisconnect):
+        with contextlib.suppress(Exception):
+            await websocket.send_json({"type": "error", "code": "hello_required", "message": "send hello first"})
+            await websocket.close(code=4401)
+        return
+    if hello.get("type") != "hello":
+        await websocket.send_json({"type": "error", "code": "hello_required", "message": "send hello first"})
+        await websocket.close(code=4401)
+        return
+    try:
+        conversation_id, token = await _open(websocket, hello, ip)
+    except Refused as refused:
+        await websocket.send_json({"type": "error", "code": refused.code, "message": str(refused)})
+        await websocket.close(code=4429)
+        return
+
+    async with state.bus.subscribe(conversation_topic(conversation_id)) as subscription:
+        last_seq = hello.get("last_seq") if isinstance(hello.get("last_seq"), int) else 0
+        sent = await _catch_up(websocket, conversation_id, max(0, last_seq))
+        writer = asyncio.create_task(_forward(websocket, subscription, conversation_id, sent))
+        try:
+            await _read(websocket, conversation_id, token, ip)
+        except WebSocketDisconnect:
+            pass
+        finally:
+            writer.cancel()
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await writer
+
+
+async def _receive(websocket: WebSocket) -> dict[str, Any]:
+    raw = await websocket.receive_text()
+    if len(raw) > MAX_FRAME_BYTES:
+        raise Refused("too_long", "frame too large")
+    try:
+        frame = json.loads(raw)
+    except json.JSONDecodeError as exc:
+        raise Refused("bad_frame", f"not JSON: {exc.msg}") from exc
+    if not isinstance(frame, dict) or not isinstance(frame.get("type"), str):
+        raise Refused("bad_frame", "a frame is a JSON object with a type")
+    return frame
+
+
+async def _open(websocket: WebSocket, hello: dict[str, Any], ip: str) -> tuple[str, str]:
+    """Find the visitor's conversation by token, or start one; sign the shopper in when the hash is valid."""
+    state = websocket.app.state
+    token = hello.get("token") if isinstance(hello.get("token"), str) else None
+    async with state.database.session() as session:
+        conversation = await conversations.by_token(session, token) if token and len(token) < 200 else None
+        if conversation is None:
+            if token:
+                unknown = "that conversation was not found; a new one is started"
+                await websocket.send_json({"type": "error", "code": "unknown_token", "message": unknown})
+            if not state.limits.ip_conversations.allow(ip):
+                raise Refused("rate_limited", "too many new conversations from this address; try again in a minute")
+            token = conversations.new_visitor_token()
+            conversation = await conversations.create(session, "webchat", token)
+        email = await service.verified_email(
+            session, state.vault, _text(hello.get("email")), _text(hello.get("user_hash"))
+        )
+        if email:
+            conversation.signed_in = True
+            await conversations.link_profile(session, conversation, email=email, name=_text(hello.get("name")))
+        widget = await service.get_settings(session)
+        await session.commit()
+        assert token is not None
+        await websocket.send_json({
+            "type": "welcome",
+            "token": token,
+            "conversation_id": conversation.id,
+            "status": conversation.status,
+            "signed_in": conversation.signed_in,
+            "store": {"name": widget.store_name, "greeting": widget.greeting, "colour": widget.colour},
+        })  # fmt: skip
+        return conversation.id, token
+
+
+def _text(value: object) -> str | None:
+    return value if isinstance(value, str) else None
+
+
+async def _catch_up(websocket: WebSocket, conversation_id: str, after: int) -> int:
+    async with websocket.app.state.database.session() as session:
+        missed = await conversations.messages_after(session, conversation_id, after)
+    for message in missed:
+        await websocket.send_json(message_event(message))
+    return missed[-1].seq if missed else after
+
+
+async def _forward(websocket: WebSocket, subscription: Subscription, conversation_id: str, sent: int) -> None:
+    """Events of this conversation to the client, in order and without repeats (seq is the order)."""
+    while True:
+        event = await subscription.next()
+        if subscription.lost:
+            subscription.lost = False
+            sent = await _catch_up(websocket, conversation_id, sent)
+        if event.get("type") == "message":
+            if int(event["seq"]) <= sent:
+                continue
+            if int(event["seq"]) > sent + 1:  # something in between was published elsewhere first: fetch it
+                sent = await _catch_up(websocket, conversation_id, sent)
+                continue
+            sent = int(event["seq"])
+        await websocket.send_json(event)
+
+
+async def _read(websocket: WebSocket, conversation_id: str, token: str, ip: str) -> None:
+    state = websocket.app.state
+    max_chars = state.settings.max_question_chars
+    while True:
+        try:
+            frame = await _receive(websocket)
+            kind = frame["type"]
+            if kind == "ping":
+                await websocket.send_json({"type": "pong"})
+            elif kind == "typing":
+                continue
+            elif kind == "message":
+                text = frame.get("text")
+                client_id = frame.get("client_id")
+                if not isinstance(text, str) or not text.strip():
+                    raise Refused("bad_frame", "a message needs a non-empty text")
+                if len(text) > max_chars:
+                    raise Refused("too_long", f"messages are limited to {max_chars} characters")
+                if client_id is not None and (not isinstance(client_id, str) or len(client_id) > 64):
+                    raise Refused("bad_frame", "client_id is a string of at most 64 characters")
+                if not state.limits.visitor_messages.allow(token) or not state.limits.ip_messages.allow(ip):
+                    raise Refused("rate_limited", "you're sending messages too fast; wait a moment")
+                await state.flow.shopper_message(conversation_id, text.strip(), client_id)
+            elif kind == "action":
+                action = frame.get("action")
+                if not isinstance(action, str):
+                    raise Refused("bad_frame", "an action frame needs an action")
+                await state.flow.action(conversation_id, action)
+            elif kind == "email":
+                email = frame.get("email")
+                if not isinstance(email, str) or not email.strip():
+                    raise Refused("bad_frame", "an email frame needs an email")
+                if not state.limits.visitor_messages.allow(token):
+                    raise Refused("rate_limited", "you're sending messages too fast; wait a moment")
+                await state.flow.email(conversation_id, email.strip())
+            elif kind == "hello":
+                raise Refused("bad_frame", "already said hello")
+            else:
+                raise Refused("bad_frame", f"unknown frame type {kind[:40]!r}")
+        except (Refused, FlowError) as problem:
+            await websocket.send_json({"type": "error", "code": problem.code, "message": str(problem)})
+        except WebSocketDisconnect:
+            raise
+        except Exception:
+            log.exception("web chat frame failed in %s", conversation_id)
+            failed = "something went wrong on our side; please try again"
+            await websocket.send_json({"type": "error", "code": "internal", "message": failed})
+
+
+settings_router = APIRouter(prefix="/api/settings/widget", tags=["web chat"], dependencies=[Depends(require_api_token)])
+
+
+@settings_router.get("", response_model=WidgetSettingsOut)
+async def get_widget_settings(session: Annotated[AsyncSession, Depends(get_session)]) -> WidgetSettingsOut:
+    widget = await service.get_settings(session)
+    await session.commit()
+    return _widget_out(widget)
+
+
+@settings_router.put("", response_model=WidgetSettingsOut)
+async def put_widget_settings(
+    change: WidgetSettingsIn, session: Annotated[AsyncSession, Depends(get_session)]
+) -> WidgetSettingsOut:
+    widget = await service.update_settings(session, change)
+    await session.commit()
+    return _widget_out(widget)
+
+
+@settings_router.post("/identity-secret", response_model=IdentitySecretOut)
+async def rotate_identity_secret(
+    request: Request, session: Annotated[AsyncSession, Depends(get_session)]
+) -> IdentitySecretOut:
+    """A new identity-verification secret, shown this once; signed-in shoppers' hashes must use it from now on."""
+    secret = await service.rotate_identity_secret(session, request.app.state.vault)
+    await session.commit()
+    return IdentitySecretOut(identity_secret=secret)
+
+
+def _widget_out(widget: Any) -> WidgetSettingsOut:
+    return WidgetSettingsOut(
+        store_name=widget.store_name,
+        greeting=widget.greeting,
+        colour=widget.colour,
+        identity_verification=widget.identity_secret_encrypted is not None,
+    )

@@ -1,0 +1,175 @@
+"""Conversations: create and find them, store messages (always first), change status through the state machine."""
+
+from __future__ import annotations
+
+import hashlib
+import secrets
+from collections.abc import Awaitable, Callable, Sequence
+from typing import TypeVar
+
+from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from sqlalchemy.orm.exc import StaleDataError
+
+from frontdesk.conversations import state, transcript
+from frontdesk.conversations.models import Conversation, ConversationEvent, Message, Profile
+from frontdesk.db import utcnow
+
+T = TypeVar("T")
+RETRIES = 8
+
+
+class ConversationNotFound(Exception):
+    pass
+
+
+def new_id(prefix: str) -> str:
+    return f"{prefix}_{secrets.token_hex(8)}"
+
+
+def new_visitor_token() -> str:
+    return "vt_" + secrets.token_urlsafe(32)
+
+
+def token_hash(token: str) -> str:
+    """Visitor tokens are stored hashed: a leaked database does not let anyone read a shopper's chat."""
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+async def retrying(sessions: async_sessionmaker[AsyncSession], work: Callable[[AsyncSession], Awaitable[T]]) -> T:
+    """Run `work` in a fresh session and commit; run it again when another writer changed the same conversation."""
+    for attempt in range(RETRIES):
+        async with sessions() as session:
+            try:
+                result = await work(session)
+                await session.commit()
+                return result
+            except (StaleDataError, IntegrityError):
+                await session.rollback()
+                if attempt == RETRIES - 1:
+                    raise
+    raise AssertionError("unreachable")
+
+
+async def create(session: AsyncSession, channel: str, token: str | None = None) -> Conversation:
+    conversation = Conversation(
+        id=new_id("conv"),
+        channel=channel,
+        visitor_token_hash=token_hash(token) if token else None,
+        last_seq=0,
+    )
+    session.add(conversation)
+    session.add(state.start(conversation))
+    await session.flush()
+    return conversation
+
+
+async def by_token(session: AsyncSession, token: str) -> Conversation | None:
+    return await session.scalar(select(Conversation).where(Conversation.visitor_token_hash == token_hash(token)))
+
+
+async def get(session: AsyncSession, conversation_id: str) -> Conversation:
+    conversation = await session.get(Conversation, conversation_id)
+    if conversation is None:
+        raise ConversationNotFound(f"no conversation {conversation_id}")
+    return conversation
+
+
+async def add_message(
+    session: AsyncSession,
+    conversation: Conversation,
+    author: str,
+    text: str,
+    kind: str = "text",
+    meta: dict[str, object] | None = None,
+    client_id: str | None = None,
+) -> Message:
+    """Append a message with the next sequence number (the conversation row's version guards against races)."""
+    conversation.last_seq += 1
+    conversation.last_activity_at = utcnow()
+    message = Message(
+        conversation_id=conversation.id,
+        seq=conversation.last_seq,
+        author=author,
+        kind=kind,
+        text=text,
+        meta=meta or {},
+        client_id=client_id,
+        created_at=utcnow(),
+    )
+    session.add(message)
+    await session.flush()
+    return message
+
+
+async def by_client_id(session: AsyncSession, conversation_id: str, client_id: str) -> Message | None:
+    return await session.scalar(
+        select(Message).where(Message.conversation_id == conversation_id, Message.client_id == client_id)
+    )
+
+
+async def messages_after(session: AsyncSession, conversation_id: str, seq: int) -> list[Message]:
+    rows = await session.scalars(
+        select(Message).where(Message.conversation_id == conversation_id, Message.seq > seq).order_by(Message.seq)
+    )
+    return list(rows.all())
+
+
+async def transition(
+    session: AsyncSession, conversation: Conversation, change: state.Transition, reason: str, actor: str
+) -> None:
+    session.add(state.apply(conversation, change, reason, actor))
+
+
+async def events(session: AsyncSession, conversation_id: str) -> Sequence[ConversationEvent]:
+    rows = await session.scalars(
+        select(ConversationEvent)
+        .where(ConversationEvent.conversation_id == conversation_id)
+        .order_by(ConversationEvent.id)
+    )
+    return rows.all()
+
+
+async def link_profile(
+    session: AsyncSession, conversation: Conversation, email: str | None = None, name: str | None = None
+) -> Profile:
+    """Attach the conversation to the profile with this email, creating it when the store has none yet."""
+    profile = None
+    if email:
+        profile = await session.scalar(select(Profile).where(Profile.email == email.lower()))
+    if profile is None and conversation.profile_id:
+        profile = await session.get(Profile, conversation.profile_id)
+        if profile is not None and email and profile.email is None:
+            profile.email = email.lower()
+    if profile is None:
+        profile = Profile(id=new_id("prof"), email=email.lower() if email else None, name=name)
+        session.add(profile)
+        await session.flush()
+    if name and not profile.name:
+        profile.name = name
+    conversation.profile_id = profile.id
+    if email:
+        conversation.email = email.lower()
+    return profile
+
+
+async def profile_of(session: AsyncSession, conversation: Conversation) -> Profile | None:
+    return await session.get(Profile, conversation.profile_id) if conversation.profile_id else None
+
+
+async def ticket_content(session: AsyncSession, conversation_id: str, public_url: str) -> transcript.Ticket:
+    """What every handoff target receives: the transcript module's text and HTML for this conversation."""
+    conversation = await get(session, conversation_id)
+    profile = await profile_of(session, conversation)
+    messages = await messages_after(session, conversation_id, 0)
+    return transcript.render(
+        conversation_id=conversation.id,
+        channel=conversation.channel,
+        reason=conversation.handoff_reason or "—",
+        email=conversation.email or (profile.email if profile else None),
+        phone=profile.phone if profile else None,
+        profile_id=conversation.profile_id,
+        link=f"{public_url.rstrip('/')}/console/conversations/{conversation.id}",
+        lines=[transcript.TranscriptLine(m.created_at, m.author, m.text) for m in messages],
+    )

@@ -1,0 +1,252 @@
+"""The chat flow: a shopper's message, a click or an email in, replies and status changes out.
+
+Every shopper input is stored (and committed) before anything else is done with it. Replies and status changes
+are published on the event bus after their transaction commits.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime
+
+from email_validator import EmailNotValidError, validate_email
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from frontdesk.agent import engine
+from frontdesk.conversations import service as conversations
+from frontdesk.conversations.models import Conversation, Message
+from frontdesk.conversations.state import TEAM_OWNS, Status, Transition, TransitionRefused, can
+from frontdesk.conversations.transcript import iso
+from frontdesk.handoff import service as handoff
+from frontdesk.handoff.schemas import Method
+from frontdesk.knowledge.service import Knowledge
+from frontdesk.metrics.outcomes import outcome_of
+from frontdesk.realtime.bus import INBOX_TOPIC, EventBus, conversation_topic
+
+Clock = Callable[[], datetime]
+
+NO_THANKS_REPLY = "No problem — I'm still here if you have another question."
+GREETING_REPLY = "Hi! What can I help you with today?"
+THANKS_REPLY = "You're welcome! Is there anything else I can help with?"
+HUMAN_OFFER = "Of course. Would you like to connect with a person from our team?"
+ON_ITS_WAY = "Thanks! I'm passing this conversation to our team now."
+HANDOFF_YES, HANDOFF_NO = "handoff_yes", "handoff_no"
+
+
+class FlowError(Exception):
+    """A shopper input that cannot be taken, with an error code of the web chat protocol."""
+
+    def __init__(self, code: str, message: str) -> None:
+        super().__init__(message)
+        self.code = code
+
+
+@dataclass
+class ChatFlow:
+    sessions: async_sessionmaker[AsyncSession]
+    knowledge: Knowledge
+    bus: EventBus
+    clock: Clock
+    wake_worker: asyncio.Event
+    threshold: float | None = None
+    max_chars: int = 4000
+
+    async def shopper_message(self, conversation_id: str, text: str, client_id: str | None = None) -> None:
+        """Store the message first; then let the AI answer, or pass it to the team that owns the conversation."""
+
+        async def store(session: AsyncSession) -> tuple[Message, bool]:
+            if client_id:
+                earlier = await conversations.by_client_id(session, conversation_id, client_id)
+                if earlier is not None:
+                    return earlier, False
+            conversation = await conversations.get(session, conversation_id)
+            message = await conversations.add_message(session, conversation, "shopper", text, client_id=client_id)
+            return message, True
+
+        message, is_new = await conversations.retrying(self.sessions, store)
+        if not is_new:
+            return  # a resend of a message already taken care of
+        await self._publish(conversation_id, [message])
+        await self._respond(conversation_id, message.seq)
+
+    async def _respond(self, conversation_id: str, seq: int) -> None:
+        async def respond(session: AsyncSession) -> tuple[list[Message], list[str]]:
+            conversation = await conversations.get(session, conversation_id)
+            status = Status(conversation.status)
+            if status in TEAM_OWNS or status is Status.closed:
+                return [], []
+            shopper_text = next(m.text for m in await conversations.messages_after(session, conversation_id, seq - 1))
+            if status is Status.needs_email:
+                return await self._take_email(session, conversation, shopper_text, seq)
+            statuses = []
+            if status is Status.offered:
+                await conversations.transition(
+                    session, conversation, Transition.resume, "shopper asked again", "shopper"
+                )
+                statuses.append(Status.ai.value)
+            out, more = await self._answer(session, conversation, seq)
+            return out, statuses + more
+
+        out, statuses = await conversations.retrying(self.sessions, respond)
+        await self._publish(conversation_id, out, statuses)
+
+    async def _answer(
+        self, session: AsyncSession, conversation: Conversation, seq: int
+    ) -> tuple[list[Message], list[str]]:
+        history = await conversations.messages_after(session, conversation.id, 0)
+        dialogue = engine.Conversation([engine.Message("shopper", m.text) for m in history if m.author == "shopper"])
+        decision = engine.decide(dialogue, self.knowledge, self.threshold, self.max_chars)
+        shopper = next(m for m in history if m.seq == seq)
+        settings = await handoff.get_settings(session)
+        out: list[Message] = []
+        statuses: list[str] = []
+        match decision:
+            case engine.Answer():
+                shopper.meta = {"decision": "answer", "entry": decision.entry.id, "confidence": decision.confidence}
+                out.append(await conversations.add_message(
+                    session, conversation, "ai", decision.text,
+                    meta={"entry": decision.entry.id, "confidence": round(decision.confidence, 4)},
+                ))  # fmt: skip
+            case engine.SmallTalk():
+                shopper.meta = {"decision": "small_talk"}
+                reply = GREETING_REPLY if decision.kind == "greeting" else THANKS_REPLY
+                out.append(await conversations.add_message(session, conversation, "ai", reply))
+            case engine.Unknown() | engine.HumanRequested():
+                human = isinstance(decision, engine.HumanRequested)
+                reason = f"asked for a person ({decision.reason})" if human else "the agent could not answer"
+                shopper.meta = {
+                    "decision": "human_requested" if human else "unknown",
+                    "confidence": getattr(decision, "confidence", None),
+                    "reason": reason,
+                }
+                if settings.method == Method.none.value:
+                    out.append(await conversations.add_message(
+                        session, conversation, "ai", settings.custom_message, kind="custom"
+                    ))  # fmt: skip
+                else:
+                    conversation.handoff_reason = reason
+                    await conversations.transition(session, conversation, Transition.offer, reason, "ai")
+                    statuses.append(Status.offered.value)
+                    actions = [
+                        {"id": HANDOFF_YES, "label": settings.yes_text},
+                        {"id": HANDOFF_NO, "label": settings.no_text},
+                    ]
+                    text = HUMAN_OFFER if human else settings.offer_text
+                    out.append(await conversations.add_message(
+                        session, conversation, "ai", text, kind="offer", meta={"actions": actions}
+                    ))  # fmt: skip
+        await self._update_outcome(session, conversation)
+        return out, statuses
+
+    async def action(self, conversation_id: str, action: str) -> None:
+        """A click on an offer's button. Only the first click of an open offer counts."""
+        if action not in (HANDOFF_YES, HANDOFF_NO):
+            raise FlowError("bad_frame", f"unknown action {action!r}")
+
+        async def click(session: AsyncSession) -> tuple[list[Message], list[str]]:
+            conversation = await conversations.get(session, conversation_id)
+            if action == HANDOFF_NO:
+                if not can(conversation, Transition.decline):
+                    raise FlowError("not_offered", "this offer is no longer open")
+                await conversations.transition(session, conversation, Transition.decline, "shopper said no", "shopper")
+                conversation.handoff_declined = True
+                message = await conversations.add_message(session, conversation, "ai", NO_THANKS_REPLY)
+                await self._update_outcome(session, conversation)
+                return [message], [Status.ai.value]
+            if Status(conversation.status) is not Status.offered:
+                raise FlowError("not_offered", "this offer is no longer open")
+            if conversation.email:
+                return await self._hand_off(session, conversation)
+            await conversations.transition(session, conversation, Transition.ask_email, "shopper said yes", "shopper")
+            settings = await handoff.get_settings(session)
+            message = await conversations.add_message(session, conversation, "ai", settings.email_prompt,
+                                                      kind="email_request")  # fmt: skip
+            return [message], [Status.needs_email.value]
+
+        out, statuses = await conversations.retrying(self.sessions, click)
+        await self._publish(conversation_id, out, statuses)
+
+    async def email(self, conversation_id: str, address: str) -> None:
+        """The shopper's answer to the email request: stored as their message, then checked."""
+
+        async def store(session: AsyncSession) -> Message:
+            conversation = await conversations.get(session, conversation_id)
+            if Status(conversation.status) is not Status.needs_email:
+                raise FlowError("not_offered", "no email address was asked for")
+            return await conversations.add_message(session, conversation, "shopper", address[:320], kind="email")
+
+        message = await conversations.retrying(self.sessions, store)
+        await self._publish(conversation_id, [message])
+
+        async def take(session: AsyncSession) -> tuple[list[Message], list[str]]:
+            conversation = await conversations.get(session, conversation_id)
+            if Status(conversation.status) is not Status.needs_email:
+                return [], []
+            return await self._take_email(session, conversation, address, message.seq)
+
+        out, statuses = await conversations.retrying(self.sessions, take)
+        await self._publish(conversation_id, out, statuses)
+
+    async def _take_email(
+        self, session: AsyncSession, conversation: Conversation, address: str, seq: int
+    ) -> tuple[list[Message], list[str]]:
+        try:
+            valid = validate_email(address.strip(), check_deliverability=False)
+        except EmailNotValidError as exc:
+            settings = await handoff.get_settings(session)
+            text = f"That doesn't look like an email address: {exc} {settings.email_prompt}"
+            message = await conversations.add_message(session, conversation, "ai", text, kind="email_request",
+                                                      meta={"invalid_email": True})  # fmt: skip
+            return [message], []
+        await conversations.link_profile(session, conversation, email=valid.normalized)
+        return await self._hand_off(session, conversation)
+
+    async def _hand_off(self, session: AsyncSession, conversation: Conversation) -> tuple[list[Message], list[str]]:
+        """The status change and the outbox row, in one transaction: accepted means never lost, and only once."""
+        settings = await handoff.get_settings(session)
+        reason = conversation.handoff_reason or "the shopper asked for a person"
+        await conversations.transition(session, conversation, Transition.hand_off, reason, "shopper")
+        conversation.handoff_method = settings.method
+        await handoff.enqueue_handoff(session, conversation.id, settings.method, self.clock())
+        message = await conversations.add_message(session, conversation, "system", ON_ITS_WAY, kind="notice")
+        await self._update_outcome(session, conversation)
+        self.wake_worker.set()
+        return [message], [Status.handing_off.value]
+
+    async def _update_outcome(self, session: AsyncSession, conversation: Conversation) -> None:
+        history = await conversations.messages_after(session, conversation.id, 0)
+        decisions = [(str(m.meta.get("decision")), m.text) for m in history if m.author == "shopper" and m.meta]
+        outcome, reason = outcome_of(
+            decisions, conversation.handoff_method, conversation.handoff_reason, conversation.handoff_declined
+        )
+        conversation.outcome, conversation.outcome_reason = outcome.value, reason
+
+    async def _publish(self, conversation_id: str, messages: list[Message], statuses: list[str] | None = None) -> None:
+        for message in messages:
+            await self.bus.publish(conversation_topic(conversation_id), message_event(message))
+        for status in statuses or []:
+            await self.bus.publish(conversation_topic(conversation_id), {"type": "status", "status": status})
+            if status in (Status.handing_off.value, Status.with_team.value):
+                await self.bus.publish(INBOX_TOPIC, {"type": "conversation", "conversation_id": conversation_id,
+                                                     "status": status})  # fmt: skip
+
+
+def message_event(message: Message) -> dict[str, object]:
+    event: dict[str, object] = {
+        "type": "message",
+        "seq": message.seq,
+        "author": message.author,
+        "kind": message.kind,
+        "text": message.text,
+        "at": iso(message.created_at),
+    }
+    if message.kind == "offer":
+        event["actions"] = (message.meta or {}).get("actions", [])
+    if message.client_id:
+        event["client_id"] = message.client_id
+    return event
+
+
+__all__ = ["ChatFlow", "FlowError", "TransitionRefused", "message_event"]

@@ -1,0 +1,48 @@
+"""API shapes of the handoff settings."""
+
+from __future__ import annotations
+
+from enum import StrEnum
+
+from pydantic import BaseModel, ConfigDict, Field
+
+
+class Method(StrEnum):
+    builtin = "builtin"
+    zendesk = "zendesk"
+    gorgias = "gorgias"
+    none = "none"
+
+
+class HandoffSettingsIn(BaseModel):
+    """Fields left out keep their saved value."""
+
+    model_config = ConfigDict(str_strip_whitespace=True, extra="forbid")
+
+    method: Method | None = None
+    custom_message: str | None = Field(default=None, max_length=2000)
+    offer_text: str | None = Field(default=None, min_length=1, max_length=500)
+    yes_text: str | None = Field(default=None, min_length=1, max_length=80)
+    no_text: str | None = Field(default=None, min_length=1, max_length=80)
+    email_prompt: str | None = Field(default=None, min_length=1, max_length=500)
+    auto_response: str | None = Field(default=None, min_length=1, max_length=1000)
+    office_hours_message: str | None = Field(default=None, min_length=1, max_length=1000)
+    timezone: str | None = Field(default=None, max_length=64)
+    office_hours: dict[str, list[list[str]]] | None = None
+    holidays: list[str] | None = Field(default=None, max_length=366)
+
+
+class HandoffSettingsOut(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
+    method: Method
+    custom_message: str
+    offer_text: str
+    yes_text: str
+    no_text: str
+    email_prompt: str
+    auto_response: str
+    office_hours_message: str
+    timezone: str
+    office_hours: dict[str, list[list[str]]]
+    holidays: list[str]

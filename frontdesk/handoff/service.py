@@ -1,0 +1,102 @@
+"""Handoff settings and the outbox: what happens when the agent cannot answer, and the record that it must."""
+
+from __future__ import annotations
+
+import html
+import re
+from datetime import datetime
+
+import nh3
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from frontdesk.handoff import office_hours
+from frontdesk.handoff.models import HandoffSettings, OutboxItem
+from frontdesk.handoff.schemas import HandoffSettingsIn, Method
+
+DEFAULTS = {
+    "method": Method.builtin.value,
+    "custom_message": "",
+    "offer_text": "I'm not sure I can answer that. Would you like to connect with a person from our team?",
+    "yes_text": "Yes, connect me with an agent",
+    "no_text": "No thanks",
+    "email_prompt": "What email address can our team reach you at?",
+    "auto_response": "Thanks! Our team has your conversation and will reply as soon as someone is free — "
+    "you'll get the answer here, or by email if you've left.",
+    "office_hours_message": "Thanks! Our team is away right now; they'll reply during office hours, here or by email.",
+    "timezone": "UTC",
+    "office_hours": {},
+    "holidays": [],
+}
+CONNECTED_HELPDESKS: frozenset[str] = frozenset()  # Zendesk and Gorgias connectors arrive with their own issue.
+_LINK = re.compile(r"\[([^\]\n]{1,200})\]\(([^)\s]{1,2000})\)")
+SAFE_SCHEMES = ("https://", "http://", "mailto:")
+
+
+class HandoffSettingsError(ValueError):
+    """Settings that cannot be saved; `conflict` marks the ones refused because of the store's state (409)."""
+
+    def __init__(self, message: str, conflict: bool = False) -> None:
+        super().__init__(message)
+        self.conflict = conflict
+
+
+async def get_settings(session: AsyncSession) -> HandoffSettings:
+    settings = await session.get(HandoffSettings, 1)
+    if settings is None:
+        settings = HandoffSettings(id=1, **DEFAULTS)
+        session.add(settings)
+        await session.flush()
+    return settings
+
+
+def sanitise_custom_message(text: str) -> str:
+    """Keep the Markdown subset (links, bold, italic, line breaks) as text: strip every HTML tag with nh3, and turn
+    links to anything but http(s) or mailto into their plain label."""
+    plain = html.unescape(nh3.clean(text, tags=set()))
+
+    def keep_safe(match: re.Match[str]) -> str:
+        label, url = match.group(1), match.group(2)
+        return match.group(0) if url.lower().startswith(SAFE_SCHEMES) else label
+
+    return _LINK.sub(keep_safe, plain).strip()
+
+
+async def update_settings(
+    session: AsyncSession, change: HandoffSettingsIn, connected: frozenset[str] = CONNECTED_HELPDESKS
+) -> HandoffSettings:
+    settings = await get_settings(session)
+    values = change.model_dump(exclude_unset=True)
+    method = values.get("method")
+    if method in (Method.zendesk, Method.gorgias) and method.value not in connected:
+        raise HandoffSettingsError(
+            f"{method.value.capitalize()} is not connected yet: connect it under Integrations "
+            f"(POST /api/integrations/{method.value}) before choosing it as the handoff method",
+            conflict=True,
+        )
+    if "custom_message" in values:
+        values["custom_message"] = sanitise_custom_message(values["custom_message"] or "")
+    final_method = method or Method(settings.method)
+    final_message = values.get("custom_message", settings.custom_message)
+    if final_method is Method.none and not final_message:
+        raise HandoffSettingsError("custom_message: with method 'none' the shopper needs a message pointing to help")
+    office_hours.validate(
+        values.get("office_hours", settings.office_hours),
+        values.get("timezone", settings.timezone),
+        values.get("holidays", settings.holidays),
+    )
+    for name, value in values.items():
+        setattr(settings, name, value.value if isinstance(value, Method) else value)
+    await session.flush()
+    return settings
+
+
+def team_is_open(settings: HandoffSettings, now: datetime) -> bool:
+    return office_hours.is_open(now, settings.office_hours, settings.timezone, settings.holidays)
+
+
+async def enqueue_handoff(session: AsyncSession, conversation_id: str, target: str, now: datetime) -> OutboxItem:
+    """The outbox row, in the caller's transaction; the unique (conversation, kind) makes a second one impossible."""
+    item = OutboxItem(kind="handoff", conversation_id=conversation_id, target=target, next_attempt_at=now)
+    session.add(item)
+    await session.flush()
+    return item
