@@ -16,7 +16,8 @@ import numpy as np
 #: stores whose small-store unanswerable questions are easy, so 0.10 on the pool lands at ~0.12-0.13 wrong on a
 #: plain FAQ store (0.12 let it drift above 0.15 on clinc150).
 TARGET_WRONG_ANSWER_RATE = 0.10
-#: L2 penalty on the (standardised) weights, per fitting row. Strong on purpose: the features are collinear (score, dense_max,
+#: L2 penalty on the (standardised) weights, per fitting row. Strong on purpose: the features are collinear
+#: (score, dense_max,
 #: soft_match...), and a weak penalty let them take large opposite weights that broke on other entry shapes.
 RIDGE_PER_ROW = 2.5e-3
 DEFAULT_CALIBRATION_FILE = Path(__file__).with_name("calibration_default.json")

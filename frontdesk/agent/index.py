@@ -53,6 +53,17 @@ SECOND_TEXT_WEIGHT = 0.25
 LEXICAL_WEIGHT = 0.1
 SOFT_WEIGHT = 0.5
 TITLE_WEIGHT = 0.2
+#: Rank bonus (entries with fewer than MULTI_TEXTS texts only) for title precision (squared-idf-weighted share of
+#: the title's words the query names) times title_lexical: a query naming "basin tent" prefers "Basin Backpacking
+#: Tent" over "Basin Tent Footprint" (a rare word the query does not name).
+TITLE_PRECISION_WEIGHT = 0.5
+#: A query word no indexed text holds is read as the candidates' word sharing the most character trigrams with it
+#: ("arives", "pasword", "shiping"), when their Dice overlap reaches TYPO_DICE and both have TYPO_MIN_CHARS letters.
+TYPO_DICE = 0.6
+#: Rank bonus (likewise) when the rarest query word a candidate holds is in its title (idf over the rarest query
+#: word's): the query names the product ("how warm is the ember bag" -> "Ember 20°F Down Sleeping Bag").
+TITLE_RARE_WEIGHT = 0.15
+TYPO_MIN_CHARS = 4
 #: Rank penalty per log(texts) of an entry (capped at SIZE_CAP texts): the best of many phrasings is high by chance.
 SIZE_PENALTY = 0.1
 SIZE_CAP = 8
@@ -403,11 +414,15 @@ class KnowledgeIndex:
                 best[i] = top2[1]
                 dense[i] = (1 - SECOND_TEXT_WEIGHT) * top2[1] + SECOND_TEXT_WEIGHT * top2[0]
 
-        query_terms = terms(query)
+        query_terms = self._correct(terms(query), candidate_ids)
         lexical, unseen, title_cover, rare = self._lexical(query_terms, candidate_ids)
+        precision, title_rare = self._title_precision(query_terms, candidate_ids)
         soft = self._soft(query, candidate_ids)
         sizes = np.array([len(self._entries[e].rows) for e in candidate_ids], dtype=np.float64)
         rank = dense + LEXICAL_WEIGHT * lexical + SOFT_WEIGHT * soft + TITLE_WEIGHT * title_cover
+        # product-name matching, for entries without alternate phrasings (a product: title + description)
+        named = TITLE_PRECISION_WEIGHT * title_cover * precision + TITLE_RARE_WEIGHT * title_rare
+        rank += np.where(sizes < MULTI_TEXTS, named, 0.0)
         rank -= SIZE_PENALTY * np.log(np.minimum(sizes, SIZE_CAP))
         order = np.argsort(-rank, kind="stable")
         top = int(order[0])
@@ -476,6 +491,49 @@ class KnowledgeIndex:
             rare[i] = max((weights[t] for t in held), default=0.0) / rarest
         return cover / total, float(unseen), title / total, rare
 
+    def _correct(self, query_terms: list[str], candidate_ids: list[int]) -> list[str]:
+        """Query words unseen in the knowledge replaced by the closest word (character trigrams) of a candidate."""
+        if all(self._term_df.get(t, 0) > 0 or len(t) < TYPO_MIN_CHARS for t in query_terms):
+            return query_terms
+        vocabulary = {t for e in candidate_ids for t in self._entries[e].terms if len(t) >= TYPO_MIN_CHARS}
+        grams = {t: _trigrams(t) for t in vocabulary}
+        out = []
+        for term in query_terms:
+            if self._term_df.get(term, 0) > 0 or len(term) < TYPO_MIN_CHARS:
+                out.append(term)
+                continue
+            mine = _trigrams(term)
+            best, best_dice = term, TYPO_DICE
+            for word, theirs in grams.items():
+                if word[0] != term[0] or word[-1] != term[-1]:  # "close" is not a typo of "closet"
+                    continue
+                dice = 2.0 * len(mine & theirs) / (len(mine) + len(theirs))
+                if dice >= best_dice:
+                    best, best_dice = word, dice
+            out.append(best)
+        return out
+
+    def _title_precision(self, query_terms: list[str], candidate_ids: list[int]) -> tuple[np.ndarray, np.ndarray]:
+        """Per candidate: the squared-idf-weighted share of its title's words that the query holds (an unnamed rare
+        title word such as "footprint" costs much), and the idf of the rarest query word in its title over the idf
+        of the rarest query word found anywhere."""
+        precision = np.zeros(len(candidate_ids))
+        rare = np.zeros(len(candidate_ids))
+        n = max(self._rows_alive, 1)
+        asked = {t: _idf(self._term_df.get(t, 0), n) for t in query_terms if self._term_df.get(t, 0) > 0}
+        if not asked:
+            return precision, rare
+        rarest = max(asked.values())
+        for i, e in enumerate(candidate_ids):
+            title = self._entries[e].title_terms
+            if not title:
+                continue
+            weights = {t: _idf(max(self._term_df.get(t, 0), 0), n) ** 2 for t in title}
+            total = sum(weights.values())
+            precision[i] = sum(w for t, w in weights.items() if t in asked) / total if total > 0 else 0.0
+            rare[i] = max((asked[t] for t in title if t in asked), default=0.0) / rarest
+        return precision, rare
+
     def _soft(self, query: str, candidate_ids: list[int]) -> np.ndarray:
         """Per candidate, idf-weighted mean over query tokens of the best cosine to any of the entry's tokens."""
         query_ids = self._tokens.ids([query])[0]
@@ -509,6 +567,13 @@ def _top_indices(scores: np.ndarray, count: int) -> np.ndarray:
     """Indices of the `count` largest scores, best first."""
     part = np.argpartition(-scores, count - 1)[:count] if len(scores) > count else np.arange(len(scores))
     return part[np.argsort(-scores[part], kind="stable")]
+
+
+@functools.lru_cache(maxsize=65536)
+def _trigrams(word: str) -> frozenset[str]:
+    """Character trigrams of a word padded with one boundary mark on each side."""
+    padded = f"#{word}#"
+    return frozenset(padded[i : i + 3] for i in range(len(padded) - 2))
 
 
 def _coherence(vectors: np.ndarray) -> float:

@@ -68,7 +68,7 @@ class ChatFlow:
         message, is_new = await conversations.retrying(self.sessions, store)
         if not is_new:
             return  # a resend of a message already taken care of
-        await self._publish(conversation_id, [message])
+        await self.publish(conversation_id, [message])
         await self._respond(conversation_id, message.seq)
 
     async def _respond(self, conversation_id: str, seq: int) -> None:
@@ -90,7 +90,7 @@ class ChatFlow:
             return out, statuses + more
 
         out, statuses = await conversations.retrying(self.sessions, respond)
-        await self._publish(conversation_id, out, statuses)
+        await self.publish(conversation_id, out, statuses)
 
     async def _answer(
         self, session: AsyncSession, conversation: Conversation, seq: int
@@ -166,7 +166,7 @@ class ChatFlow:
             return [message], [Status.needs_email.value]
 
         out, statuses = await conversations.retrying(self.sessions, click)
-        await self._publish(conversation_id, out, statuses)
+        await self.publish(conversation_id, out, statuses)
 
     async def email(self, conversation_id: str, address: str) -> None:
         """The shopper's answer to the email request: stored as their message, then checked."""
@@ -178,7 +178,7 @@ class ChatFlow:
             return await conversations.add_message(session, conversation, "shopper", address[:320], kind="email")
 
         message = await conversations.retrying(self.sessions, store)
-        await self._publish(conversation_id, [message])
+        await self.publish(conversation_id, [message])
 
         async def take(session: AsyncSession) -> tuple[list[Message], list[str]]:
             conversation = await conversations.get(session, conversation_id)
@@ -187,7 +187,7 @@ class ChatFlow:
             return await self._take_email(session, conversation, address, message.seq)
 
         out, statuses = await conversations.retrying(self.sessions, take)
-        await self._publish(conversation_id, out, statuses)
+        await self.publish(conversation_id, out, statuses)
 
     async def _take_email(
         self, session: AsyncSession, conversation: Conversation, address: str, seq: int
@@ -212,7 +212,6 @@ class ChatFlow:
         await handoff.enqueue_handoff(session, conversation.id, settings.method, self.clock())
         message = await conversations.add_message(session, conversation, "system", ON_ITS_WAY, kind="notice")
         await self._update_outcome(session, conversation)
-        self.wake_worker.set()
         return [message], [Status.handing_off.value]
 
     async def _update_outcome(self, session: AsyncSession, conversation: Conversation) -> None:
@@ -223,10 +222,12 @@ class ChatFlow:
         )
         conversation.outcome, conversation.outcome_reason = outcome.value, reason
 
-    async def _publish(self, conversation_id: str, messages: list[Message], statuses: list[str] | None = None) -> None:
+    async def publish(self, conversation_id: str, messages: list[Message], statuses: list[str] | None = None) -> None:
         for message in messages:
             await self.bus.publish(conversation_topic(conversation_id), message_event(message))
         for status in statuses or []:
+            if status == Status.handing_off.value:
+                self.wake_worker.set()  # only now: the outbox row is committed and visible to the worker
             await self.bus.publish(conversation_topic(conversation_id), {"type": "status", "status": status})
             if status in (Status.handing_off.value, Status.with_team.value):
                 await self.bus.publish(INBOX_TOPIC, {"type": "conversation", "conversation_id": conversation_id,
@@ -250,3 +251,48 @@ def message_event(message: Message) -> dict[str, object]:
 
 
 __all__ = ["ChatFlow", "FlowError", "TransitionRefused", "message_event"]
+
+
+@dataclass
+class TeamActions:
+    """What a person of the store's team does in a handed-off conversation (the inbox pages call these)."""
+
+    flow: ChatFlow
+
+    async def reply(self, conversation_id: str, agent: str, text: str) -> None:
+        async def write(session: AsyncSession) -> Message:
+            conversation = await conversations.get(session, conversation_id)
+            if Status(conversation.status) is not Status.with_team:
+                raise FlowError("not_with_team", "only a conversation with the team can get an agent's reply")
+            return await conversations.add_message(session, conversation, "agent", text, meta={"agent": agent})
+
+        message = await conversations.retrying(self.flow.sessions, write)
+        await self.flow.publish(conversation_id, [message])
+
+    async def hand_back(self, conversation_id: str, agent: str) -> None:
+        """The AI answers again from now on; recorded as an event."""
+
+        async def back(session: AsyncSession) -> Message:
+            conversation = await conversations.get(session, conversation_id)
+            if not can(conversation, Transition.hand_back):
+                raise FlowError("not_with_team", "only a conversation with the team can be handed back")
+            await conversations.transition(
+                session, conversation, Transition.hand_back, f"handed back by {agent}", agent
+            )
+            text = "You're back with our virtual assistant — ask me anything."
+            return await conversations.add_message(session, conversation, "system", text, kind="notice")
+
+        message = await conversations.retrying(self.flow.sessions, back)
+        await self.flow.publish(conversation_id, [message], [Status.ai.value])
+
+    async def close(self, conversation_id: str, actor: str, reason: str = "closed by the team") -> None:
+        async def end(session: AsyncSession) -> Message:
+            conversation = await conversations.get(session, conversation_id)
+            if not can(conversation, Transition.close):
+                raise FlowError("closed", "the conversation is already closed")
+            await conversations.transition(session, conversation, Transition.close, reason, actor)
+            return await conversations.add_message(session, conversation, "system", "This conversation has ended.",
+                                                   kind="notice")  # fmt: skip
+
+        message = await conversations.retrying(self.flow.sessions, end)
+        await self.flow.publish(conversation_id, [message], [Status.closed.value])

@@ -28,7 +28,7 @@ DEFAULTS = {
     "holidays": [],
 }
 CONNECTED_HELPDESKS: frozenset[str] = frozenset()  # Zendesk and Gorgias connectors arrive with their own issue.
-_LINK = re.compile(r"\[([^\]\n]{1,200})\]\(([^)\s]{1,2000})\)")
+_LINK = re.compile(r"\[([^\]\n]{1,200})\]\(((?:[^()\s]|\([^()\s]*\)){1,2000})\)")
 SAFE_SCHEMES = ("https://", "http://", "mailto:")
 
 

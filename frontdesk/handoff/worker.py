@@ -42,11 +42,12 @@ class OutboxWorker:
     async def run(self) -> None:
         """Deliver what is due, then sleep until woken by a new handoff or the next poll."""
         while True:
+            # Cleared before the pass, so a handoff accepted during the pass wakes the next one at once.
+            self.wake.clear()
             try:
                 await self.deliver_due()
             except Exception:  # the worker must outlive any one bad row or a database hiccup
                 log.exception("outbox pass failed")
-            self.wake.clear()
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self.wake.wait(), POLL_SECONDS)
 

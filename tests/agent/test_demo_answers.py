@@ -1,0 +1,107 @@
+"""The demo store (frontdesk/knowledge/demo) as a newcomer meets it: questions it answers, and ones it hands off."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from frontdesk.agent import engine
+from frontdesk.agent.embedders import Embedder
+from frontdesk.knowledge import importers
+from frontdesk.knowledge.schemas import EntryKind
+from frontdesk.knowledge.service import EntryView, Knowledge
+
+DEMO = Path(__file__).resolve().parents[2] / "frontdesk" / "knowledge" / "demo"
+
+#: Shopper questions and the entry titles that answer them (any one of them is right).
+ANSWERABLE: list[tuple[str, tuple[str, ...]]] = [
+    ("my zipper broke", ("What warranty do you offer?", "Do you repair gear?")),
+    ("how should i clean my tent", ("Can I machine wash my tent?", "Tent care and storage")),
+    ("how much is shiping to canada", ("Do you ship to Canada?",)),
+    ("wheres my order", ("How do I track my order?",)),
+    ("do u take apple pay", ("What payment methods do you accept?",)),
+    ("can i pay in instalments", ("What payment methods do you accept?",)),
+    ("i want to cancel my order", ("Can I change or cancel my order?",)),
+    ("whats the price of the nova headlamp", ("Nova 800 Headlamp",)),
+    ("nova headlamp price", ("Nova 800 Headlamp",)),
+    ("is the switchback pack in stock", ("Switchback 55L Backpacking Pack",)),
+    ("do you sell water filters", ("Squeeze Water Filter",)),
+    ("can i rent a tent for the weekend", ("Do you rent camping gear?",)),
+    ("how warm is the ember bag", ("Ember 20°F Down Sleeping Bag",)),
+    ("can i wash my sleeping bag in the washer", ("How do I wash a down sleeping bag?",)),
+    ("promo code isnt working", ("Why isn't my discount code working?",)),
+    ("do gift cards expire", ("Do you sell gift cards?", "Gift cards")),
+    ("do you ship to germany", ("Do you ship to Europe or other countries?",)),
+    ("i forgot my pasword", ("I forgot my password. How do I reset it?",)),
+    ("do you price match amazon", ("Do you price match?",)),
+    (
+        "ridgeline jacket womens size",
+        ("What size jacket or top should I order?", "Ridgeline Rain Jacket - Women's", "Size guide"),
+    ),
+    ("do you fix broken tent poles", ("Do you repair gear?",)),
+    ("trekking poles price", ("Carbon Trekking Poles (Pair)",)),
+    ("how do points work", ("How does the loyalty program work?",)),
+]
+#: Questions the demo knowledge does not cover: the agent must hand off.
+UNKNOWN: list[str] = [
+    "do you sell kayaks",
+    "can you recommend a campsite near bend",
+    "what's the weather in portland",
+    "is my credit card number safe with you",
+    "do you sell bikes",
+    "are you hiring",
+    "do you have a store in seattle",
+    "can i bring my dog to the store",
+    "do you sell fishing rods",
+    "what's the best trail near mount hood",
+    "who won the game last night",
+    "do you offer student discounts",
+    "can i get a job at your store",
+    "do you sell hunting rifles",
+    "how do i start a campfire without matches",
+    "is the store wheelchair accessible",
+    "do you sell climbing shoes",
+]
+
+
+@pytest.fixture(scope="module")
+def demo(embedder: Embedder) -> Knowledge:
+    views: list[EntryView] = []
+    for path in sorted(DEMO.iterdir()):
+        for row in importers.parse(path).rows:
+            e = row.entry
+            views.append(
+                EntryView(
+                    len(views) + 1,
+                    EntryKind(e.kind),
+                    e.ref,
+                    e.title,
+                    tuple(e.alternates),
+                    e.body,
+                    e.url,
+                    e.price,
+                    e.availability,
+                )
+            )
+    store = Knowledge(embedder)
+    store.put(views)
+    return store
+
+
+def ask(knowledge: Knowledge, question: str) -> engine.Decision:
+    return engine.decide(engine.Conversation.single(question), knowledge)
+
+
+@pytest.mark.parametrize(("question", "titles"), ANSWERABLE)
+def test_demo_question_is_answered_from_the_right_entry(
+    demo: Knowledge, question: str, titles: tuple[str, ...]
+) -> None:
+    decision = ask(demo, question)
+    assert isinstance(decision, engine.Answer), decision
+    assert decision.entry.title in titles
+
+
+@pytest.mark.parametrize("question", UNKNOWN)
+def test_demo_question_outside_the_knowledge_is_handed_off(demo: Knowledge, question: str) -> None:
+    assert isinstance(ask(demo, question), engine.Unknown)

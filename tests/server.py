@@ -1,0 +1,64 @@
+"""A real `frontdesk serve` process on a free port, for tests that speak HTTP and WebSocket to it."""
+
+from __future__ import annotations
+
+import os
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+import httpx
+from cryptography.fernet import Fernet
+
+TEST_SECRET_KEY = Fernet.generate_key().decode()
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+class ServerFailed(RuntimeError):
+    pass
+
+
+@contextmanager
+def running_server(database_url: str, log: Path, env: dict[str, str] | None = None, demo: bool = True) -> Iterator[str]:
+    """Start the server, wait for /healthz, yield its base URL, and stop it."""
+    port = free_port()
+    environment = {
+        **os.environ,
+        "FRONTDESK_DATABASE_URL": database_url,
+        "FRONTDESK_PORT": str(port),
+        "FRONTDESK_SECRET_KEY": TEST_SECRET_KEY,
+        **(env or {}),
+    }
+    command = [sys.executable, "-m", "frontdesk.cli", "serve", *(["--demo"] if demo else [])]
+    with log.open("a") as handle:
+        process = subprocess.Popen(command, env=environment, stdout=handle, stderr=subprocess.STDOUT)
+    base = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 90
+        while True:
+            if process.poll() is not None:
+                raise ServerFailed(f"frontdesk serve exited: {log.read_text()}")
+            try:
+                if httpx.get(f"{base}/healthz", timeout=1).status_code == 200:
+                    break
+            except httpx.HTTPError:
+                pass
+            if time.monotonic() > deadline:
+                raise ServerFailed(f"frontdesk serve did not answer: {log.read_text()}")
+            time.sleep(0.2)
+        yield base
+    finally:
+        process.terminate()
+        try:
+            process.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            process.kill()
