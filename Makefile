@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: run test lint install eval bench clean
+.PHONY: run test lint install browser eval bench clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -20,8 +20,16 @@ install: $(STAMP)
 run: $(STAMP)
 	$(BIN)/frontdesk serve --demo
 
-## make test: ruff, then the whole suite
-test: $(STAMP)
+## make browser: Debian's chromium for the web chat widget's browser tests (Playwright drives it; never a
+## downloaded browser build, so no `playwright install`)
+browser:
+	@if [ ! -x /usr/bin/chromium ]; then \
+	  if [ "$$(id -u)" = 0 ]; then sudo=; else sudo=sudo; fi; \
+	  $$sudo apt-get update && $$sudo apt-get install -y chromium; \
+	fi
+
+## make test: ruff, then the whole suite (the widget's browser tests need chromium: `make browser`)
+test: $(STAMP) browser
 	$(BIN)/ruff check frontdesk tests bench
 	$(BIN)/ruff format --check frontdesk tests bench
 	$(BIN)/pytest -q

@@ -46,7 +46,12 @@ class Database:
         self.url = url
         kwargs: dict[str, object] = {}
         if url.startswith("sqlite"):
+            # One connection: SQLite has one writer at a time, and writers queueing in asyncio are far faster than
+            # writers sleeping in SQLite's busy handler (its back-off sleeps reach 100 ms a try under load).
             kwargs["connect_args"] = {"timeout": 30}
+            kwargs["pool_size"] = 1
+            kwargs["max_overflow"] = 0
+            kwargs["pool_timeout"] = 60
         self.engine: AsyncEngine = create_async_engine(url, **kwargs)
         if url.startswith("sqlite"):
             event.listen(self.engine.sync_engine, "connect", _sqlite_pragmas)

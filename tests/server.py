@@ -62,3 +62,22 @@ def running_server(database_url: str, log: Path, env: dict[str, str] | None = No
             process.wait(timeout=30)
         except subprocess.TimeoutExpired:
             process.kill()
+
+
+def reset_postgres(url: str) -> None:
+    """An empty public schema, migrated to the latest revision."""
+    import asyncio
+
+    import asyncpg
+
+    from frontdesk.db import migrate
+
+    async def reset() -> None:
+        connection = await asyncpg.connect(url.replace("postgresql+asyncpg", "postgresql"))
+        try:
+            await connection.execute("DROP SCHEMA IF EXISTS public CASCADE; CREATE SCHEMA public;")
+        finally:
+            await connection.close()
+
+    asyncio.run(reset())
+    migrate(url)

@@ -37,6 +37,12 @@ class Conversation(Timestamped, Base):
     handoff_declined: Mapped[bool] = mapped_column(Boolean, default=False)
     ticket_ref: Mapped[str | None] = mapped_column(String(200))
     outcome: Mapped[str] = mapped_column(String(16), default="no_question", index=True)
+    # Running counts the outcome is derived from, so it never needs the whole transcript.
+    questions: Mapped[int] = mapped_column(Integer, default=0)
+    answered: Mapped[int] = mapped_column(Integer, default=0)
+    small_talk: Mapped[bool] = mapped_column(Boolean, default=False)
+    last_decision: Mapped[str | None] = mapped_column(String(16))
+    last_question: Mapped[str | None] = mapped_column(Text)
     outcome_reason: Mapped[str] = mapped_column(String(300), default="no question asked yet")
     last_seq: Mapped[int] = mapped_column(Integer, default=0)
     last_activity_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)

@@ -116,6 +116,26 @@ async def messages_after(session: AsyncSession, conversation_id: str, seq: int) 
     return list(rows.all())
 
 
+async def recent_shopper_texts(session: AsyncSession, conversation_id: str, count: int = 2) -> list[str]:
+    """The last `count` shopper messages, oldest first: what the agent reads a follow-up with."""
+    rows = await session.scalars(
+        select(Message.text)
+        .where(Message.conversation_id == conversation_id, Message.author == "shopper", Message.kind == "text")
+        .order_by(Message.seq.desc())
+        .limit(count)
+    )
+    return list(reversed(rows.all()))
+
+
+async def message_at(session: AsyncSession, conversation_id: str, seq: int) -> Message:
+    message = await session.scalar(
+        select(Message).where(Message.conversation_id == conversation_id, Message.seq == seq)
+    )
+    if message is None:
+        raise ConversationNotFound(f"no message {seq} in conversation {conversation_id}")
+    return message
+
+
 async def transition(
     session: AsyncSession, conversation: Conversation, change: state.Transition, reason: str, actor: str
 ) -> None:

@@ -14,7 +14,7 @@ from datetime import datetime
 from email_validator import EmailNotValidError, validate_email
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from frontdesk.agent import engine
+from frontdesk.agent import engine, phrases
 from frontdesk.conversations import service as conversations
 from frontdesk.conversations.models import Conversation, Message
 from frontdesk.conversations.state import TEAM_OWNS, Status, Transition, TransitionRefused, can
@@ -69,48 +69,55 @@ class ChatFlow:
         if not is_new:
             return  # a resend of a message already taken care of
         await self.publish(conversation_id, [message])
-        await self._respond(conversation_id, message.seq)
+        await self._respond(conversation_id, message)
 
-    async def _respond(self, conversation_id: str, seq: int) -> None:
+    async def _respond(self, conversation_id: str, shopper: Message) -> None:
+        seq = shopper.seq
+
         async def respond(session: AsyncSession) -> tuple[list[Message], list[str]]:
             conversation = await conversations.get(session, conversation_id)
             status = Status(conversation.status)
             if status in TEAM_OWNS or status is Status.closed:
                 return [], []
-            shopper_text = next(m.text for m in await conversations.messages_after(session, conversation_id, seq - 1))
             if status is Status.needs_email:
-                return await self._take_email(session, conversation, shopper_text, seq)
+                return await self._take_email(session, conversation, shopper.text, seq)
             statuses = []
             if status is Status.offered:
                 await conversations.transition(
                     session, conversation, Transition.resume, "shopper asked again", "shopper"
                 )
                 statuses.append(Status.ai.value)
-            out, more = await self._answer(session, conversation, seq)
+            out, more = await self._answer(session, conversation, shopper)
             return out, statuses + more
 
         out, statuses = await conversations.retrying(self.sessions, respond)
         await self.publish(conversation_id, out, statuses)
 
     async def _answer(
-        self, session: AsyncSession, conversation: Conversation, seq: int
+        self, session: AsyncSession, conversation: Conversation, shopper: Message
     ) -> tuple[list[Message], list[str]]:
-        history = await conversations.messages_after(session, conversation.id, 0)
-        dialogue = engine.Conversation([engine.Message("shopper", m.text) for m in history if m.author == "shopper"])
+        # The previous turn is only read for a message that leans on it ("and for international orders?").
+        if phrases.looks_like_follow_up(shopper.text):
+            texts = await conversations.recent_shopper_texts(session, conversation.id)
+        else:
+            texts = [shopper.text]
+        dialogue = engine.Conversation([engine.Message("shopper", text) for text in texts])
         decision = engine.decide(dialogue, self.knowledge, self.threshold, self.max_chars)
-        shopper = next(m for m in history if m.seq == seq)
+        shopper = await session.merge(shopper, load=False)
         settings = await handoff.get_settings(session)
         out: list[Message] = []
         statuses: list[str] = []
         match decision:
             case engine.Answer():
                 shopper.meta = {"decision": "answer", "entry": decision.entry.id, "confidence": decision.confidence}
+                self._count(conversation, "answer", shopper.text)
                 out.append(await conversations.add_message(
                     session, conversation, "ai", decision.text,
                     meta={"entry": decision.entry.id, "confidence": round(decision.confidence, 4)},
                 ))  # fmt: skip
             case engine.SmallTalk():
                 shopper.meta = {"decision": "small_talk"}
+                self._count(conversation, "small_talk", shopper.text)
                 reply = GREETING_REPLY if decision.kind == "greeting" else THANKS_REPLY
                 out.append(await conversations.add_message(session, conversation, "ai", reply))
             case engine.Unknown() | engine.HumanRequested():
@@ -121,6 +128,7 @@ class ChatFlow:
                     "confidence": getattr(decision, "confidence", None),
                     "reason": reason,
                 }
+                self._count(conversation, str(shopper.meta["decision"]), shopper.text)
                 if settings.method == Method.none.value:
                     out.append(await conversations.add_message(
                         session, conversation, "ai", settings.custom_message, kind="custom"
@@ -215,12 +223,26 @@ class ChatFlow:
         return [message], [Status.handing_off.value]
 
     async def _update_outcome(self, session: AsyncSession, conversation: Conversation) -> None:
-        history = await conversations.messages_after(session, conversation.id, 0)
-        decisions = [(str(m.meta.get("decision")), m.text) for m in history if m.author == "shopper" and m.meta]
         outcome, reason = outcome_of(
-            decisions, conversation.handoff_method, conversation.handoff_reason, conversation.handoff_declined
+            questions=conversation.questions,
+            answered=conversation.answered,
+            last_decision=conversation.last_decision,
+            last_question=conversation.last_question,
+            small_talk=conversation.small_talk,
+            handoff_method=conversation.handoff_method,
+            handoff_reason=conversation.handoff_reason,
+            declined=conversation.handoff_declined,
         )
         conversation.outcome, conversation.outcome_reason = outcome.value, reason
+
+    @staticmethod
+    def _count(conversation: Conversation, decision: str, question: str) -> None:
+        if decision == "small_talk":
+            conversation.small_talk = True
+            return
+        conversation.questions += 1
+        conversation.answered += decision == "answer"
+        conversation.last_decision, conversation.last_question = decision, question
 
     async def publish(self, conversation_id: str, messages: list[Message], statuses: list[str] | None = None) -> None:
         for message in messages:

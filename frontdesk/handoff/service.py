@@ -7,6 +7,7 @@ import re
 from datetime import datetime
 
 import nh3
+from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from frontdesk.handoff import office_hours
@@ -95,8 +96,16 @@ def team_is_open(settings: HandoffSettings, now: datetime) -> bool:
 
 
 async def enqueue_handoff(session: AsyncSession, conversation_id: str, target: str, now: datetime) -> OutboxItem:
-    """The outbox row, in the caller's transaction; the unique (conversation, kind) makes a second one impossible."""
-    item = OutboxItem(kind="handoff", conversation_id=conversation_id, target=target, next_attempt_at=now)
-    session.add(item)
+    """The outbox row, in the caller's transaction. A conversation has one: after a hand back to the AI, a new
+    handoff sends the same row again, so the conversation keeps its one ticket (the target reopens it)."""
+    item = await session.scalar(
+        select(OutboxItem).where(OutboxItem.conversation_id == conversation_id, OutboxItem.kind == "handoff")
+    )
+    if item is None:
+        item = OutboxItem(kind="handoff", conversation_id=conversation_id, target=target, next_attempt_at=now)
+        session.add(item)
+    else:
+        item.target, item.status, item.next_attempt_at, item.lease_until = target, "pending", now, None
+        item.attempts, item.last_error = 0, None
     await session.flush()
     return item

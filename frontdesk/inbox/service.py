@@ -30,12 +30,15 @@ class Presence:
 
 
 async def open_ticket(session: AsyncSession, conversation_id: str, reason: str) -> InboxTicket:
-    """The conversation's inbox ticket, created once: delivering the same handoff again returns the same ticket."""
+    """The conversation's inbox ticket, created once: delivering the same handoff again (a retry, or a new handoff
+    after a hand back) returns the same ticket, reopened."""
     ticket = await session.scalar(select(InboxTicket).where(InboxTicket.conversation_id == conversation_id))
     if ticket is None:
         ticket = InboxTicket(conversation_id=conversation_id, reason=reason[:200], state="open")
         session.add(ticket)
         await session.flush()
+    else:
+        ticket.state, ticket.reason = "open", reason[:200]
     return ticket
 
 

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from enum import StrEnum
 
 
@@ -13,26 +12,28 @@ class Outcome(StrEnum):
     no_question = "no_question"
 
 
-QUESTION_DECISIONS = frozenset({"answer", "unknown", "human_requested"})
-
-
 def outcome_of(
-    decisions: Sequence[tuple[str, str]], handoff_method: str | None, handoff_reason: str | None, declined: bool
+    *,
+    questions: int,
+    answered: int,
+    last_decision: str | None,
+    last_question: str | None,
+    small_talk: bool,
+    handoff_method: str | None,
+    handoff_reason: str | None,
+    declined: bool,
 ) -> tuple[Outcome, str]:
-    """The outcome from the agent's decisions on shopper messages, (decision, question) oldest first.
+    """The outcome from running counts of the agent's decisions on shopper questions.
 
     A question answered after an earlier one was not still counts as resolved: the shopper got an answer in the
     end. A handoff accepted (a ticket on its way or made) is routed to the team whatever came before.
     """
     if handoff_method:
         return Outcome.routed_to_team, f"handed off ({handoff_method}): {handoff_reason or 'no reason given'}"
-    questions = [(d, q) for d, q in decisions if d in QUESTION_DECISIONS]
     if not questions:
-        return Outcome.no_question, "greetings only" if decisions else "no question asked"
-    last, question = questions[-1]
-    if last == "answer":
-        answered = sum(1 for d, _ in questions if d == "answer")
+        return Outcome.no_question, "greetings only" if small_talk else "no question asked"
+    if last_decision == "answer":
         return Outcome.resolved, f"answered {answered} question{'s' if answered != 1 else ''}"
     why = "the shopper said no to a person" if declined else "no handoff"
-    what = "asked for a person" if last == "human_requested" else "could not answer"
-    return Outcome.unresolved, f"{what}: {question[:200]!r} ({why})"
+    what = "asked for a person" if last_decision == "human_requested" else "could not answer"
+    return Outcome.unresolved, f"{what}: {(last_question or '')[:200]!r} ({why})"

@@ -2,7 +2,7 @@
 
 Revision ID: 0002
 Revises: 0001
-Create Date: 2026-11-25 18:31:11.926558
+Create Date: 2026-11-25 18:49:20.470645
 """
 
 import sqlalchemy as sa
@@ -73,6 +73,11 @@ def upgrade() -> None:
         sa.Column("handoff_declined", sa.Boolean(), nullable=False),
         sa.Column("ticket_ref", sa.String(length=200), nullable=True),
         sa.Column("outcome", sa.String(length=16), nullable=False),
+        sa.Column("questions", sa.Integer(), nullable=False),
+        sa.Column("answered", sa.Integer(), nullable=False),
+        sa.Column("small_talk", sa.Boolean(), nullable=False),
+        sa.Column("last_decision", sa.String(length=16), nullable=True),
+        sa.Column("last_question", sa.Text(), nullable=True),
         sa.Column("outcome_reason", sa.String(length=300), nullable=False),
         sa.Column("last_seq", sa.Integer(), nullable=False),
         sa.Column("last_activity_at", sa.DateTime(timezone=True), nullable=False),

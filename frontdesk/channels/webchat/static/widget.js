@@ -1,1 +1,823 @@
-/* placeholder: the widget is being written */
+/*!
+ * frontdesk web chat widget — one file, no build step, no third-party code.
+ *
+ * Embed:  <script src="https://frontdesk.example/widget.js" defer></script>
+ * Signed-in shoppers: add data-email, data-user-hash (hex HMAC-SHA256 of the email) and data-name.
+ * Protocol: docs/webchat-protocol.md. Every message text is rendered with textContent; the store's custom
+ * "do not hand off" message is parsed from a small Markdown subset into DOM nodes built here.
+ * Test hooks: elements carry data-frontdesk="…" (bubble, panel, log, input, send, message, …).
+ */
+(function () {
+  "use strict";
+
+  if (window.__frontdeskWidget) return; // embedded twice: keep the first
+  window.__frontdeskWidget = true;
+
+  var script = document.currentScript || document.querySelector('script[src*="widget.js"]');
+  var TOKEN_KEY = "frontdesk.token";
+  var READ_KEY = "frontdesk.read"; // "<conversation id> <highest seq seen with the panel open>": the unread badge
+  var MAX_CHARS = 4000;
+  var MAX_BACKOFF = 30000;
+  var PING_MS = 25000;
+  var TYPING_MS = 2000;
+  var DEFAULT_COLOUR = "#2f6f4f";
+  var LABELS = { shopper: "You", ai: "Assistant", agent: "Team", system: "" };
+  var ERROR_TEXT = {
+    too_long: "Messages are limited to 4,000 characters.",
+    rate_limited: "You're sending messages too fast; please wait a moment.",
+    not_offered: "That offer is no longer open.",
+    unknown_token: "Your earlier conversation could not be found, so a new one has started.",
+    internal: "Something went wrong on our side; please try again.",
+  };
+
+  function wsUrl() {
+    var base = new URL(script && script.src ? script.src : "/widget.js", location.href);
+    var path = base.pathname.replace(/[^/]*$/, "") + "ws/webchat";
+    return (base.protocol === "https:" ? "wss:" : "ws:") + "//" + base.host + path;
+  }
+
+  function storage() {
+    try {
+      return window.localStorage;
+    } catch (e) {
+      return null; // storage blocked: the conversation lasts as long as the page
+    }
+  }
+  function loadToken() {
+    var s = storage();
+    return (s && s.getItem(TOKEN_KEY)) || null;
+  }
+  function saveToken(token) {
+    var s = storage();
+    if (!s) return;
+    if (token) s.setItem(TOKEN_KEY, token);
+    else s.removeItem(TOKEN_KEY);
+  }
+
+  function loadRead(conversationId) {
+    var s = storage();
+    var parts = ((s && s.getItem(READ_KEY)) || "").split(" ");
+    return parts[0] === conversationId ? Number(parts[1]) || 0 : 0;
+  }
+  function saveRead(conversationId, seq) {
+    var s = storage();
+    if (s && conversationId) s.setItem(READ_KEY, conversationId + " " + seq);
+  }
+
+  function randomId() {
+    var c = window.crypto;
+    if (c && c.randomUUID) return "c-" + c.randomUUID();
+    var bytes = new Uint8Array(16);
+    if (c && c.getRandomValues) c.getRandomValues(bytes);
+    else for (var i = 0; i < 16; i++) bytes[i] = Math.floor(Math.random() * 256);
+    return "c-" + Array.prototype.map.call(bytes, function (b) { return (b + 256).toString(16).slice(1); }).join("");
+  }
+
+  function el(tag, attrs, text) {
+    var node = document.createElement(tag);
+    if (attrs) {
+      Object.keys(attrs).forEach(function (name) {
+        if (attrs[name] !== null && attrs[name] !== undefined) node.setAttribute(name, attrs[name]);
+      });
+    }
+    if (text !== undefined) node.textContent = text;
+    return node;
+  }
+
+  // ---- The Markdown subset of the custom message: [text](url), **bold**, *italic*, line breaks ----
+  var INLINE = /\[([^\]\n]+)\]\(([^()\s]+)\)|\*\*(.+?)\*\*|\*([^*\s](?:[^*]*?[^*\s])?)\*/;
+
+  function safeUrl(raw) {
+    try {
+      var url = new URL(raw); // absolute URLs only
+      return ["http:", "https:", "mailto:"].indexOf(url.protocol) >= 0 ? url.href : null;
+    } catch (e) {
+      return null;
+    }
+  }
+
+  function renderInline(text, parent, links) {
+    while (text) {
+      var m = INLINE.exec(text);
+      if (!m) {
+        parent.appendChild(document.createTextNode(text));
+        return;
+      }
+      if (m.index) parent.appendChild(document.createTextNode(text.slice(0, m.index)));
+      if (m[1] !== undefined) {
+        var href = links ? safeUrl(m[2]) : null;
+        if (href) {
+          var a = el("a", { href: href, target: "_blank", rel: "noopener noreferrer" });
+          renderInline(m[1], a, false);
+          parent.appendChild(a);
+        } else {
+          renderInline(m[1], parent, false); // not a safe link: its label as text
+        }
+      } else if (m[3] !== undefined) {
+        var strong = el("strong");
+        renderInline(m[3], strong, links);
+        parent.appendChild(strong);
+      } else {
+        var em = el("em");
+        renderInline(m[4], em, links);
+        parent.appendChild(em);
+      }
+      text = text.slice(m.index + m[0].length);
+    }
+  }
+
+  function renderRich(text, parent) {
+    String(text).split(/\r\n|\r|\n/).forEach(function (line, i) {
+      if (i) parent.appendChild(el("br"));
+      renderInline(line, parent, true);
+    });
+  }
+
+  // ---- Colours ----
+  function parseColour(value) {
+    if (typeof value !== "string" || !/^#([0-9a-f]{3}|[0-9a-f]{6})$/i.test(value)) return null;
+    var hex = value.slice(1);
+    if (hex.length === 3) hex = hex.replace(/./g, "$&$&");
+    return [0, 2, 4].map(function (i) { return parseInt(hex.slice(i, i + 2), 16); });
+  }
+  function readableOn(rgb) {
+    var lum = rgb.map(function (c) {
+      c /= 255;
+      return c <= 0.03928 ? c / 12.92 : Math.pow((c + 0.055) / 1.055, 2.4);
+    });
+    var l = 0.2126 * lum[0] + 0.7152 * lum[1] + 0.0722 * lum[2];
+    return (l + 0.05) / 0.05 > 1.05 / (l + 0.05) ? "#111111" : "#ffffff";
+  }
+
+  var CSS = [
+    ":host { all: initial; }",
+    "* { box-sizing: border-box; }",
+    "[hidden] { display: none !important; }",
+    ".root { font: 15px/1.4 system-ui, -apple-system, 'Segoe UI', Roboto, sans-serif; color: #1b1b1b; }",
+    ".sr { position: absolute; width: 1px; height: 1px; padding: 0; margin: -1px; overflow: hidden;",
+    "  clip: rect(0 0 0 0); white-space: nowrap; border: 0; }",
+    "button, input, textarea { font: inherit; }",
+    ":focus-visible { outline: 3px solid #1a73e8; outline-offset: 2px; box-shadow: 0 0 0 5px #ffffff; }",
+    ".bubble { position: fixed; right: 20px; bottom: 20px; z-index: 2147483000; display: flex; align-items: center;",
+    "  gap: 8px; min-height: 52px; padding: 0 20px 0 16px; border: 0; border-radius: 26px; cursor: pointer;",
+    "  background: var(--fd-colour); color: var(--fd-on-colour); font-weight: 600;",
+    "  box-shadow: 0 4px 14px rgba(0,0,0,.25); }",
+    ".bubble svg { width: 22px; height: 22px; fill: currentColor; }",
+    ".badge { min-width: 20px; height: 20px; padding: 0 6px; border-radius: 10px; background: #c62828; color: #fff;",
+    "  font-size: 12px; line-height: 20px; text-align: center; }",
+    ".panel { position: fixed; right: 20px; bottom: 84px; z-index: 2147483001; width: 370px;",
+    "  height: min(600px, calc(100vh - 104px)); display: flex; flex-direction: column; overflow: hidden;",
+    "  background: #ffffff; border-radius: 14px; box-shadow: 0 10px 40px rgba(0,0,0,.3); }",
+    "@media (max-width: 480px) { .panel { inset: 0; width: 100%; height: 100%; max-height: none; border-radius: 0; } }",
+    ".header { display: flex; align-items: center; gap: 8px; padding: 12px 12px 12px 16px;",
+    "  background: var(--fd-colour); color: var(--fd-on-colour); }",
+    ".title { flex: 1; margin: 0; font-size: 16px; font-weight: 700; }",
+    ".close { border: 0; background: transparent; color: inherit; cursor: pointer; padding: 6px 10px;",
+    "  border-radius: 6px; font-size: 14px; }",
+    ".close:hover { background: rgba(0,0,0,.12); }",
+    ".connection { padding: 4px 16px; font-size: 13px; background: #fff4ce; color: #5c4400; }",
+    ".log { flex: 1; overflow-y: auto; padding: 14px; display: flex; flex-direction: column; gap: 8px;",
+    "  background: #f7f7f5; }",
+    ".msg { max-width: 85%; padding: 8px 12px; border-radius: 14px; white-space: pre-wrap;",
+    "  overflow-wrap: anywhere; }",
+    ".msg[data-author='ai'], .msg[data-author='agent'] { align-self: flex-start; background: #ffffff;",
+    "  border: 1px solid #dedede; border-bottom-left-radius: 4px; }",
+    ".msg[data-author='agent'] { border-color: var(--fd-colour); }",
+    ".msg[data-author='shopper'] { align-self: flex-end; background: var(--fd-colour); color: var(--fd-on-colour);",
+    "  border-bottom-right-radius: 4px; }",
+    ".msg[data-author='system'] { align-self: center; max-width: 95%; background: transparent; color: #555;",
+    "  font-size: 13px; text-align: center; }",
+    ".msg[data-pending='true'] { opacity: .7; }",
+    ".msg a { color: inherit; text-decoration: underline; }",
+    ".who { display: block; font-size: 12px; font-weight: 600; color: #555; }",
+    ".failed { display: block; font-size: 12px; }",
+    ".failed button { margin-left: 6px; border: 1px solid currentColor; background: transparent; color: inherit;",
+    "  border-radius: 6px; cursor: pointer; padding: 0 6px; }",
+    ".actions { display: flex; flex-wrap: wrap; gap: 6px; margin-top: 8px; white-space: normal; }",
+    ".action { border: 1px solid var(--fd-colour); background: #ffffff; color: #1b1b1b; border-radius: 16px;",
+    "  padding: 6px 12px; cursor: pointer; }",
+    ".action[data-action='handoff_yes'] { background: var(--fd-colour); color: var(--fd-on-colour); }",
+    ".action:disabled { opacity: .45; cursor: default; }",
+    ".typing { padding: 0 16px 4px; font-size: 13px; color: #555; background: #f7f7f5; }",
+    ".notice { margin: 0; padding: 6px 16px; font-size: 13px; background: #fdecea; color: #8a1c12; }",
+    ".ended { padding: 12px 16px; text-align: center; border-top: 1px solid #e4e4e4; }",
+    ".ended p { margin: 0 0 8px; color: #555; }",
+    ".composer { display: flex; gap: 8px; align-items: flex-end; padding: 10px 12px; border-top: 1px solid #e4e4e4; }",
+    ".field { flex: 1; display: flex; flex-direction: column; gap: 2px; }",
+    ".field label { font-size: 12px; color: #555; }",
+    ".field textarea, .field input { width: 100%; padding: 8px 10px; border: 1px solid #8a8a8a; border-radius: 8px;",
+    "  background: #fff; color: #1b1b1b; resize: none; max-height: 120px; }",
+    ".primary { border: 0; border-radius: 8px; padding: 9px 14px; cursor: pointer; font-weight: 600;",
+    "  background: var(--fd-colour); color: var(--fd-on-colour); }",
+  ].join("\n");
+
+  function chatIcon() {
+    var ns = "http://www.w3.org/2000/svg";
+    var svg = document.createElementNS(ns, "svg");
+    svg.setAttribute("viewBox", "0 0 24 24");
+    svg.setAttribute("aria-hidden", "true");
+    svg.setAttribute("focusable", "false");
+    var path = document.createElementNS(ns, "path");
+    path.setAttribute("d", "M4 3h16a2 2 0 0 1 2 2v11a2 2 0 0 1-2 2H9l-5 4v-4H4a2 2 0 0 1-2-2V5a2 2 0 0 1 2-2z");
+    svg.appendChild(path);
+    return svg;
+  }
+
+  function Widget() {
+    this.token = loadToken();
+    this.conversationId = null;
+    this.status = null;
+    this.maxSeq = 0; // the highest seq shown
+    this.readSeq = 0; // the highest seq shown while the panel was open
+    this.bySeq = {}; // seq -> element: de-duplication
+    this.pending = []; // shopper messages not yet echoed by the server: {clientId, text, node}
+    this.outbox = []; // actions and emails typed while disconnected
+    this.offers = []; // offer messages: {seq, buttons, clicked}
+    this.socket = null;
+    this.ready = false; // welcome received on the current socket
+    this.attempt = 0;
+    this.reconnectTimer = null;
+    this.pingTimer = null;
+    this.lastTyping = 0;
+    this.unread = 0;
+    this.mode = "text";
+    this.storeName = null;
+    this.build();
+    if (this.token) this.connect(); // a returning visitor: resume now so replies arrive while the panel is closed
+  }
+
+  Widget.prototype.build = function () {
+    var self = this;
+    var host = el("div", { "data-frontdesk": "root" });
+    this.host = host;
+    var shadow = host.attachShadow ? host.attachShadow({ mode: "open" }) : host;
+    var style = el("style");
+    style.textContent = CSS;
+    shadow.appendChild(style);
+    var root = el("div", { class: "root" });
+    shadow.appendChild(root);
+    this.applyColour(DEFAULT_COLOUR);
+
+    var bubble = el("button", {
+      type: "button",
+      class: "bubble",
+      "data-frontdesk": "bubble",
+      "aria-expanded": "false",
+      "aria-controls": "frontdesk-panel",
+      "aria-label": "Chat",
+    });
+    bubble.appendChild(chatIcon());
+    bubble.appendChild(el("span", { class: "bubble-text" }, "Chat"));
+    this.badge = el("span", { class: "badge", "data-frontdesk": "unread", hidden: "" });
+    bubble.appendChild(this.badge);
+    bubble.addEventListener("click", function () { self.toggle(); });
+    this.bubble = bubble;
+
+    var panel = el("div", {
+      id: "frontdesk-panel",
+      class: "panel",
+      role: "dialog",
+      "aria-label": "Chat",
+      "data-frontdesk": "panel",
+      hidden: "",
+    });
+    this.panel = panel;
+
+    var header = el("div", { class: "header" });
+    this.title = el("h2", { class: "title", "data-frontdesk": "title" }, "Chat");
+    var close = el("button", { type: "button", class: "close", "data-frontdesk": "close" });
+    close.appendChild(el("span", { "aria-hidden": "true" }, "✕ "));
+    close.appendChild(el("span", null, "Close"));
+    close.setAttribute("aria-label", "Close chat");
+    close.addEventListener("click", function () { self.close(); });
+    header.appendChild(this.title);
+    header.appendChild(close);
+
+    this.connection = el("div", { class: "connection", "data-frontdesk": "connection", role: "status", hidden: "" });
+
+    this.log = el("div", {
+      class: "log",
+      role: "log",
+      "aria-live": "polite",
+      "aria-label": "Conversation",
+      "data-frontdesk": "log",
+    });
+    this.greeting = el("div", {
+      class: "msg",
+      "data-frontdesk": "greeting",
+      "data-author": "ai",
+      "data-kind": "greeting",
+      hidden: "",
+    }); // the store's greeting: the first line of the log
+    this.log.appendChild(this.greeting);
+
+    this.typing = el("div", { class: "typing", "data-frontdesk": "typing", hidden: "" });
+    this.notice = el("p", { class: "notice", "data-frontdesk": "notice", role: "alert", hidden: "" });
+
+    // The closed conversation
+    this.ended = el("div", { class: "ended", "data-frontdesk": "ended", hidden: "" });
+    this.ended.appendChild(el("p", null, "This conversation has ended"));
+    var restart = { type: "button", class: "primary", "data-frontdesk": "restart" };
+    this.restart = el("button", restart, "Start a new conversation");
+    this.restart.addEventListener("click", function () { self.startOver(); });
+    this.ended.appendChild(this.restart);
+
+    // The text composer
+    this.form = el("form", { class: "composer", "data-frontdesk": "composer" });
+    var field = el("div", { class: "field" });
+    field.appendChild(el("label", { for: "frontdesk-input" }, "Your message"));
+    this.input = el("textarea", {
+      id: "frontdesk-input",
+      rows: "1",
+      autocomplete: "off",
+      "data-frontdesk": "input",
+      placeholder: "Ask a question…",
+    });
+    field.appendChild(this.input);
+    this.form.appendChild(field);
+    this.send = el("button", { type: "submit", class: "primary", "data-frontdesk": "send" }, "Send");
+    this.form.appendChild(this.send);
+    this.form.addEventListener("submit", function (event) {
+      event.preventDefault();
+      self.submitText();
+    });
+    this.input.addEventListener("keydown", function (event) {
+      if (event.key === "Enter" && !event.shiftKey && !event.isComposing) {
+        event.preventDefault();
+        self.submitText();
+      }
+    });
+    this.input.addEventListener("input", function () { self.shopperTyping(); });
+
+    // The email composer (while the status is needs_email)
+    this.emailForm = el("form", { class: "composer", "data-frontdesk": "email-form", novalidate: "", hidden: "" });
+    var emailField = el("div", { class: "field" });
+    emailField.appendChild(el("label", { for: "frontdesk-email" }, "Your email address"));
+    this.emailInput = el("input", {
+      id: "frontdesk-email",
+      type: "email",
+      autocomplete: "email",
+      inputmode: "email",
+      "data-frontdesk": "email",
+      placeholder: "you@example.com",
+    });
+    emailField.appendChild(this.emailInput);
+    this.emailForm.appendChild(emailField);
+    this.emailSend = el("button", { type: "submit", class: "primary", "data-frontdesk": "email-send" }, "Send");
+    this.emailForm.appendChild(this.emailSend);
+    this.emailForm.addEventListener("submit", function (event) {
+      event.preventDefault();
+      self.submitEmail();
+    });
+
+    [header, this.connection, this.log, this.typing, this.notice, this.ended, this.form, this.emailForm].forEach(
+      function (node) { panel.appendChild(node); }
+    );
+    root.appendChild(panel);
+    root.appendChild(bubble);
+    root.addEventListener("keydown", function (event) {
+      if (event.key === "Escape" && !self.panel.hidden) {
+        event.stopPropagation();
+        self.close();
+      }
+    });
+    document.body.appendChild(host);
+  };
+
+  Widget.prototype.applyColour = function (value) {
+    var rgb = parseColour(value) || parseColour(DEFAULT_COLOUR);
+    var hex = "#" + rgb.map(function (c) { return (c + 256).toString(16).slice(1); }).join("");
+    this.host.style.setProperty("--fd-colour", hex);
+    this.host.style.setProperty("--fd-on-colour", readableOn(rgb));
+  };
+
+  // ---- Opening and closing ----
+  Widget.prototype.toggle = function () {
+    if (this.panel.hidden) this.open();
+    else this.close();
+  };
+
+  Widget.prototype.open = function () {
+    this.panel.hidden = false;
+    this.bubble.setAttribute("aria-expanded", "true");
+    this.markRead();
+    if (!this.socket) this.connect();
+    this.scrollDown();
+    this.focusComposer();
+  };
+
+  Widget.prototype.close = function () {
+    this.panel.hidden = true;
+    this.bubble.setAttribute("aria-expanded", "false");
+    this.bubble.focus();
+  };
+
+  Widget.prototype.focusComposer = function () {
+    if (this.panel.hidden) return;
+    if (this.status === "closed") this.restart.focus();
+    else if (this.mode === "email") this.emailInput.focus();
+    else this.input.focus();
+  };
+
+  Widget.prototype.markRead = function () {
+    this.unread = 0;
+    this.updateBadge();
+    if (this.maxSeq > this.readSeq) {
+      this.readSeq = this.maxSeq;
+      saveRead(this.conversationId, this.readSeq);
+    }
+  };
+
+  Widget.prototype.updateBadge = function () {
+    this.badge.hidden = this.unread === 0;
+    this.badge.textContent = this.unread ? String(this.unread) : "";
+    var name = this.storeName ? "Chat with " + this.storeName : "Chat";
+    this.bubble.setAttribute("aria-label", this.unread ? name + " (" + this.unread + " new)" : name);
+  };
+
+  // ---- The connection ----
+  Widget.prototype.connect = function () {
+    var self = this;
+    clearTimeout(this.reconnectTimer);
+    this.reconnectTimer = null;
+    var socket;
+    try {
+      socket = new WebSocket(wsUrl());
+    } catch (e) {
+      this.scheduleReconnect();
+      return;
+    }
+    this.socket = socket;
+    this.ready = false;
+    this.showConnection(this.attempt ? "Reconnecting…" : "Connecting…");
+    socket.onopen = function () {
+      var hello = { type: "hello", token: self.token, last_seq: self.maxSeq };
+      var data = (script && script.dataset) || {};
+      if (data.email) hello.email = data.email;
+      if (data.userHash) hello.user_hash = data.userHash;
+      if (data.name) hello.name = data.name;
+      socket.send(JSON.stringify(hello));
+    };
+    socket.onmessage = function (event) {
+      if (socket !== self.socket) return;
+      var frame;
+      try {
+        frame = JSON.parse(event.data);
+      } catch (e) {
+        return;
+      }
+      if (frame && typeof frame === "object") self.receive(frame);
+    };
+    socket.onclose = function () {
+      if (socket !== self.socket) return; // an old socket replaced on purpose
+      self.socket = null;
+      self.ready = false;
+      clearInterval(self.pingTimer);
+      self.scheduleReconnect();
+    };
+  };
+
+  Widget.prototype.scheduleReconnect = function () {
+    var self = this;
+    var delay = Math.min(MAX_BACKOFF, 1000 * Math.pow(2, this.attempt));
+    this.attempt += 1;
+    this.showConnection("Connection lost — reconnecting…");
+    clearTimeout(this.reconnectTimer);
+    this.reconnectTimer = setTimeout(function () { self.connect(); }, delay);
+  };
+
+  Widget.prototype.showConnection = function (text) {
+    this.connection.hidden = !text;
+    this.connection.textContent = text || "";
+  };
+
+  Widget.prototype.sendFrame = function (frame) {
+    if (!this.socket || !this.ready || this.socket.readyState !== WebSocket.OPEN) return false;
+    this.socket.send(JSON.stringify(frame));
+    this.lastSent = frame.type;
+    return true;
+  };
+
+  Widget.prototype.flush = function () {
+    var self = this;
+    this.pending.forEach(function (item) {
+      if (!item.failed) self.sendFrame({ type: "message", text: item.text, client_id: item.clientId });
+    });
+    while (this.outbox.length && this.sendFrame(this.outbox[0])) this.outbox.shift();
+  };
+
+  // ---- Frames from the server ----
+  Widget.prototype.receive = function (frame) {
+    switch (frame.type) {
+      case "welcome":
+        return this.welcome(frame);
+      case "message":
+        return this.message(frame);
+      case "status":
+        return this.setStatus(frame.status);
+      case "typing":
+        return this.showTyping(frame.author);
+      case "error":
+        return this.error(frame);
+      default:
+        return undefined; // pong and anything newer
+    }
+  };
+
+  Widget.prototype.welcome = function (frame) {
+    var self = this;
+    if (this.conversationId && frame.conversation_id !== this.conversationId) {
+      this.resetTranscript(true); // another conversation (the token was unknown): what was typed goes to it
+    }
+    this.conversationId = frame.conversation_id;
+    this.readSeq = Math.max(this.readSeq, loadRead(this.conversationId));
+    this.host.setAttribute("data-conversation", String(frame.conversation_id || ""));
+    this.token = frame.token;
+    saveToken(frame.token);
+    this.ready = true;
+    this.attempt = 0;
+    this.showConnection("");
+    var store = frame.store || {};
+    if (store.name) {
+      this.storeName = String(store.name);
+      this.title.textContent = this.storeName;
+      this.panel.setAttribute("aria-label", "Chat with " + this.storeName);
+      this.updateBadge();
+    }
+    this.applyColour(store.colour);
+    if (store.greeting) {
+      this.greeting.textContent = String(store.greeting);
+      this.greeting.hidden = false;
+    }
+    this.setStatus(frame.status);
+    clearInterval(this.pingTimer);
+    this.pingTimer = setInterval(function () { self.sendFrame({ type: "ping" }); }, PING_MS);
+    this.flush();
+  };
+
+  Widget.prototype.resetTranscript = function (keepPending) {
+    var self = this;
+    Object.keys(this.bySeq).forEach(function (seq) { self.bySeq[seq].remove(); });
+    this.bySeq = {};
+    if (!keepPending) {
+      this.pending.forEach(function (item) { item.node.remove(); });
+      this.pending = [];
+    }
+    this.outbox = []; // actions and emails were for the old conversation
+    this.offers = [];
+    this.maxSeq = 0;
+    this.readSeq = 0;
+    this.unread = 0;
+    this.updateBadge();
+    this.status = null;
+  };
+
+  Widget.prototype.message = function (frame) {
+    var seq = Number(frame.seq);
+    if (!seq || this.bySeq[seq]) return; // already shown
+    var node = null;
+    if (frame.client_id) {
+      for (var i = 0; i < this.pending.length; i++) {
+        if (this.pending[i].clientId === frame.client_id) {
+          node = this.pending[i].node; // our own message, echoed: now stored
+          this.pending.splice(i, 1);
+          node.removeAttribute("data-pending");
+          var failed = node.querySelector(".failed");
+          if (failed) failed.remove();
+          break;
+        }
+      }
+    }
+    if (!node) node = this.renderMessage(frame);
+    node.setAttribute("data-seq", String(seq));
+    if (frame.at) node.setAttribute("data-at", String(frame.at));
+    this.bySeq[seq] = node;
+    this.place(node, seq);
+    this.maxSeq = Math.max(this.maxSeq, seq);
+    if (frame.kind === "offer") {
+      this.offers.push({ seq: seq, buttons: Array.prototype.slice.call(node.querySelectorAll("button")), clicked: false });
+      this.refreshOffers();
+    }
+    if (frame.kind === "email_request" && (this.status === "offered" || this.status === "needs_email")) {
+      this.setMode("email");
+    }
+    if (frame.author === "ai" || frame.author === "agent") this.typing.hidden = true;
+    if (!this.panel.hidden) this.markRead();
+    else if (frame.author !== "shopper" && seq > this.readSeq) {
+      this.unread += 1; // a reply that came while the panel was closed
+      this.updateBadge();
+    }
+    this.scrollDown();
+  };
+
+  Widget.prototype.place = function (node, seq) {
+    // Stored messages in seq order, then the shopper's messages still on their way.
+    var children = this.log.children;
+    for (var i = 0; i < children.length; i++) {
+      var child = children[i];
+      if (child === node || child === this.greeting) continue;
+      var other = Number(child.getAttribute("data-seq"));
+      if (child.getAttribute("data-pending") === "true" || (other && other > seq)) {
+        this.log.insertBefore(node, child);
+        return;
+      }
+    }
+    this.log.appendChild(node);
+  };
+
+  Widget.prototype.renderMessage = function (frame) {
+    var self = this;
+    var author = LABELS.hasOwnProperty(frame.author) ? frame.author : "system";
+    var kind = String(frame.kind || "text");
+    var node = el("div", { class: "msg", "data-frontdesk": "message", "data-author": author, "data-kind": kind });
+    if (LABELS[author]) node.appendChild(el("span", { class: "sr" }, LABELS[author] + ": "));
+    if (author === "agent") node.appendChild(el("span", { class: "who", "aria-hidden": "true" }, "Team"));
+    var body = el("span", { class: "text", "data-frontdesk": "text" });
+    if (kind === "custom") renderRich(String(frame.text || ""), body);
+    else body.textContent = String(frame.text || "");
+    node.appendChild(body);
+    if (kind === "offer" && Array.isArray(frame.actions) && frame.actions.length) {
+      var actions = el("div", { class: "actions", "data-frontdesk": "actions" });
+      var seq = Number(frame.seq);
+      frame.actions.forEach(function (action) {
+        var button = el("button", {
+          type: "button",
+          class: "action",
+          "data-frontdesk": "action",
+          "data-action": String(action.id),
+          disabled: "",
+        }, String(action.label || action.id));
+        button.addEventListener("click", function () { self.clickAction(seq, String(action.id)); });
+        actions.appendChild(button);
+      });
+      node.appendChild(actions);
+    }
+    return node;
+  };
+
+  Widget.prototype.refreshOffers = function () {
+    var latest = this.offers.reduce(function (max, offer) { return Math.max(max, offer.seq); }, 0);
+    var status = this.status;
+    this.offers.forEach(function (offer) {
+      var live = status === "offered" && offer.seq === latest && !offer.clicked;
+      offer.buttons.forEach(function (button) { button.disabled = !live; });
+    });
+  };
+
+  Widget.prototype.clickAction = function (seq, action) {
+    var offer = this.offers.filter(function (o) { return o.seq === seq; })[0];
+    if (!offer || offer.clicked || this.status !== "offered") return; // a double click sends once
+    offer.clicked = true;
+    this.refreshOffers();
+    var frame = { type: "action", action: action };
+    if (!this.sendFrame(frame)) this.outbox.push(frame);
+    this.focusComposer();
+  };
+
+  Widget.prototype.setStatus = function (status) {
+    if (typeof status !== "string") return;
+    this.status = status;
+    this.panel.setAttribute("data-status", status);
+    this.refreshOffers();
+    var closed = status === "closed";
+    this.ended.hidden = !closed;
+    if (closed) {
+      this.form.hidden = true;
+      this.emailForm.hidden = true;
+      this.typing.hidden = true;
+      if (this.focusIsOurs()) this.restart.focus();
+      return;
+    }
+    this.setMode(status === "needs_email" ? "email" : "text");
+  };
+
+  Widget.prototype.focusIsOurs = function () {
+    // Focus may move inside an open panel only when it is there already, or nowhere (never away from the page).
+    if (this.panel.hidden) return false;
+    var active = (this.host.shadowRoot || document).activeElement;
+    if (active && this.panel.contains(active)) return true;
+    return !document.activeElement || document.activeElement === document.body;
+  };
+
+  Widget.prototype.setMode = function (mode) {
+    var changed = mode !== this.mode || this.form.hidden === this.emailForm.hidden;
+    this.mode = mode;
+    this.form.hidden = mode !== "text";
+    this.emailForm.hidden = mode !== "email";
+    this.ended.hidden = this.status !== "closed";
+    if (changed && this.focusIsOurs()) this.focusComposer();
+  };
+
+  Widget.prototype.showTyping = function (author) {
+    var self = this;
+    this.typing.textContent = (author === "agent" ? "Our team" : "The assistant") + " is typing…";
+    this.typing.hidden = false;
+    clearTimeout(this.typingTimer);
+    this.typingTimer = setTimeout(function () { self.typing.hidden = true; }, 5000);
+  };
+
+  Widget.prototype.error = function (frame) {
+    var code = String(frame.code || "");
+    if (code === "unknown_token") {
+      this.token = null;
+      saveToken(null); // the welcome that follows starts a new conversation
+    }
+    // Refused, so not stored: the last message sent (errors carry no client_id; its echo would undo this).
+    if ((code === "rate_limited" || code === "too_long") && this.lastSent === "message") this.markLatestFailed();
+    var text = ERROR_TEXT[code] || String(frame.message || "Something went wrong.");
+    if (code === "invalid_email" && frame.message) text = "That email address doesn't look right: " + frame.message;
+    this.showNotice(text, code);
+  };
+
+  Widget.prototype.showNotice = function (text, code) {
+    var self = this;
+    this.notice.textContent = text;
+    this.notice.setAttribute("data-code", code || "");
+    this.notice.hidden = false;
+    clearTimeout(this.noticeTimer);
+    this.noticeTimer = setTimeout(function () { self.notice.hidden = true; }, 10000);
+  };
+
+  // ---- What the shopper does ----
+  Widget.prototype.submitText = function () {
+    var text = this.input.value.trim();
+    if (!text) return;
+    if (Array.from(text).length > MAX_CHARS) {
+      this.showNotice(ERROR_TEXT.too_long, "too_long");
+      return;
+    }
+    this.notice.hidden = true;
+    var item = { clientId: randomId(), text: text, node: null, failed: false };
+    item.node = this.renderMessage({ author: "shopper", kind: "text", text: text });
+    item.node.setAttribute("data-pending", "true");
+    item.node.setAttribute("data-client-id", item.clientId);
+    this.pending.push(item);
+    this.log.appendChild(item.node);
+    this.input.value = "";
+    this.scrollDown();
+    this.sendFrame({ type: "message", text: text, client_id: item.clientId });
+  };
+
+  Widget.prototype.markLatestFailed = function () {
+    var self = this;
+    var item = this.pending[this.pending.length - 1];
+    if (!item || item.failed) return;
+    item.failed = true; // not stored: the shopper may retry (same client_id, so never twice)
+    var failed = el("span", { class: "failed", "data-frontdesk": "failed" }, "Not sent.");
+    var retry = el("button", { type: "button", "data-frontdesk": "retry" }, "Retry");
+    retry.addEventListener("click", function () {
+      item.failed = false;
+      failed.remove();
+      self.sendFrame({ type: "message", text: item.text, client_id: item.clientId });
+      self.focusComposer();
+    });
+    failed.appendChild(retry);
+    item.node.appendChild(failed);
+  };
+
+  Widget.prototype.submitEmail = function () {
+    var email = this.emailInput.value.trim();
+    if (!email) {
+      this.showNotice("Please enter your email address.", "invalid_email");
+      return;
+    }
+    this.notice.hidden = true;
+    this.emailInput.value = "";
+    var frame = { type: "email", email: email };
+    if (!this.sendFrame(frame)) this.outbox.push(frame);
+  };
+
+  Widget.prototype.shopperTyping = function () {
+    var now = Date.now();
+    if (now - this.lastTyping < TYPING_MS) return;
+    if (this.status !== "with_team" && this.status !== "handing_off") return; // only people read it
+    this.lastTyping = now;
+    this.sendFrame({ type: "typing" });
+  };
+
+  Widget.prototype.startOver = function () {
+    this.token = null;
+    saveToken(null);
+    this.conversationId = null;
+    this.resetTranscript();
+    this.greeting.hidden = true;
+    var old = this.socket;
+    this.socket = null;
+    this.attempt = 0;
+    if (old) old.close();
+    this.connect();
+    this.ended.hidden = true;
+    this.setMode("text");
+    this.input.focus();
+  };
+
+  Widget.prototype.scrollDown = function () {
+    this.log.scrollTop = this.log.scrollHeight;
+  };
+
+  function start() {
+    window.frontdeskWidget = new Widget();
+  }
+  if (document.readyState === "loading") document.addEventListener("DOMContentLoaded", start);
+  else start();
+})();

@@ -1,0 +1,159 @@
+"""A real `frontdesk serve --demo` process and Debian's chromium driven by Playwright.
+
+The server is shared by the tests of a module (starting one takes seconds): tests that count tickets count those of
+their own conversation, or relative to before. No browser is ever downloaded: `make browser` installs chromium.
+"""
+
+from __future__ import annotations
+
+import os
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+from cryptography.fernet import Fernet
+from playwright.sync_api import Browser, Dialog, Page, Playwright, expect, sync_playwright
+
+from frontdesk.db import migrate
+from tests.conftest import POSTGRES_URL, _reset_postgres
+
+CHROMIUM = Path("/usr/bin/chromium")
+expect.set_options(timeout=10_000)  # a loaded 2-core CI machine answers more slowly than a laptop
+CHROMIUM_ARGS = [
+    "--headless=new",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+@dataclass
+class Server:
+    base: str
+    log: Path
+
+    def api(self, method: str, path: str, **kwargs: Any) -> Any:
+        response = httpx.request(method, f"{self.base}{path}", timeout=10, **kwargs)
+        response.raise_for_status()
+        return response.json()
+
+    def tickets(self, conversation_id: str | None = None) -> list[dict[str, Any]]:
+        tickets: list[dict[str, Any]] = self.api("GET", "/api/inbox/tickets")
+        return [t for t in tickets if conversation_id is None or t["conversation_id"] == conversation_id]
+
+
+@pytest.fixture(scope="module")
+def database_url_for_module(tmp_path_factory: pytest.TempPathFactory) -> str:
+    """What tests/conftest.py's `database_url` gives one test, for a whole module: fresh, migrated, SQLite or
+    PostgreSQL (FRONTDESK_TEST_DATABASE_URL). No other test runs while this module's server does."""
+    if POSTGRES_URL:
+        with ThreadPoolExecutor(1) as thread:  # Playwright's loop counts as running in this thread (see `playwright`)
+            thread.submit(_reset_postgres, POSTGRES_URL).result()
+        migrate(POSTGRES_URL)
+        return POSTGRES_URL
+    url = f"sqlite+aiosqlite:///{tmp_path_factory.mktemp('webchat')}/frontdesk.db"
+    migrate(url)
+    return url
+
+
+@pytest.fixture(scope="module")
+def server(database_url_for_module: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
+    port = free_port()
+    log = tmp_path_factory.mktemp("serve") / "serve.log"
+    env = {
+        **os.environ,
+        "FRONTDESK_DATABASE_URL": database_url_for_module,
+        "FRONTDESK_PORT": str(port),
+        "FRONTDESK_SECRET_KEY": Fernet.generate_key().decode(),
+        # Every test opens conversations from 127.0.0.1: the per-address limits are not what is tested here.
+        "FRONTDESK_RATE_IP_CONVERSATIONS_PER_MINUTE": "1000",
+        "FRONTDESK_RATE_IP_MESSAGES_PER_MINUTE": "1000",
+    }
+    env.pop("FRONTDESK_API_TOKEN", None)
+    with log.open("w") as handle:
+        process = subprocess.Popen(
+            [sys.executable, "-m", "frontdesk.cli", "serve", "--demo"], env=env, stdout=handle, stderr=subprocess.STDOUT
+        )
+    base = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 90
+        while time.monotonic() < deadline:
+            if process.poll() is not None:
+                pytest.fail(f"frontdesk serve exited: {log.read_text()}")
+            try:
+                if httpx.get(f"{base}/healthz", timeout=1).status_code == 200:
+                    break
+            except httpx.HTTPError:
+                time.sleep(0.2)
+        else:
+            pytest.fail(f"frontdesk serve did not answer: {log.read_text()}")
+        yield Server(base, log)
+    finally:
+        process.terminate()
+        process.wait(timeout=30)
+
+
+@pytest.fixture(scope="package")
+def playwright() -> Iterator[Playwright]:
+    """One driver for the browser tests. Package scope, not session: while Playwright's sync API runs, its asyncio
+    loop counts as running in the main thread, which would break every asyncio test collected after these."""
+    with sync_playwright() as driver:
+        yield driver
+
+
+@pytest.fixture(scope="package")
+def browser(playwright: Playwright) -> Iterator[Browser]:
+    if not CHROMIUM.exists():
+        pytest.fail(f"{CHROMIUM} is missing: run `make browser` (installs Debian's chromium)")
+    browser = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
+    yield browser
+    browser.close()
+
+
+@dataclass
+class Watch:
+    """What the page did that a shopper would notice or that is a bug: dialogs (alert, confirm) and script errors."""
+
+    dialogs: list[str] = field(default_factory=list)
+    errors: list[str] = field(default_factory=list)
+
+
+@pytest.fixture
+def watch() -> Watch:
+    return Watch()
+
+
+@pytest.fixture
+def page(browser: Browser, watch: Watch) -> Iterator[Page]:
+    """A fresh browser context (its own localStorage: a new visitor) with one page."""
+    context = browser.new_context(viewport={"width": 1280, "height": 800})
+    context.set_default_timeout(10_000)
+    page = context.new_page()
+
+    def on_dialog(dialog: Dialog) -> None:
+        watch.dialogs.append(f"{dialog.type}: {dialog.message}")
+        dialog.dismiss()
+
+    page.on("dialog", on_dialog)
+    page.on("pageerror", lambda error: watch.errors.append(str(error)))
+    yield page
+    context.close()
+    assert watch.errors == [], f"script errors on the page: {watch.errors}"
