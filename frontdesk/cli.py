@@ -64,6 +64,7 @@ def serve(
 
     from frontdesk.app import create_app
     from frontdesk.db import migrate as run_migrations
+    from frontdesk.vault import VaultError, key_for
 
     overrides = {k: v for k, v in {"host": host, "port": port}.items() if v is not None}
     settings = Settings(**overrides)  # type: ignore[arg-type]
@@ -72,6 +73,10 @@ def serve(
             f"refusing to listen on {settings.host} without FRONTDESK_API_TOKEN: the admin API would be open to "
             "the network. Set a long random token, or listen on 127.0.0.1."
         )
+    try:
+        key_for(settings.secret_key.get_secret_value() if settings.secret_key else None, settings.sqlite_path)
+    except VaultError as exc:
+        raise _fail(str(exc)) from exc
     run_migrations(settings.database_url)
     if demo:
         _run(_load_demo(settings, only_if_empty=True))

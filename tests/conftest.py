@@ -11,11 +11,13 @@ from pathlib import Path
 
 import httpx
 import pytest
+from pydantic import SecretStr
 
 from frontdesk.agent.embedders import Embedder, load_embedder
 from frontdesk.app import create_app
 from frontdesk.config import Settings
 from frontdesk.db import Database, migrate
+from tests.server import TEST_SECRET_KEY, reset_postgres
 
 POSTGRES_URL = os.environ.get("FRONTDESK_TEST_DATABASE_URL")
 
@@ -25,26 +27,10 @@ def embedder() -> Embedder:
     return load_embedder("wordllama")
 
 
-def _reset_postgres(url: str) -> None:
-    import asyncio
-
-    import asyncpg
-
-    async def reset() -> None:
-        connection = await asyncpg.connect(url.replace("postgresql+asyncpg", "postgresql"))
-        try:
-            await connection.execute("DROP SCHEMA IF EXISTS public CASCADE; CREATE SCHEMA public;")
-        finally:
-            await connection.close()
-
-    asyncio.run(reset())
-
-
 @pytest.fixture
 def database_url(tmp_path: Path) -> Iterator[str]:
     if POSTGRES_URL:
-        _reset_postgres(POSTGRES_URL)
-        migrate(POSTGRES_URL)
+        reset_postgres(POSTGRES_URL)
         yield POSTGRES_URL
     else:
         url = f"sqlite+aiosqlite:///{tmp_path}/frontdesk.db"
@@ -55,7 +41,8 @@ def database_url(tmp_path: Path) -> Iterator[str]:
 @pytest.fixture
 def settings(database_url: str, monkeypatch: pytest.MonkeyPatch) -> Settings:
     monkeypatch.setenv("FRONTDESK_DATABASE_URL", database_url)
-    return Settings(database_url=database_url)
+    monkeypatch.setenv("FRONTDESK_SECRET_KEY", TEST_SECRET_KEY)
+    return Settings(database_url=database_url, secret_key=SecretStr(TEST_SECRET_KEY))
 
 
 @pytest.fixture

@@ -38,6 +38,7 @@ def running_server(database_url: str, log: Path, env: dict[str, str] | None = No
         "FRONTDESK_SECRET_KEY": TEST_SECRET_KEY,
         **(env or {}),
     }
+    environment.pop("FRONTDESK_API_TOKEN", None)
     command = [sys.executable, "-m", "frontdesk.cli", "serve", *(["--demo"] if demo else [])]
     with log.open("a") as handle:
         process = subprocess.Popen(command, env=environment, stdout=handle, stderr=subprocess.STDOUT)

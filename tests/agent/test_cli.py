@@ -183,3 +183,11 @@ def test_serve_refuses_to_listen_on_the_network_without_an_api_token(
     result = runner.invoke(app, ["serve", "--host", "0.0.0.0"])
     assert result.exit_code == 1
     assert "FRONTDESK_API_TOKEN" in result.output
+
+
+def test_serve_on_postgresql_without_a_secret_key_says_so(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("FRONTDESK_DATABASE_URL", "postgresql+asyncpg://nobody@127.0.0.1:1/none")
+    monkeypatch.delenv("FRONTDESK_SECRET_KEY", raising=False)
+    result = runner.invoke(app, ["serve"])
+    assert result.exit_code == 1
+    assert "FRONTDESK_SECRET_KEY" in result.output

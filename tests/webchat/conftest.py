@@ -6,11 +6,6 @@ their own conversation, or relative to before. No browser is ever downloaded: `m
 
 from __future__ import annotations
 
-import os
-import socket
-import subprocess
-import sys
-import time
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
@@ -19,11 +14,11 @@ from typing import Any
 
 import httpx
 import pytest
-from cryptography.fernet import Fernet
 from playwright.sync_api import Browser, Dialog, Page, Playwright, expect, sync_playwright
 
 from frontdesk.db import migrate
-from tests.conftest import POSTGRES_URL, _reset_postgres
+from tests.conftest import POSTGRES_URL
+from tests.server import ServerFailed, reset_postgres, running_server
 
 CHROMIUM = Path("/usr/bin/chromium")
 expect.set_options(timeout=10_000)  # a loaded 2-core CI machine answers more slowly than a laptop
@@ -37,12 +32,6 @@ CHROMIUM_ARGS = [
     "--disable-component-update",
     "--disable-sync",
 ]
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 @dataclass
@@ -66,8 +55,7 @@ def database_url_for_module(tmp_path_factory: pytest.TempPathFactory) -> str:
     PostgreSQL (FRONTDESK_TEST_DATABASE_URL). No other test runs while this module's server does."""
     if POSTGRES_URL:
         with ThreadPoolExecutor(1) as thread:  # Playwright's loop counts as running in this thread (see `playwright`)
-            thread.submit(_reset_postgres, POSTGRES_URL).result()
-        migrate(POSTGRES_URL)
+            thread.submit(reset_postgres, POSTGRES_URL).result()
         return POSTGRES_URL
     url = f"sqlite+aiosqlite:///{tmp_path_factory.mktemp('webchat')}/frontdesk.db"
     migrate(url)
@@ -76,39 +64,14 @@ def database_url_for_module(tmp_path_factory: pytest.TempPathFactory) -> str:
 
 @pytest.fixture(scope="module")
 def server(database_url_for_module: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
-    port = free_port()
     log = tmp_path_factory.mktemp("serve") / "serve.log"
-    env = {
-        **os.environ,
-        "FRONTDESK_DATABASE_URL": database_url_for_module,
-        "FRONTDESK_PORT": str(port),
-        "FRONTDESK_SECRET_KEY": Fernet.generate_key().decode(),
-        # Every test opens conversations from 127.0.0.1: the per-address limits are not what is tested here.
-        "FRONTDESK_RATE_IP_CONVERSATIONS_PER_MINUTE": "1000",
-        "FRONTDESK_RATE_IP_MESSAGES_PER_MINUTE": "1000",
-    }
-    env.pop("FRONTDESK_API_TOKEN", None)
-    with log.open("w") as handle:
-        process = subprocess.Popen(
-            [sys.executable, "-m", "frontdesk.cli", "serve", "--demo"], env=env, stdout=handle, stderr=subprocess.STDOUT
-        )
-    base = f"http://127.0.0.1:{port}"
+    # Every test opens conversations from 127.0.0.1: the per-address limits are not what is tested here.
+    limits = {"FRONTDESK_RATE_IP_CONVERSATIONS_PER_MINUTE": "1000", "FRONTDESK_RATE_IP_MESSAGES_PER_MINUTE": "1000"}
     try:
-        deadline = time.monotonic() + 90
-        while time.monotonic() < deadline:
-            if process.poll() is not None:
-                pytest.fail(f"frontdesk serve exited: {log.read_text()}")
-            try:
-                if httpx.get(f"{base}/healthz", timeout=1).status_code == 200:
-                    break
-            except httpx.HTTPError:
-                time.sleep(0.2)
-        else:
-            pytest.fail(f"frontdesk serve did not answer: {log.read_text()}")
-        yield Server(base, log)
-    finally:
-        process.terminate()
-        process.wait(timeout=30)
+        with running_server(database_url_for_module, log, limits) as base:
+            yield Server(base, log)
+    except ServerFailed as failure:
+        pytest.fail(str(failure))
 
 
 @pytest.fixture(scope="package")
