@@ -7,7 +7,6 @@ from dataclasses import dataclass, field
 from typing import Literal, Protocol
 
 from frontdesk.agent import phrases
-from frontdesk.agent.index import Retrieval
 from frontdesk.knowledge.schemas import EntryKind
 from frontdesk.knowledge.service import EntryView, Knowledge
 
@@ -105,7 +104,8 @@ def decide(
         return SmallTalk("greeting" if phrases.SMALL_TALK_GREETING.match(text) else "thanks")
     cut = knowledge.index.calibration.threshold if threshold is None else threshold
 
-    query, retrieval, hits = _retrieve(text, knowledge)
+    query = text
+    retrieval, hits = knowledge.retrieve(text)
     if len(shopper) > 1 and phrases.looks_like_follow_up(text):
         previous = " ".join(shopper[-2].split())[:max_chars]
         joined = f"{previous} {text}"
@@ -123,11 +123,6 @@ def decide(
         )
         return Unknown(reason, retrieval.confidence, best, runners, query)
     return Answer(best, answer_text(best), retrieval.confidence, runners, query)
-
-
-def _retrieve(text: str, knowledge: Knowledge) -> tuple[str, Retrieval, list[tuple[EntryView, float]]]:
-    retrieval, hits = knowledge.retrieve(text)
-    return text, retrieval, hits
 
 
 def answer_text(entry: EntryView) -> str:
