@@ -7,7 +7,7 @@ import secrets
 from collections.abc import Awaitable, Callable, Sequence
 from typing import TypeVar
 
-from sqlalchemy import select
+from sqlalchemy import bindparam, insert, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from sqlalchemy.orm.exc import StaleDataError
@@ -17,6 +17,12 @@ from frontdesk.conversations.models import Conversation, ConversationEvent, Mess
 from frontdesk.db import utcnow
 
 T = TypeVar("T")
+MESSAGES = Message.__table__  # Core statements on it skip the ORM's unit of work
+SET_META = (
+    update(MESSAGES)
+    .where(MESSAGES.c.conversation_id == bindparam("conversation_id_"), MESSAGES.c.seq == bindparam("seq_"))
+    .values(meta=bindparam("meta_"))
+)
 RETRIES = 8
 
 
@@ -101,6 +107,45 @@ async def add_message(
     session.add(message)
     await session.flush()
     return message
+
+
+async def insert_message(
+    session: AsyncSession,
+    conversation: Conversation,
+    author: str,
+    text: str,
+    kind: str = "text",
+    meta: dict[str, object] | None = None,
+    client_id: str | None = None,
+) -> Message:
+    """`add_message` for the hot path: one Core INSERT now, no ORM unit of work for the message (and no autoflush).
+    The conversation's new `last_seq` is written, with its version check, when the session flushes (at the latest
+    on commit); the returned Message is a value holder outside the session (its `id` is not set)."""
+    conversation.last_seq += 1
+    now = utcnow()
+    conversation.last_activity_at = now
+    message = Message(
+        conversation_id=conversation.id,
+        seq=conversation.last_seq,
+        author=author,
+        kind=kind,
+        text=text,
+        meta=meta or {},
+        client_id=client_id,
+        created_at=now,
+    )
+    with session.no_autoflush:  # the conversation's update waits for the commit: one UPDATE, not one per statement
+        await session.execute(
+            insert(MESSAGES),
+            {"conversation_id": message.conversation_id, "seq": message.seq, "author": author, "kind": kind,
+             "text": text, "meta": message.meta, "client_id": client_id, "created_at": now},
+        )  # fmt: skip
+    return message
+
+
+async def set_message_meta(session: AsyncSession, conversation_id: str, seq: int, meta: dict[str, object]) -> None:
+    with session.no_autoflush:
+        await session.execute(SET_META, {"conversation_id_": conversation_id, "seq_": seq, "meta_": meta})
 
 
 async def by_client_id(session: AsyncSession, conversation_id: str, client_id: str) -> Message | None:

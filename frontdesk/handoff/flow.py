@@ -7,12 +7,15 @@ are published on the event bus after their transaction commits.
 from __future__ import annotations
 
 import asyncio
+import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 
 from email_validator import EmailNotValidError, validate_email
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from sqlalchemy.orm.exc import StaleDataError
 
 from frontdesk.agent import engine, phrases
 from frontdesk.conversations import service as conversations
@@ -43,6 +46,49 @@ class FlowError(Exception):
         self.code = code
 
 
+@dataclass(frozen=True)
+class SettingsView:
+    """What the chat flow reads of the handoff settings, copied out of the row (no ORM state to expire)."""
+
+    method: str
+    custom_message: str
+    offer_text: str
+    yes_text: str
+    no_text: str
+    email_prompt: str
+
+
+@dataclass
+class SettingsCache:
+    """The handoff settings, read at most once per `ttl` seconds instead of on every message. A change saved in this
+    process clears it at once (`handoff.service.on_settings_change`); one saved by another process is seen within
+    `ttl`."""
+
+    ttl: float = 3.0
+    monotonic: Callable[[], float] = time.monotonic
+    _value: SettingsView | None = None
+    _until: float = 0.0
+    _generation: int = 0
+
+    def clear(self) -> None:
+        self._value = None
+        self._generation += 1
+
+    async def get(self, session: AsyncSession) -> SettingsView:
+        now = self.monotonic()
+        if self._value is not None and now < self._until:
+            return self._value
+        generation = self._generation
+        row = await handoff.get_settings(session)
+        value = SettingsView(
+            method=row.method, custom_message=row.custom_message, offer_text=row.offer_text,
+            yes_text=row.yes_text, no_text=row.no_text, email_prompt=row.email_prompt,
+        )  # fmt: skip
+        if generation == self._generation:  # not cleared while reading: keep it
+            self._value, self._until = value, now + self.ttl
+        return value
+
+
 @dataclass
 class ChatFlow:
     sessions: async_sessionmaker[AsyncSession]
@@ -52,85 +98,120 @@ class ChatFlow:
     wake_worker: asyncio.Event
     threshold: float | None = None
     max_chars: int = 4000
+    handoff_settings: SettingsCache = field(default_factory=SettingsCache)
+
+    def __post_init__(self) -> None:
+        handoff.on_settings_change(self.sessions, self.handoff_settings.clear)
 
     async def shopper_message(self, conversation_id: str, text: str, client_id: str | None = None) -> None:
-        """Store the message first; then let the AI answer, or pass it to the team that owns the conversation."""
+        """Store the message first; then let the AI answer, or pass it to the team that owns the conversation.
 
-        async def store(session: AsyncSession) -> tuple[Message, bool]:
-            if client_id:
-                earlier = await conversations.by_client_id(session, conversation_id, client_id)
-                if earlier is not None:
-                    return earlier, False
+        One session does both: the message is committed, the conversation read with it stays loaded, the decision is
+        made while no connection is held, and the reply is written in a second transaction whose conversation update
+        is checked against the version the first one wrote. When another writer changed the conversation in
+        between, that update fails and the reply is worked out again from a fresh read (`retrying`)."""
+
+        async def store(session: AsyncSession) -> tuple[Conversation, Message] | None:
+            if client_id and await conversations.by_client_id(session, conversation_id, client_id) is not None:
+                return None  # a resend of a message already taken care of
             conversation = await conversations.get(session, conversation_id)
-            message = await conversations.add_message(session, conversation, "shopper", text, client_id=client_id)
-            return message, True
+            message = await conversations.insert_message(session, conversation, "shopper", text, client_id=client_id)
+            return conversation, message
 
-        message, is_new = await conversations.retrying(self.sessions, store)
-        if not is_new:
-            return  # a resend of a message already taken care of
-        await self.publish(conversation_id, [message])
+        message: Message | None = None
+        async with self.sessions() as session:
+            try:
+                stored = await store(session)
+                await session.commit()
+            except (StaleDataError, IntegrityError):
+                await session.rollback()
+            else:
+                if stored is None:
+                    return
+                conversation, message = stored
+                await self.publish(conversation_id, [message])
+                try:
+                    out, statuses = await self._reply(session, conversation, message, release=True)
+                    await session.commit()
+                except (StaleDataError, IntegrityError):
+                    await session.rollback()  # the conversation changed meanwhile: read it again below
+                else:
+                    await self.publish(conversation_id, out, statuses)
+                    return
+        if message is None:  # storing met another writer: the ordinary retry, each attempt in a fresh session
+            stored = await conversations.retrying(self.sessions, store)
+            if stored is None:
+                return
+            message = stored[1]
+            await self.publish(conversation_id, [message])
         await self._respond(conversation_id, message)
 
     async def _respond(self, conversation_id: str, shopper: Message) -> None:
-        seq = shopper.seq
-
         async def respond(session: AsyncSession) -> tuple[list[Message], list[str]]:
             conversation = await conversations.get(session, conversation_id)
-            status = Status(conversation.status)
-            if status in TEAM_OWNS or status is Status.closed:
-                return [], []
-            if status is Status.needs_email:
-                return await self._take_email(session, conversation, shopper.text, seq)
-            statuses = []
-            if status is Status.offered:
-                await conversations.transition(
-                    session, conversation, Transition.resume, "shopper asked again", "shopper"
-                )
-                statuses.append(Status.ai.value)
-            out, more = await self._answer(session, conversation, shopper)
-            return out, statuses + more
+            return await self._reply(session, conversation, shopper, release=False)
 
         out, statuses = await conversations.retrying(self.sessions, respond)
         await self.publish(conversation_id, out, statuses)
 
-    async def _answer(
-        self, session: AsyncSession, conversation: Conversation, shopper: Message
+    async def _reply(
+        self, session: AsyncSession, conversation: Conversation, shopper: Message, release: bool
     ) -> tuple[list[Message], list[str]]:
+        """The AI's turn for a stored shopper message (`shopper` is a value holder, not in the session). With
+        `release`, nothing in the session is pending and the read of a follow-up's previous turn is committed
+        before the decision, so the (single, on SQLite) connection is not held while the engine computes."""
+        status = Status(conversation.status)
+        if status in TEAM_OWNS or status is Status.closed:
+            return [], []
+        if status is Status.needs_email:
+            return await self._take_email(session, conversation, shopper.text, shopper.seq)
         # The previous turn is only read for a message that leans on it ("and for international orders?").
         if phrases.looks_like_follow_up(shopper.text):
             texts = await conversations.recent_shopper_texts(session, conversation.id)
+            if release:
+                await session.commit()
         else:
             texts = [shopper.text]
         dialogue = engine.Conversation([engine.Message("shopper", text) for text in texts])
         decision = engine.decide(dialogue, self.knowledge, self.threshold, self.max_chars)
-        shopper = await session.merge(shopper, load=False)
-        settings = await handoff.get_settings(session)
+        statuses = []
+        if status is Status.offered:
+            await conversations.transition(session, conversation, Transition.resume, "shopper asked again", "shopper")
+            statuses.append(Status.ai.value)
+        out, more = await self._answer(session, conversation, shopper, decision)
+        return out, statuses + more
+
+    async def _answer(
+        self, session: AsyncSession, conversation: Conversation, shopper: Message, decision: engine.Decision
+    ) -> tuple[list[Message], list[str]]:
+        settings = await self.handoff_settings.get(session)
         out: list[Message] = []
         statuses: list[str] = []
+        meta: dict[str, object]
         match decision:
             case engine.Answer():
-                shopper.meta = {"decision": "answer", "entry": decision.entry.id, "confidence": decision.confidence}
+                meta = {"decision": "answer", "entry": decision.entry.id, "confidence": decision.confidence}
                 self._count(conversation, "answer", shopper.text)
-                out.append(await conversations.add_message(
+                out.append(await conversations.insert_message(
                     session, conversation, "ai", decision.text,
                     meta={"entry": decision.entry.id, "confidence": round(decision.confidence, 4)},
                 ))  # fmt: skip
             case engine.SmallTalk():
-                shopper.meta = {"decision": "small_talk"}
+                meta = {"decision": "small_talk"}
                 self._count(conversation, "small_talk", shopper.text)
                 reply = GREETING_REPLY if decision.kind == "greeting" else THANKS_REPLY
-                out.append(await conversations.add_message(session, conversation, "ai", reply))
+                out.append(await conversations.insert_message(session, conversation, "ai", reply))
             case engine.Unknown() | engine.HumanRequested():
                 human = isinstance(decision, engine.HumanRequested)
                 reason = f"asked for a person ({decision.reason})" if human else "the agent could not answer"
-                shopper.meta = {
+                meta = {
                     "decision": "human_requested" if human else "unknown",
                     "confidence": getattr(decision, "confidence", None),
                     "reason": reason,
                 }
-                self._count(conversation, str(shopper.meta["decision"]), shopper.text)
+                self._count(conversation, str(meta["decision"]), shopper.text)
                 if settings.method == Method.none.value:
-                    out.append(await conversations.add_message(
+                    out.append(await conversations.insert_message(
                         session, conversation, "ai", settings.custom_message, kind="custom"
                     ))  # fmt: skip
                 else:
@@ -142,9 +223,12 @@ class ChatFlow:
                         {"id": HANDOFF_NO, "label": settings.no_text},
                     ]
                     text = HUMAN_OFFER if human else settings.offer_text
-                    out.append(await conversations.add_message(
+                    out.append(await conversations.insert_message(
                         session, conversation, "ai", text, kind="offer", meta={"actions": actions}
                     ))  # fmt: skip
+            case _:
+                raise AssertionError(f"unexpected decision {decision!r}")
+        await conversations.set_message_meta(session, conversation.id, shopper.seq, meta)
         await self._update_outcome(session, conversation)
         return out, statuses
 
@@ -168,7 +252,7 @@ class ChatFlow:
             if conversation.email:
                 return await self._hand_off(session, conversation)
             await conversations.transition(session, conversation, Transition.ask_email, "shopper said yes", "shopper")
-            settings = await handoff.get_settings(session)
+            settings = await self.handoff_settings.get(session)
             message = await conversations.add_message(session, conversation, "ai", settings.email_prompt,
                                                       kind="email_request")  # fmt: skip
             return [message], [Status.needs_email.value]
@@ -203,7 +287,7 @@ class ChatFlow:
         try:
             valid = validate_email(address.strip(), check_deliverability=False)
         except EmailNotValidError as exc:
-            settings = await handoff.get_settings(session)
+            settings = await self.handoff_settings.get(session)
             text = f"That doesn't look like an email address: {exc} {settings.email_prompt}"
             message = await conversations.add_message(session, conversation, "ai", text, kind="email_request",
                                                       meta={"invalid_email": True})  # fmt: skip
@@ -213,7 +297,7 @@ class ChatFlow:
 
     async def _hand_off(self, session: AsyncSession, conversation: Conversation) -> tuple[list[Message], list[str]]:
         """The status change and the outbox row, in one transaction: accepted means never lost, and only once."""
-        settings = await handoff.get_settings(session)
+        settings = await self.handoff_settings.get(session)
         reason = conversation.handoff_reason or "the shopper asked for a person"
         await conversations.transition(session, conversation, Transition.hand_off, reason, "shopper")
         conversation.handoff_method = settings.method

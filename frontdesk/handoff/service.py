@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import html
 import re
+from collections.abc import Callable
 from datetime import datetime
 
 import nh3
-from sqlalchemy import select
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy import event, select
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from frontdesk.handoff import office_hours
 from frontdesk.handoff.models import HandoffSettings, OutboxItem
@@ -31,6 +32,7 @@ DEFAULTS = {
 CONNECTED_HELPDESKS: frozenset[str] = frozenset()  # Zendesk and Gorgias connectors arrive with their own issue.
 _LINK = re.compile(r"\[([^\]\n]{1,200})\]\(((?:[^()\s]|\([^()\s]*\)){1,2000})\)")
 SAFE_SCHEMES = ("https://", "http://", "mailto:")
+SETTINGS_LISTENERS = "handoff_settings_listeners"  # key of the sessions' `info`: who caches the settings
 
 
 class HandoffSettingsError(ValueError):
@@ -48,6 +50,26 @@ async def get_settings(session: AsyncSession) -> HandoffSettings:
         session.add(settings)
         await session.flush()
     return settings
+
+
+def on_settings_change(sessions: async_sessionmaker[AsyncSession], listener: Callable[[], None]) -> None:
+    """Call `listener` whenever `update_settings` runs in a session made by `sessions`, and again when that session
+    commits: how a cache of the settings in this process (the chat flow's) forgets them. Other processes do not
+    hear it; their caches must expire on their own."""
+    sessions.kw.setdefault("info", {}).setdefault(SETTINGS_LISTENERS, []).append(listener)
+
+
+def _settings_changed(session: AsyncSession) -> None:
+    listeners: list[Callable[[], None]] = list(session.info.get(SETTINGS_LISTENERS, ()))
+    if not listeners:
+        return
+
+    def tell(*_: object) -> None:
+        for listener in listeners:
+            listener()
+
+    tell()  # now, and after the commit: a reader in between may have cached the old row again
+    event.listen(session.sync_session, "after_commit", tell, once=True)
 
 
 def sanitise_custom_message(text: str) -> str:
@@ -88,6 +110,7 @@ async def update_settings(
     for name, value in values.items():
         setattr(settings, name, value.value if isinstance(value, Method) else value)
     await session.flush()
+    _settings_changed(session)
     return settings
 
 
