@@ -82,33 +82,6 @@ async def get(session: AsyncSession, conversation_id: str) -> Conversation:
     return conversation
 
 
-async def add_message(
-    session: AsyncSession,
-    conversation: Conversation,
-    author: str,
-    text: str,
-    kind: str = "text",
-    meta: dict[str, object] | None = None,
-    client_id: str | None = None,
-) -> Message:
-    """Append a message with the next sequence number (the conversation row's version guards against races)."""
-    conversation.last_seq += 1
-    conversation.last_activity_at = utcnow()
-    message = Message(
-        conversation_id=conversation.id,
-        seq=conversation.last_seq,
-        author=author,
-        kind=kind,
-        text=text,
-        meta=meta or {},
-        client_id=client_id,
-        created_at=utcnow(),
-    )
-    session.add(message)
-    await session.flush()
-    return message
-
-
 async def insert_message(
     session: AsyncSession,
     conversation: Conversation,
@@ -118,7 +91,7 @@ async def insert_message(
     meta: dict[str, object] | None = None,
     client_id: str | None = None,
 ) -> Message:
-    """`add_message` for the hot path: one Core INSERT now, no ORM unit of work for the message (and no autoflush).
+    """Append a message with the next sequence number: one Core INSERT now, no ORM unit of work (and no autoflush).
     The conversation's new `last_seq` is written, with its version check, when the session flushes (at the latest
     on commit); the returned Message is a value holder outside the session (its `id` is not set)."""
     conversation.last_seq += 1

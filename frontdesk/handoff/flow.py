@@ -244,7 +244,7 @@ class ChatFlow:
                     raise FlowError("not_offered", "this offer is no longer open")
                 await conversations.transition(session, conversation, Transition.decline, "shopper said no", "shopper")
                 conversation.handoff_declined = True
-                message = await conversations.add_message(session, conversation, "ai", NO_THANKS_REPLY)
+                message = await conversations.insert_message(session, conversation, "ai", NO_THANKS_REPLY)
                 await self._update_outcome(session, conversation)
                 return [message], [Status.ai.value]
             if Status(conversation.status) is not Status.offered:
@@ -253,7 +253,7 @@ class ChatFlow:
                 return await self._hand_off(session, conversation)
             await conversations.transition(session, conversation, Transition.ask_email, "shopper said yes", "shopper")
             settings = await self.handoff_settings.get(session)
-            message = await conversations.add_message(session, conversation, "ai", settings.email_prompt,
+            message = await conversations.insert_message(session, conversation, "ai", settings.email_prompt,
                                                       kind="email_request")  # fmt: skip
             return [message], [Status.needs_email.value]
 
@@ -267,7 +267,7 @@ class ChatFlow:
             conversation = await conversations.get(session, conversation_id)
             if Status(conversation.status) is not Status.needs_email:
                 raise FlowError("not_offered", "no email address was asked for")
-            return await conversations.add_message(session, conversation, "shopper", address[:320], kind="email")
+            return await conversations.insert_message(session, conversation, "shopper", address[:320], kind="email")
 
         message = await conversations.retrying(self.sessions, store)
         await self.publish(conversation_id, [message])
@@ -289,7 +289,7 @@ class ChatFlow:
         except EmailNotValidError as exc:
             settings = await self.handoff_settings.get(session)
             text = f"That doesn't look like an email address: {exc} {settings.email_prompt}"
-            message = await conversations.add_message(session, conversation, "ai", text, kind="email_request",
+            message = await conversations.insert_message(session, conversation, "ai", text, kind="email_request",
                                                       meta={"invalid_email": True})  # fmt: skip
             return [message], []
         await conversations.link_profile(session, conversation, email=valid.normalized)
@@ -302,7 +302,7 @@ class ChatFlow:
         await conversations.transition(session, conversation, Transition.hand_off, reason, "shopper")
         conversation.handoff_method = settings.method
         await handoff.enqueue_handoff(session, conversation.id, settings.method, self.clock())
-        message = await conversations.add_message(session, conversation, "system", ON_ITS_WAY, kind="notice")
+        message = await conversations.insert_message(session, conversation, "system", ON_ITS_WAY, kind="notice")
         await self._update_outcome(session, conversation)
         return [message], [Status.handing_off.value]
 
@@ -370,7 +370,7 @@ class TeamActions:
             conversation = await conversations.get(session, conversation_id)
             if Status(conversation.status) is not Status.with_team:
                 raise FlowError("not_with_team", "only a conversation with the team can get an agent's reply")
-            return await conversations.add_message(session, conversation, "agent", text, meta={"agent": agent})
+            return await conversations.insert_message(session, conversation, "agent", text, meta={"agent": agent})
 
         message = await conversations.retrying(self.flow.sessions, write)
         await self.flow.publish(conversation_id, [message])
@@ -386,7 +386,7 @@ class TeamActions:
                 session, conversation, Transition.hand_back, f"handed back by {agent}", agent
             )
             text = "You're back with our virtual assistant — ask me anything."
-            return await conversations.add_message(session, conversation, "system", text, kind="notice")
+            return await conversations.insert_message(session, conversation, "system", text, kind="notice")
 
         message = await conversations.retrying(self.flow.sessions, back)
         await self.flow.publish(conversation_id, [message], [Status.ai.value])
@@ -397,7 +397,7 @@ class TeamActions:
             if not can(conversation, Transition.close):
                 raise FlowError("closed", "the conversation is already closed")
             await conversations.transition(session, conversation, Transition.close, reason, actor)
-            return await conversations.add_message(session, conversation, "system", "This conversation has ended.",
+            return await conversations.insert_message(session, conversation, "system", "This conversation has ended.",
                                                    kind="notice")  # fmt: skip
 
         message = await conversations.retrying(self.flow.sessions, end)

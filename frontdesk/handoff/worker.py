@@ -121,7 +121,7 @@ class OutboxWorker:
         else:
             text = settings.auto_response
         ticket.auto_response_on = now.date().isoformat() if text != TEAM_JOINS else None
-        message = await conversations.add_message(session, conversation, "system", text, kind="notice")
+        message = await conversations.insert_message(session, conversation, "system", text, kind="notice")
         return [message], Status.with_team.value
 
     async def _failed(self, item_id: int, error: Exception) -> None:

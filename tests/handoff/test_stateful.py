@@ -236,7 +236,11 @@ def test_chat_flow_keeps_its_invariants(world: World) -> None:
     ChatMachine.world = world
     machine_test = ChatMachine.TestCase
     machine_test.settings = settings(
-        max_examples=40, stateful_step_count=25, deadline=None, suppress_health_check=list(HealthCheck)
+        max_examples=60,
+        stateful_step_count=25,
+        deadline=None,
+        suppress_health_check=list(HealthCheck),
+        derandomize=True,  # the same exploration every run: the coverage check below cannot flake
     )
     machine_test().runTest()
     # The run must have reached every status of the handoff, or it proved little.
