@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import secrets
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable
 from typing import TypeVar
 
 from sqlalchemy import bindparam, insert, select, update
@@ -13,7 +13,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from sqlalchemy.orm.exc import StaleDataError
 
 from frontdesk.conversations import state, transcript
-from frontdesk.conversations.models import Conversation, ConversationEvent, Message, Profile
+from frontdesk.conversations.models import Conversation, Message, Profile
 from frontdesk.db import utcnow
 
 T = TypeVar("T")
@@ -145,28 +145,10 @@ async def recent_shopper_texts(session: AsyncSession, conversation_id: str, coun
     return list(reversed(rows.all()))
 
 
-async def message_at(session: AsyncSession, conversation_id: str, seq: int) -> Message:
-    message = await session.scalar(
-        select(Message).where(Message.conversation_id == conversation_id, Message.seq == seq)
-    )
-    if message is None:
-        raise ConversationNotFound(f"no message {seq} in conversation {conversation_id}")
-    return message
-
-
 async def transition(
     session: AsyncSession, conversation: Conversation, change: state.Transition, reason: str, actor: str
 ) -> None:
     session.add(state.apply(conversation, change, reason, actor))
-
-
-async def events(session: AsyncSession, conversation_id: str) -> Sequence[ConversationEvent]:
-    rows = await session.scalars(
-        select(ConversationEvent)
-        .where(ConversationEvent.conversation_id == conversation_id)
-        .order_by(ConversationEvent.id)
-    )
-    return rows.all()
 
 
 async def link_profile(

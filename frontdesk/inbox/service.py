@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from sqlalchemy import func, select
+from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from frontdesk.inbox.models import InboxTicket
@@ -47,10 +47,3 @@ async def list_tickets(session: AsyncSession, state: str | None = None) -> list[
     if state:
         query = query.where(InboxTicket.state == state)
     return list((await session.scalars(query)).all())
-
-
-async def count_for_conversation(session: AsyncSession, conversation_id: str) -> int:
-    return (
-        await session.scalar(select(func.count(InboxTicket.id)).where(InboxTicket.conversation_id == conversation_id))
-        or 0
-    )

@@ -53,9 +53,6 @@ class EventBus:
             if not self._subscribers[topic]:
                 del self._subscribers[topic]
 
-    def watchers(self, topic: str) -> int:
-        return len(self._subscribers.get(topic, ()))
-
 
 def conversation_topic(conversation_id: str) -> str:
     return f"conversation:{conversation_id}"
