@@ -22,15 +22,18 @@ from frontdesk.channels.webchat.views import settings_router as widget_settings_
 from frontdesk.config import Settings
 from frontdesk.conversations.views import router as conversations_router
 from frontdesk.db import Database
-from frontdesk.handoff.flow import ChatFlow
+from frontdesk.handoff.flow import ChatFlow, TeamActions
 from frontdesk.handoff.views import router as handoff_router
 from frontdesk.handoff.worker import OutboxWorker
 from frontdesk.inbox.service import Presence
+from frontdesk.inbox.views import pages as inbox_pages
 from frontdesk.inbox.views import router as inbox_router
 from frontdesk.knowledge.service import Knowledge
 from frontdesk.knowledge.views import router as knowledge_router
 from frontdesk.metrics.views import router as metrics_router
+from frontdesk.pages import mount_static
 from frontdesk.realtime.bus import EventBus
+from frontdesk.users.views import router as users_router
 from frontdesk.vault import Vault, key_for
 
 
@@ -58,6 +61,7 @@ def create_app(settings: Settings | None = None, clock: Callable[[], datetime] =
         presence = Presence()
         wake = asyncio.Event()
         app.state.settings = settings
+        app.state.clock = clock
         app.state.database = database
         app.state.knowledge = knowledge
         app.state.bus = bus
@@ -67,8 +71,10 @@ def create_app(settings: Settings | None = None, clock: Callable[[], datetime] =
         ))  # fmt: skip
         app.state.limits = WebchatLimits.from_settings(settings, time.monotonic)
         app.state.flow = ChatFlow(
-            database.sessions, knowledge, bus, clock, wake, settings.answer_threshold, settings.max_question_chars
-        )
+            database.sessions, knowledge, bus, clock, wake, settings.answer_threshold, settings.max_question_chars,
+            presence=presence,
+        )  # fmt: skip
+        app.state.team = TeamActions(app.state.flow)
         worker = OutboxWorker(database.sessions, bus, presence, clock, wake)
         worker_task = asyncio.create_task(worker.run(), name="outbox-worker") if settings.run_worker else None
         app.state.worker = worker
@@ -94,8 +100,11 @@ def create_app(settings: Settings | None = None, clock: Callable[[], datetime] =
     app.include_router(widget_settings_router)
     app.include_router(conversations_router)
     app.include_router(inbox_router)
+    app.include_router(inbox_pages)
     app.include_router(metrics_router)
     app.include_router(webchat_router)
+    app.include_router(users_router)
+    mount_static(app)
 
     @app.get("/healthz", tags=["ops"])
     async def healthz() -> dict[str, object]:

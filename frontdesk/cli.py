@@ -1,4 +1,4 @@
-"""The `frontdesk` command: serve, migrate, kb, ask, eval, demo."""
+"""The `frontdesk` command: serve, migrate, kb, users, ask, eval, demo."""
 
 from __future__ import annotations
 
@@ -7,7 +7,8 @@ import json
 import sys
 import tempfile
 import time
-from collections.abc import Coroutine
+from collections.abc import AsyncIterator, Coroutine
+from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Annotated, Any, TypeVar
 
@@ -21,11 +22,14 @@ from frontdesk.config import Settings
 app = typer.Typer(help="frontdesk — an AI customer agent for online stores that knows when it does not know.")
 kb = typer.Typer(help="The store's knowledge: import, list, add, remove, search.")
 app.add_typer(kb, name="kb")
+users = typer.Typer(help="The store's team: who may sign in to the inbox and the settings.")
+app.add_typer(users, name="users")
 out = Console(soft_wrap=True)
 err = Console(stderr=True, soft_wrap=True)
 T = TypeVar("T")
 
 DEMO_FOLDER = Path(__file__).parent / "knowledge" / "demo"
+DEMO_ADMIN = "admin@demo.store"
 
 
 def _run(coroutine: Coroutine[Any, Any, T]) -> T:
@@ -68,23 +72,22 @@ def serve(
 
     overrides = {k: v for k, v in {"host": host, "port": port}.items() if v is not None}
     settings = Settings(**overrides)  # type: ignore[arg-type]
-    if not settings.listens_on_loopback and settings.api_token is None:
-        raise _fail(
-            f"refusing to listen on {settings.host} without FRONTDESK_API_TOKEN: the admin API would be open to "
-            "the network. Set a long random token, or listen on 127.0.0.1."
-        )
     try:
         key_for(settings.secret_key.get_secret_value() if settings.secret_key else None, settings.sqlite_path)
     except VaultError as exc:
         raise _fail(str(exc)) from exc
     run_migrations(settings.database_url)
+    demo_admin: str | None = None
     if demo:
         _run(_load_demo(settings, only_if_empty=True))
+        demo_admin = _run(_demo_admin(settings))
     base = f"http://{settings.host}:{settings.port}"
     out.print(f"[bold green]frontdesk is starting[/bold green] on {base}  ({_safe_url(settings.database_url)})")
     out.print(f"  Demo shop with the chat widget: {base}/")
     out.print(f"  API docs:     {base}/docs")
     out.print(f"  Health:       {base}/healthz")
+    if demo_admin:
+        out.print(f"  Sign in to the inbox at {base}/inbox as {DEMO_ADMIN} / {demo_admin}", highlight=False)
     out.print(
         f"  Ask the agent: curl -s {base}/api/agent/ask -H 'content-type: application/json' "
         '-d \'{"question": "do you ship to canada?"}\''
@@ -121,6 +124,25 @@ async def _load_demo(settings: Settings, only_if_empty: bool) -> None:
             if path.name.startswith("."):
                 continue
             await _import(database, path)
+    finally:
+        await database.dispose()
+
+
+async def _demo_admin(settings: Settings) -> str | None:
+    """The demo's admin when the store has no users yet: its random password, to print once; None otherwise."""
+    import secrets
+
+    from frontdesk.db import Database
+    from frontdesk.users import service
+
+    database = Database(settings.database_url)
+    try:
+        async with database.session() as session:
+            if await service.any_users(session):
+                return None
+            password = secrets.token_urlsafe(12)
+            await service.create_user(session, DEMO_ADMIN, "admin", password, name="Demo admin")
+            return password
     finally:
         await database.dispose()
 
@@ -300,6 +322,75 @@ def kb_delete(entry_id: int) -> None:
     except service.KnowledgeError as exc:
         raise _fail(str(exc)) from exc
     out.print(f"deleted entry {entry_id}")
+
+
+@users.command("create")
+def users_create(
+    email: Annotated[str, typer.Argument(help="The email the user signs in with")],
+    role: Annotated[str, typer.Option(help="admin (settings and inbox) or agent (inbox)")],
+    name: Annotated[str, typer.Option(help="The name shoppers and colleagues see")] = "",
+    password_stdin: Annotated[
+        bool, typer.Option("--password-stdin", help="Read the password from the first line of stdin")
+    ] = False,
+) -> None:
+    """Add a user who can sign in; asks for the password (hidden, twice) unless --password-stdin."""
+    from frontdesk.users import service
+
+    if role not in service.ROLES:
+        raise _fail(f"the role must be admin or agent, not {role!r}")
+    try:
+        service.normalize_email(email)
+    except service.UserError as exc:
+        raise _fail(str(exc)) from exc
+    if password_stdin:
+        password = sys.stdin.readline().rstrip("\r\n")
+    else:
+        password = typer.prompt("Password", hide_input=True)
+        if typer.prompt("Password again", hide_input=True) != password:
+            raise _fail("the two passwords differ; nothing was created")
+
+    async def go() -> Any:
+        async with _team_session() as session:
+            return await service.create_user(session, email, role, password, name=name)
+
+    try:
+        user = _run(go())
+    except service.UserError as exc:
+        raise _fail(str(exc)) from exc
+    out.print(f"created {user.role} {user.email} (id {user.id})", highlight=False)
+
+
+@asynccontextmanager
+async def _team_session() -> AsyncIterator[Any]:
+    """A session on the configured database, migrated first; unlike `_session`, no embedder is loaded."""
+    from frontdesk.db import Database
+    from frontdesk.db import migrate as run_migrations
+
+    settings = Settings()
+    run_migrations(settings.database_url)
+    database = Database(settings.database_url)
+    try:
+        async with database.session() as session:
+            yield session
+    finally:
+        await database.dispose()
+
+
+@users.command("list")
+def users_list() -> None:
+    """List the store's team."""
+    from frontdesk.users import service
+
+    async def go() -> list[Any]:
+        async with _team_session() as session:
+            return list(await service.list_users(session))
+
+    rows = _run(go())
+    table = Table("id", "email", "name", "role", "active", "last sign-in", title=f"{len(rows)} users")
+    for user in rows:
+        last = user.last_sign_in_at.strftime("%Y-%m-%d %H:%M") if user.last_sign_in_at else "never"
+        table.add_row(str(user.id), user.email, user.name, user.role, "yes" if user.active else "no", last)
+    out.print(table)
 
 
 @app.command()

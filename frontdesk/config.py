@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Literal
 
 from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -41,6 +42,16 @@ class Settings(BaseSettings):
     rate_messages_per_minute: int = 20
     rate_ip_messages_per_minute: int = 60
     rate_ip_conversations_per_minute: int = 10
+    smtp_host: str | None = Field(
+        default=None, description="SMTP server for agents' replies to shoppers who left and team alerts; None = off"
+    )
+    smtp_port: int = 587
+    smtp_username: str | None = None
+    smtp_password: SecretStr | None = None
+    smtp_security: Literal["starttls", "tls", "none"] = Field(
+        default="starttls", description='"starttls" (port 587), "tls" (implicit TLS, port 465) or "none" (local relay)'
+    )
+    mail_from: str | None = Field(default=None, description='The sender, e.g. "Store support <support@example.com>"')
 
     @field_validator("database_url")
     @classmethod

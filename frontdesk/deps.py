@@ -1,16 +1,26 @@
-"""FastAPI dependencies: what a route may ask for, taken from the app's state."""
+"""FastAPI dependencies: what a route may ask for, taken from the app's state, and who is asking."""
 
 from __future__ import annotations
 
 import hmac
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from urllib.parse import quote
 
-from fastapi import HTTPException, Request, status
+from fastapi import HTTPException, Request, Response, status
+from fastapi.responses import RedirectResponse
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from frontdesk.config import Settings
 from frontdesk.db import Database
 from frontdesk.knowledge.service import Knowledge
+from frontdesk.users import service as users
+
+SESSION_COOKIE = users.COOKIE
+CSRF_HEADER = "X-CSRF-Token"
+UNSAFE_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
+ADMIN_NEEDED = "this needs the admin role"
 
 
 async def get_session(request: Request) -> AsyncIterator[AsyncSession]:
@@ -27,14 +37,110 @@ def get_settings(request: Request) -> Settings:
     return request.app.state.settings
 
 
-def require_api_token(request: Request) -> None:
-    """The admin API's guard until sign-in exists: a bearer token, compared in constant time, when one is set."""
+def now_of(request: Request) -> datetime:
+    """The app's clock (tests hand in their own); the wall clock when the app was made without one."""
+    clock: Callable[[], datetime] | None = getattr(request.app.state, "clock", None)
+    return clock() if clock else datetime.now(UTC)
+
+
+@dataclass(frozen=True)
+class Principal:
+    """Who makes a request: a signed-in user, or the API token (an admin with no user, and no CSRF token)."""
+
+    user_id: int | None
+    email: str
+    role: str
+    name: str
+    csrf_token: str | None
+
+    @property
+    def is_admin(self) -> bool:
+        return self.role == "admin"
+
+    def may(self, role: str) -> bool:
+        return self.is_admin or self.role == role
+
+
+API_TOKEN_PRINCIPAL = Principal(user_id=None, email="api-token", role="admin", name="API token", csrf_token=None)
+
+
+def _bearer_matches(request: Request) -> bool:
     settings: Settings = request.app.state.settings
     if settings.api_token is None:
-        return
+        return False
     scheme, _, given = request.headers.get("authorization", "").partition(" ")
     expected = settings.api_token.get_secret_value()
-    if scheme.lower() != "bearer" or not hmac.compare_digest(given.encode(), expected.encode()):
+    return scheme.lower() == "bearer" and hmac.compare_digest(given.strip().encode(), expected.encode())
+
+
+async def principal_of(request: Request) -> Principal | None:
+    """The API token's principal or the session cookie's user; None when neither holds. Cached on the request."""
+    if hasattr(request.state, "principal"):
+        cached: Principal | None = request.state.principal
+        return cached
+    principal: Principal | None = None
+    if _bearer_matches(request):
+        principal = API_TOKEN_PRINCIPAL
+    elif token := request.cookies.get(SESSION_COOKIE):
+        database: Database = request.app.state.database
+        # A session of its own, closed before the route runs: SQLite has one pooled connection to share.
+        async with database.session() as session:
+            found = await users.session_of(session, token, now_of(request))
+        if found:
+            user, user_session = found
+            principal = Principal(user.id, user.email, user.role, user.name, user_session.csrf_token)
+    request.state.principal = principal
+    return principal
+
+
+def csrf_matches(principal: Principal, given: str | None) -> bool:
+    return principal.csrf_token is not None and hmac.compare_digest(
+        (given or "").encode(), principal.csrf_token.encode()
+    )
+
+
+async def _require(request: Request, role: str) -> Principal:
+    principal = await principal_of(request)
+    if principal is None:
+        headers = {"WWW-Authenticate": "Bearer"} if request.headers.get("authorization") else None
+        raise HTTPException(status.HTTP_401_UNAUTHORIZED, "sign in first", headers=headers)
+    if not principal.may(role):
         raise HTTPException(
-            status.HTTP_401_UNAUTHORIZED, "a valid API token is needed", headers={"WWW-Authenticate": "Bearer"}
+            status.HTTP_403_FORBIDDEN, ADMIN_NEEDED if role == "admin" else f"this needs the {role} role"
         )
+    # A cookie is sent by the browser whatever page asks; the token proves the request comes from our own pages.
+    if (
+        principal.user_id is not None
+        and request.method in UNSAFE_METHODS
+        and not csrf_matches(principal, request.headers.get(CSRF_HEADER))
+    ):
+        raise HTTPException(status.HTTP_403_FORBIDDEN, "missing or wrong CSRF token")
+    return principal
+
+
+async def require_agent(request: Request) -> Principal:
+    """Any signed-in member of the team (an admin too), or the API token."""
+    return await _require(request, "agent")
+
+
+async def require_admin(request: Request) -> Principal:
+    return await _require(request, "admin")
+
+
+async def page_user(request: Request, role: str) -> Principal | Response:
+    """The signed-in user of an HTML page, or the response to send instead: to the sign-in form (303), or a 403
+    page when the role is missing."""
+    principal = await principal_of(request)
+    if principal is None:
+        path = request.url.path + (f"?{request.url.query}" if request.url.query else "")
+        return RedirectResponse(f"/signin?next={quote(path, safe='/')}", status_code=status.HTTP_303_SEE_OTHER)
+    if not principal.may(role):
+        from frontdesk.pages import render  # pages renders with the Principal: imported here to avoid a cycle
+
+        return render(
+            request,
+            "base.html",
+            {"heading": "Not for your role", "message": f"This page needs the {role} role. Ask an admin of the store."},
+            status=status.HTTP_403_FORBIDDEN,
+        )
+    return principal

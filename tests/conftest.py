@@ -17,7 +17,7 @@ from frontdesk.agent.embedders import Embedder, load_embedder
 from frontdesk.app import create_app
 from frontdesk.config import Settings
 from frontdesk.db import Database, migrate
-from tests.server import TEST_SECRET_KEY, reset_postgres
+from tests.server import ADMIN_HEADERS, TEST_API_TOKEN, TEST_SECRET_KEY, reset_postgres
 
 POSTGRES_URL = os.environ.get("FRONTDESK_TEST_DATABASE_URL")
 
@@ -42,7 +42,10 @@ def database_url(tmp_path: Path) -> Iterator[str]:
 def settings(database_url: str, monkeypatch: pytest.MonkeyPatch) -> Settings:
     monkeypatch.setenv("FRONTDESK_DATABASE_URL", database_url)
     monkeypatch.setenv("FRONTDESK_SECRET_KEY", TEST_SECRET_KEY)
-    return Settings(database_url=database_url, secret_key=SecretStr(TEST_SECRET_KEY))
+    monkeypatch.setenv("FRONTDESK_API_TOKEN", TEST_API_TOKEN)
+    return Settings(
+        database_url=database_url, secret_key=SecretStr(TEST_SECRET_KEY), api_token=SecretStr(TEST_API_TOKEN)
+    )
 
 
 @pytest.fixture
@@ -54,8 +57,9 @@ async def database(database_url: str) -> AsyncIterator[Database]:
 
 @pytest.fixture
 async def client(settings: Settings) -> AsyncIterator[httpx.AsyncClient]:
+    """The app in process, called as the store's admin with the API token."""
     app = create_app(settings)
     async with app.router.lifespan_context(app):
         transport = httpx.ASGITransport(app=app)
-        async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as http:
+        async with httpx.AsyncClient(transport=transport, base_url="http://testserver", headers=ADMIN_HEADERS) as http:
             yield http

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import secrets
 import socket
 import subprocess
 import sys
@@ -15,6 +16,8 @@ import httpx
 from cryptography.fernet import Fernet
 
 TEST_SECRET_KEY = Fernet.generate_key().decode()
+TEST_API_TOKEN = "test-api-token-" + secrets.token_urlsafe(16)
+ADMIN_HEADERS = {"Authorization": f"Bearer {TEST_API_TOKEN}"}
 
 
 def free_port() -> int:
@@ -36,9 +39,9 @@ def running_server(database_url: str, log: Path, env: dict[str, str] | None = No
         "FRONTDESK_DATABASE_URL": database_url,
         "FRONTDESK_PORT": str(port),
         "FRONTDESK_SECRET_KEY": TEST_SECRET_KEY,
+        "FRONTDESK_API_TOKEN": TEST_API_TOKEN,
         **(env or {}),
     }
-    environment.pop("FRONTDESK_API_TOKEN", None)
     command = [sys.executable, "-m", "frontdesk.cli", "serve", *(["--demo"] if demo else [])]
     with log.open("a") as handle:
         process = subprocess.Popen(command, env=environment, stdout=handle, stderr=subprocess.STDOUT)

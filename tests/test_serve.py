@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import httpx
 
 from frontdesk.config import Settings
-from tests.server import running_server
+from tests.server import ADMIN_HEADERS, running_server
 
 
 def test_serve_with_demo_answers_a_shopper_question_over_http(settings: Settings, tmp_path: Path) -> None:
@@ -15,7 +16,9 @@ def test_serve_with_demo_answers_a_shopper_question_over_http(settings: Settings
     with running_server(settings.database_url, log) as base:
         health = httpx.get(f"{base}/healthz").json()
         assert health["knowledge_entries"] >= 80
-        decision = httpx.post(f"{base}/api/agent/ask", json={"question": "do you ship to canada?"}).json()
+        ask = {"question": "do you ship to canada?"}
+        assert httpx.post(f"{base}/api/agent/ask", json=ask).status_code == 401
+        decision = httpx.post(f"{base}/api/agent/ask", json=ask, headers=ADMIN_HEADERS).json()
         assert decision["decision"] == "answer"
         assert "canada" in decision["text"].lower()
         assert httpx.get(f"{base}/docs").status_code == 200
@@ -25,3 +28,29 @@ def test_serve_with_demo_answers_a_shopper_question_over_http(settings: Settings
     printed = log.read_text()
     assert f"{base}/docs" in printed
     assert f"{base}/" in printed
+
+
+def test_first_demo_start_prints_an_admin_who_can_sign_in_and_later_starts_do_not(
+    settings: Settings, tmp_path: Path
+) -> None:
+    first = tmp_path / "first.log"
+    # Unbuffered, so that the startup lines are in the log while the server runs.
+    with running_server(settings.database_url, first, {"PYTHONUNBUFFERED": "1"}) as base:
+        printed = re.search(rf"Sign in to the inbox at {base}/inbox as (\S+) / (\S+)", first.read_text())
+        assert printed, first.read_text()
+        email, password = printed.groups()
+        assert email == "admin@demo.store"
+        with httpx.Client(base_url=base) as browser:
+            form = browser.get("/signin")
+            csrf = re.search(r'name="csrf_token" value="([^"]+)"', form.text)
+            assert csrf
+            signed_in = browser.post(
+                "/signin", data={"email": email, "password": password, "csrf_token": csrf.group(1), "next": "/inbox"}
+            )
+            assert signed_in.status_code == 303
+            me = browser.get("/api/me").json()
+            assert (me["email"], me["role"]) == ("admin@demo.store", "admin")
+    second = tmp_path / "second.log"
+    with running_server(settings.database_url, second):
+        pass
+    assert "Sign in to the inbox" not in second.read_text()

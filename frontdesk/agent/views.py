@@ -9,10 +9,10 @@ from fastapi import APIRouter, Depends, HTTPException, status
 from frontdesk.agent import engine
 from frontdesk.agent.schemas import AskIn, DecisionOut, EntryRef
 from frontdesk.config import Settings
-from frontdesk.deps import get_knowledge, get_settings, require_api_token
+from frontdesk.deps import get_knowledge, get_settings, require_admin
 from frontdesk.knowledge.service import EntryView, Knowledge
 
-router = APIRouter(prefix="/api/agent", tags=["agent"], dependencies=[Depends(require_api_token)])
+router = APIRouter(prefix="/api/agent", tags=["agent"], dependencies=[Depends(require_admin)])
 
 
 @router.post("/ask", response_model=DecisionOut)

@@ -82,3 +82,14 @@ class ConversationEvent(Base):
     reason: Mapped[str] = mapped_column(String(300))
     actor: Mapped[str] = mapped_column(String(64))
     at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+
+class VisitorToken(Base):
+    """A further token that opens a conversation, e.g. from the link in a reply sent by email. The first token is
+    `Conversation.visitor_token_hash`; both are stored hashed."""
+
+    __tablename__ = "visitor_tokens"
+
+    token_hash: Mapped[str] = mapped_column(String(64), primary_key=True)
+    conversation_id: Mapped[str] = mapped_column(ForeignKey("conversations.id", ondelete="CASCADE"), index=True)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)

@@ -2,18 +2,22 @@
 
 from __future__ import annotations
 
+import base64
 import hashlib
+import hmac
 import secrets
 from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from datetime import datetime, timedelta
 from typing import TypeVar
 
-from sqlalchemy import bindparam, insert, select, update
+from sqlalchemy import bindparam, func, insert, or_, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from sqlalchemy.orm.exc import StaleDataError
 
 from frontdesk.conversations import state, transcript
-from frontdesk.conversations.models import Conversation, Message, Profile
+from frontdesk.conversations.models import Conversation, Message, Profile, VisitorToken
 from frontdesk.db import utcnow
 
 T = TypeVar("T")
@@ -24,6 +28,7 @@ SET_META = (
     .values(meta=bindparam("meta_"))
 )
 RETRIES = 8
+RESUME_LIFETIME = timedelta(days=14)
 
 
 class ConversationNotFound(Exception):
@@ -72,7 +77,61 @@ async def create(session: AsyncSession, channel: str, token: str | None = None) 
 
 
 async def by_token(session: AsyncSession, token: str) -> Conversation | None:
-    return await session.scalar(select(Conversation).where(Conversation.visitor_token_hash == token_hash(token)))
+    """The conversation a visitor token opens: its first token, or one added later (a resume link)."""
+    hashed = token_hash(token)
+    added = select(VisitorToken.conversation_id).where(VisitorToken.token_hash == hashed)
+    return await session.scalar(
+        select(Conversation).where(or_(Conversation.visitor_token_hash == hashed, Conversation.id.in_(added)))
+    )
+
+
+async def add_visitor_token(session: AsyncSession, conversation_id: str) -> str:
+    """A further token for a conversation (a browser that followed a resume link): the other tokens keep working."""
+    token = new_visitor_token()
+    session.add(VisitorToken(token_hash=token_hash(token), conversation_id=conversation_id))
+    await session.flush()
+    return token
+
+
+@dataclass(frozen=True)
+class ResumeLinks:
+    """Signed links that reopen a conversation in a browser, sent with an agent's reply by email. A link carries the
+    conversation id and its expiry, signed with HMAC-SHA256: nothing is stored, and a changed character breaks it.
+
+    The key is derived from the app's Fernet key rather than being that key, so a link's signature can never be
+    turned against the secrets the Fernet key encrypts."""
+
+    key: bytes
+    public_url: str
+    lifetime: timedelta = RESUME_LIFETIME
+
+    @classmethod
+    def from_secret_key(cls, secret_key: str, public_url: str) -> ResumeLinks:
+        return cls(hmac.new(secret_key.encode(), b"resume-link", hashlib.sha256).digest(), public_url.rstrip("/"))
+
+    def value(self, conversation_id: str, now: datetime) -> str:
+        payload = f"{conversation_id}.{int((now + self.lifetime).timestamp())}"
+        return f"{payload}.{self._signature(payload)}"
+
+    def link(self, conversation_id: str, now: datetime) -> str:
+        return f"{self.public_url}/chat?resume={self.value(conversation_id, now)}"
+
+    def conversation_id(self, value: str, now: datetime) -> str | None:
+        """The conversation a link's value opens, or None when it is forged, altered or expired."""
+        parts = value.split(".")
+        if len(value) > 200 or len(parts) != 3:
+            return None
+        conversation_id, expires, signature = parts
+        expected = self._signature(f"{conversation_id}.{expires}")
+        if not hmac.compare_digest(expected.encode(), signature.encode()):
+            return None
+        if not (expires.isascii() and expires.isdigit()) or int(expires) <= now.timestamp():
+            return None
+        return conversation_id
+
+    def _signature(self, payload: str) -> str:
+        digest = hmac.new(self.key, payload.encode(), hashlib.sha256).digest()
+        return base64.urlsafe_b64encode(digest).rstrip(b"=").decode()
 
 
 async def get(session: AsyncSession, conversation_id: str) -> Conversation:
@@ -193,3 +252,33 @@ async def ticket_content(session: AsyncSession, conversation_id: str, public_url
         link=f"{public_url.rstrip('/')}/console/conversations/{conversation.id}",
         lines=[transcript.TranscriptLine(m.created_at, m.author, m.text) for m in messages],
     )
+
+
+async def with_profiles(session: AsyncSession, ids: list[str]) -> dict[str, tuple[Conversation, Profile | None]]:
+    """Several conversations with their shoppers' profiles, in one query (the inbox's queues list them)."""
+    if not ids:
+        return {}
+    rows = await session.execute(
+        select(Conversation, Profile)
+        .outerjoin(Profile, Profile.id == Conversation.profile_id)
+        .where(Conversation.id.in_(ids))
+    )
+    return {conversation.id: (conversation, profile) for conversation, profile in rows}
+
+
+async def last_messages(session: AsyncSession, ids: list[str]) -> dict[str, Message]:
+    """The newest message of each conversation (one query)."""
+    if not ids:
+        return {}
+    newest = (
+        select(Message.conversation_id, func.max(Message.seq).label("seq"))
+        .where(Message.conversation_id.in_(ids))
+        .group_by(Message.conversation_id)
+        .subquery()
+    )
+    rows = await session.scalars(
+        select(Message).join(
+            newest, (Message.conversation_id == newest.c.conversation_id) & (Message.seq == newest.c.seq)
+        )
+    )
+    return {message.conversation_id: message for message in rows.all()}

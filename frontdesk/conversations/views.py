@@ -9,9 +9,9 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from frontdesk.conversations import service
 from frontdesk.conversations.schemas import ConversationOut, MessageOut, TranscriptOut
-from frontdesk.deps import get_session, require_api_token
+from frontdesk.deps import get_session, require_admin
 
-router = APIRouter(prefix="/api/conversations", tags=["conversations"], dependencies=[Depends(require_api_token)])
+router = APIRouter(prefix="/api/conversations", tags=["conversations"], dependencies=[Depends(require_admin)])
 Session = Annotated[AsyncSession, Depends(get_session)]
 
 

@@ -11,6 +11,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
+from typing import TYPE_CHECKING
 
 from email_validator import EmailNotValidError, validate_email
 from sqlalchemy.exc import IntegrityError
@@ -24,9 +25,13 @@ from frontdesk.conversations.state import TEAM_OWNS, Status, Transition, Transit
 from frontdesk.conversations.transcript import iso
 from frontdesk.handoff import service as handoff
 from frontdesk.handoff.schemas import Method
+from frontdesk.inbox import service as inbox
 from frontdesk.knowledge.service import Knowledge
 from frontdesk.metrics.outcomes import outcome_of
 from frontdesk.realtime.bus import INBOX_TOPIC, EventBus, conversation_topic
+
+if TYPE_CHECKING:
+    from frontdesk.channels.webchat.service import Connections
 
 Clock = Callable[[], datetime]
 
@@ -99,6 +104,7 @@ class ChatFlow:
     threshold: float | None = None
     max_chars: int = 4000
     handoff_settings: SettingsCache = field(default_factory=SettingsCache)
+    presence: inbox.Presence | None = None
 
     def __post_init__(self) -> None:
         handoff.on_settings_change(self.sessions, self.handoff_settings.clear)
@@ -161,7 +167,9 @@ class ChatFlow:
         `release`, nothing in the session is pending and the read of a follow-up's previous turn is committed
         before the decision, so the (single, on SQLite) connection is not held while the engine computes."""
         status = Status(conversation.status)
-        if status in TEAM_OWNS or status is Status.closed:
+        if status in TEAM_OWNS:
+            return await self._team_turn(session, conversation, shopper), []
+        if status is Status.closed:
             return [], []
         if status is Status.needs_email:
             return await self._take_email(session, conversation, shopper.text, shopper.seq)
@@ -180,6 +188,20 @@ class ChatFlow:
             statuses.append(Status.ai.value)
         out, more = await self._answer(session, conversation, shopper, decision)
         return out, statuses + more
+
+    async def _team_turn(self, session: AsyncSession, conversation: Conversation, shopper: Message) -> list[Message]:
+        """The team owns the conversation: the AI stays silent; the inbox hears of the message at once. While nobody
+        is there to answer, the shopper is told so — at most once per conversation and day."""
+        await self.bus.publish(INBOX_TOPIC, {"type": "activity", "conversation_id": conversation.id,
+                                             "seq": shopper.seq, "author": "shopper"})  # fmt: skip
+        if Status(conversation.status) is not Status.with_team or self.presence is None or self.presence.online:
+            return []
+        now = self.clock()
+        settings = await handoff.get_settings(session)
+        if not await inbox.take_auto_response_day(session, conversation.id, now.date().isoformat()):
+            return []
+        text = settings.auto_response if handoff.team_is_open(settings, now) else settings.office_hours_message
+        return [await conversations.insert_message(session, conversation, "system", text, kind="notice")]
 
     async def _answer(
         self, session: AsyncSession, conversation: Conversation, shopper: Message, decision: engine.Decision
@@ -364,16 +386,31 @@ class TeamActions:
     """What a person of the store's team does in a handed-off conversation (the inbox pages call these)."""
 
     flow: ChatFlow
+    # The web chat connections of this process; None (a process without web chat) never sends a reply by email.
+    connections: Connections | None = None
 
     async def reply(self, conversation_id: str, agent: str, text: str) -> None:
-        async def write(session: AsyncSession) -> Message:
+        """Store the agent's message and send it to the shopper's chat. A shopper with no chat open gets it by email
+        too, queued in the same transaction as the message: a reply stored is a reply that reaches them."""
+
+        async def reach_away(session: AsyncSession, conversation: Conversation, seq: int) -> bool:
+            # The seam for other ways back to a shopper who left: an SMS conversation will queue an SMS here.
+            if self.connections is None or self.connections.is_connected(conversation.id) or not conversation.email:
+                return False
+            await handoff.enqueue_email(session, conversation.id, handoff.reply_email_kind(seq), self.flow.clock())
+            return True
+
+        async def write(session: AsyncSession) -> tuple[Message, bool]:
             conversation = await conversations.get(session, conversation_id)
             if Status(conversation.status) is not Status.with_team:
                 raise FlowError("not_with_team", "only a conversation with the team can get an agent's reply")
-            return await conversations.insert_message(session, conversation, "agent", text, meta={"agent": agent})
+            message = await conversations.insert_message(session, conversation, "agent", text, meta={"agent": agent})
+            return message, await reach_away(session, conversation, message.seq)
 
-        message = await conversations.retrying(self.flow.sessions, write)
+        message, queued = await conversations.retrying(self.flow.sessions, write)
         await self.flow.publish(conversation_id, [message])
+        if queued:
+            self.flow.wake_worker.set()  # the outbox row is committed: the worker may send it now
 
     async def hand_back(self, conversation_id: str, agent: str) -> None:
         """The AI answers again from now on; recorded as an event."""
@@ -385,11 +422,14 @@ class TeamActions:
             await conversations.transition(
                 session, conversation, Transition.hand_back, f"handed back by {agent}", agent
             )
+            await inbox.finish(session, conversation_id, "handed_back", self.flow.clock())
             text = "You're back with our virtual assistant — ask me anything."
             return await conversations.insert_message(session, conversation, "system", text, kind="notice")
 
         message = await conversations.retrying(self.flow.sessions, back)
         await self.flow.publish(conversation_id, [message], [Status.ai.value])
+        await self.flow.bus.publish(INBOX_TOPIC, {"type": "conversation", "conversation_id": conversation_id,
+                                                  "status": Status.ai.value})  # fmt: skip
 
     async def close(self, conversation_id: str, actor: str, reason: str = "closed by the team") -> None:
         async def end(session: AsyncSession) -> Message:
@@ -397,8 +437,11 @@ class TeamActions:
             if not can(conversation, Transition.close):
                 raise FlowError("closed", "the conversation is already closed")
             await conversations.transition(session, conversation, Transition.close, reason, actor)
+            await inbox.close_if_open(session, conversation_id, self.flow.clock())
             return await conversations.insert_message(session, conversation, "system", "This conversation has ended.",
                                                    kind="notice")  # fmt: skip
 
         message = await conversations.retrying(self.flow.sessions, end)
         await self.flow.publish(conversation_id, [message], [Status.closed.value])
+        await self.flow.bus.publish(INBOX_TOPIC, {"type": "conversation", "conversation_id": conversation_id,
+                                                  "status": Status.closed.value})  # fmt: skip

@@ -33,6 +33,8 @@ CONNECTED_HELPDESKS: frozenset[str] = frozenset()  # Zendesk and Gorgias connect
 _LINK = re.compile(r"\[([^\]\n]{1,200})\]\(((?:[^()\s]|\([^()\s]*\)){1,2000})\)")
 SAFE_SCHEMES = ("https://", "http://", "mailto:")
 SETTINGS_LISTENERS = "handoff_settings_listeners"  # key of the sessions' `info`: who caches the settings
+EMAIL_TARGET = "email"
+REPLY_EMAIL, TEAM_ALERT = "reply_email", "team_alert"  # outbox kinds of the email target
 
 
 class HandoffSettingsError(ValueError):
@@ -121,11 +123,26 @@ def team_is_open(settings: HandoffSettings, now: datetime) -> bool:
 async def enqueue_handoff(session: AsyncSession, conversation_id: str, target: str, now: datetime) -> OutboxItem:
     """The outbox row, in the caller's transaction. A conversation has one: after a hand back to the AI, a new
     handoff sends the same row again, so the conversation keeps its one ticket (the target reopens it)."""
+    return await _enqueue(session, conversation_id, "handoff", target, now)
+
+
+def reply_email_kind(seq: int) -> str:
+    return f"{REPLY_EMAIL}:{seq}"
+
+
+async def enqueue_email(session: AsyncSession, conversation_id: str, kind: str, now: datetime) -> OutboxItem:
+    """An email for the outbox worker (`reply_email:<seq>` or `team_alert`), in the caller's transaction: a reply
+    stored is a reply sent, even when SMTP is down at the time. Enqueued again (a team alert for a new handoff after
+    a hand back), the conversation's row of that kind is sent again."""
+    return await _enqueue(session, conversation_id, kind, EMAIL_TARGET, now)
+
+
+async def _enqueue(session: AsyncSession, conversation_id: str, kind: str, target: str, now: datetime) -> OutboxItem:
     item = await session.scalar(
-        select(OutboxItem).where(OutboxItem.conversation_id == conversation_id, OutboxItem.kind == "handoff")
+        select(OutboxItem).where(OutboxItem.conversation_id == conversation_id, OutboxItem.kind == kind)
     )
     if item is None:
-        item = OutboxItem(kind="handoff", conversation_id=conversation_id, target=target, next_attempt_at=now)
+        item = OutboxItem(kind=kind, conversation_id=conversation_id, target=target, next_attempt_at=now)
         session.add(item)
     else:
         item.target, item.status, item.next_attempt_at, item.lease_until = target, "pending", now, None

@@ -8,13 +8,13 @@ from fastapi import APIRouter, Depends, HTTPException, status
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from frontdesk.deps import get_session, require_api_token
+from frontdesk.deps import get_session, require_admin
 from frontdesk.handoff import service
 from frontdesk.handoff.models import OutboxItem
 from frontdesk.handoff.office_hours import OfficeHoursError
 from frontdesk.handoff.schemas import HandoffSettingsIn, HandoffSettingsOut
 
-router = APIRouter(tags=["handoff"], dependencies=[Depends(require_api_token)])
+router = APIRouter(tags=["handoff"], dependencies=[Depends(require_admin)])
 Session = Annotated[AsyncSession, Depends(get_session)]
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import DateTime, ForeignKey, Integer, String
+from sqlalchemy import DateTime, ForeignKey, Integer, String, Text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from frontdesk.db import Base, utcnow
@@ -15,11 +15,29 @@ class InboxTicket(Base):
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     conversation_id: Mapped[str] = mapped_column(ForeignKey("conversations.id", ondelete="CASCADE"), unique=True)
+    # open (waiting for or handled by the team), handed_back (the AI answers again) or closed
     state: Mapped[str] = mapped_column(String(16), default="open", index=True)
     reason: Mapped[str] = mapped_column(String(200))
+    assignee_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"), index=True)
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    opened_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    claimed_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    closed_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     auto_response_on: Mapped[str | None] = mapped_column(String(10))  # the day (ISO) it was last sent
+    team_alerted_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
 
     @property
     def ref(self) -> str:
         return f"inbox-{self.id}"
+
+
+class InboxNote(Base):
+    """An internal note on a ticket: the team sees it, the shopper never does (kept apart from the messages)."""
+
+    __tablename__ = "inbox_notes"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    ticket_id: Mapped[int] = mapped_column(ForeignKey("inbox_tickets.id", ondelete="CASCADE"), index=True)
+    author_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
+    text: Mapped[str] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)

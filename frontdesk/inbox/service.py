@@ -1,45 +1,106 @@
-"""The built-in inbox as a handoff target: tickets for handed-off conversations, and who is there to answer."""
+"""The built-in inbox: tickets for handed-off conversations, their queues, who handles them, notes, and who is there
+to answer."""
 
 from __future__ import annotations
 
-from sqlalchemy import select
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Literal
+
+from sqlalchemy import ColumnElement, and_, func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from frontdesk.inbox.models import InboxTicket
+from frontdesk.conversations import service as conversations
+from frontdesk.db import utcnow
+from frontdesk.inbox.models import InboxNote, InboxTicket
+
+Queue = Literal["unassigned", "mine", "open", "closed"]
+QUEUES: tuple[Queue, ...] = ("unassigned", "mine", "open", "closed")
+
+
+class InboxError(Exception):
+    """A team action that does not apply (e.g. a claim lost to another agent), with a message for the agent."""
+
+
+class TicketNotFound(InboxError):
+    pass
 
 
 class Presence:
-    """Agents with the inbox open and not set away, per process (the inbox pages report in; see issue 4)."""
+    """Agents with the inbox open and not set away, in this process: each open inbox page reports in over its
+    WebSocket, and the `away` switch takes an agent out while the page stays open."""
 
     def __init__(self) -> None:
-        self._online: dict[str, int] = {}
+        self._pages: dict[int, int] = {}
+        self._away: set[int] = set()
 
-    def arrive(self, agent_id: str) -> None:
-        self._online[agent_id] = self._online.get(agent_id, 0) + 1
+    def arrive(self, user_id: int, away: bool = False) -> None:
+        self._pages[user_id] = self._pages.get(user_id, 0) + 1
+        self.set_away(user_id, away)
 
-    def leave(self, agent_id: str) -> None:
-        left = self._online.get(agent_id, 0) - 1
+    def leave(self, user_id: int) -> None:
+        left = self._pages.get(user_id, 0) - 1
         if left > 0:
-            self._online[agent_id] = left
+            self._pages[user_id] = left
         else:
-            self._online.pop(agent_id, None)
+            self._pages.pop(user_id, None)
+            self._away.discard(user_id)
+
+    def set_away(self, user_id: int, away: bool) -> None:
+        if away:
+            self._away.add(user_id)
+        else:
+            self._away.discard(user_id)
+
+    def is_online(self, user_id: int) -> bool:
+        return user_id in self._pages and user_id not in self._away
 
     @property
     def online(self) -> int:
-        return len(self._online)
+        return sum(1 for user_id in self._pages if user_id not in self._away)
 
 
-async def open_ticket(session: AsyncSession, conversation_id: str, reason: str) -> InboxTicket:
+async def open_ticket(
+    session: AsyncSession, conversation_id: str, reason: str, now: datetime | None = None
+) -> InboxTicket:
     """The conversation's inbox ticket, created once: delivering the same handoff again (a retry, or a new handoff
-    after a hand back) returns the same ticket, reopened."""
+    after a hand back) returns the same ticket, reopened and back in the unassigned queue."""
+    now = now or utcnow()
     ticket = await session.scalar(select(InboxTicket).where(InboxTicket.conversation_id == conversation_id))
     if ticket is None:
-        ticket = InboxTicket(conversation_id=conversation_id, reason=reason[:200], state="open")
+        ticket = InboxTicket(conversation_id=conversation_id, reason=reason[:200], state="open", created_at=now,
+                             opened_at=now)  # fmt: skip
         session.add(ticket)
         await session.flush()
-    else:
-        ticket.state, ticket.reason = "open", reason[:200]
+    elif ticket.state != "open":
+        ticket.state, ticket.reason, ticket.opened_at = "open", reason[:200], now
+        ticket.assignee_id = ticket.claimed_at = ticket.closed_at = None
+        ticket.auto_response_on = None
     return ticket
+
+
+def _in_queue(queue: Queue, user_id: int | None) -> ColumnElement[bool]:
+    if queue == "unassigned":
+        return and_(InboxTicket.state == "open", InboxTicket.assignee_id.is_(None))
+    if queue == "mine":
+        return and_(InboxTicket.state == "open", InboxTicket.assignee_id == user_id)
+    if queue == "open":
+        return InboxTicket.state == "open"
+    return InboxTicket.state != "open"
+
+
+async def queue_counts(session: AsyncSession, user_id: int | None) -> dict[str, int]:
+    counts: dict[str, int] = {}
+    for queue in QUEUES:
+        counts[queue] = int(await session.scalar(select(func.count(InboxTicket.id)).where(_in_queue(queue, user_id)))
+                            or 0)  # fmt: skip
+    return counts
+
+
+async def list_queue(session: AsyncSession, queue: Queue, user_id: int | None, limit: int = 200) -> list[InboxTicket]:
+    order = InboxTicket.closed_at.desc() if queue == "closed" else InboxTicket.opened_at.asc()
+    rows = await session.scalars(select(InboxTicket).where(_in_queue(queue, user_id)).order_by(order).limit(limit))
+    return list(rows.all())
 
 
 async def list_tickets(session: AsyncSession, state: str | None = None) -> list[InboxTicket]:
@@ -47,3 +108,112 @@ async def list_tickets(session: AsyncSession, state: str | None = None) -> list[
     if state:
         query = query.where(InboxTicket.state == state)
     return list((await session.scalars(query)).all())
+
+
+async def ticket_for(session: AsyncSession, conversation_id: str) -> InboxTicket:
+    ticket = await session.scalar(select(InboxTicket).where(InboxTicket.conversation_id == conversation_id))
+    if ticket is None:
+        raise TicketNotFound(f"no inbox conversation {conversation_id}")
+    return ticket
+
+
+async def claim(session: AsyncSession, conversation_id: str, user_id: int, now: datetime) -> InboxTicket:
+    """Assign the ticket to this agent. One conditional UPDATE: of two agents claiming at once exactly one wins,
+    whatever the database or the number of processes; the other gets InboxError naming who has it."""
+    result = await session.execute(
+        update(InboxTicket)
+        .where(InboxTicket.conversation_id == conversation_id, InboxTicket.state == "open")
+        .where(InboxTicket.assignee_id.is_(None))
+        .values(assignee_id=user_id, claimed_at=now)
+        .execution_options(synchronize_session=False)
+    )
+    ticket = await ticket_for(session, conversation_id)
+    await session.refresh(ticket)
+    if result.rowcount == 1:  # type: ignore[attr-defined]
+        return ticket
+    if ticket.state != "open":
+        raise InboxError("this conversation is no longer open")
+    if ticket.assignee_id == user_id:
+        return ticket
+    raise InboxError("another agent has already claimed this conversation")
+
+
+async def release(session: AsyncSession, conversation_id: str, user_id: int) -> InboxTicket:
+    """Put a claimed conversation back in the unassigned queue (only its assignee does)."""
+    ticket = await ticket_for(session, conversation_id)
+    if ticket.assignee_id != user_id:
+        raise InboxError("only the agent who claimed this conversation can release it")
+    ticket.assignee_id, ticket.claimed_at = None, None
+    return ticket
+
+
+async def take_for_reply(
+    session: AsyncSession, conversation_id: str, user_id: int, now: datetime
+) -> tuple[InboxTicket, bool]:
+    """An agent replies to a conversation they hold; an unclaimed one becomes theirs (True: claimed just now), another
+    agent's is refused so two people never talk over each other."""
+    ticket = await ticket_for(session, conversation_id)
+    if ticket.state != "open":
+        raise InboxError("this conversation is no longer open")
+    if ticket.assignee_id is None:
+        return await claim(session, conversation_id, user_id, now), True
+    if ticket.assignee_id != user_id:
+        raise InboxError("another agent has claimed this conversation")
+    return ticket, False
+
+
+async def add_note(session: AsyncSession, conversation_id: str, user_id: int | None, text: str) -> InboxNote:
+    ticket = await ticket_for(session, conversation_id)
+    note = InboxNote(ticket_id=ticket.id, author_id=user_id, text=text)
+    session.add(note)
+    await session.flush()
+    return note
+
+
+async def notes_of(session: AsyncSession, ticket_id: int) -> list[InboxNote]:
+    rows = await session.scalars(select(InboxNote).where(InboxNote.ticket_id == ticket_id).order_by(InboxNote.id))
+    return list(rows.all())
+
+
+async def finish(session: AsyncSession, conversation_id: str, state: Literal["handed_back", "closed"],
+                 now: datetime) -> InboxTicket:  # fmt: skip
+    """The ticket leaves the open queues: the AI has the conversation again, or it is closed."""
+    ticket = await ticket_for(session, conversation_id)
+    ticket.state, ticket.closed_at = state, now
+    return ticket
+
+
+async def close_if_open(session: AsyncSession, conversation_id: str, now: datetime) -> None:
+    """A conversation closed elsewhere closes its ticket too (no ticket: nothing to do)."""
+    ticket = await session.scalar(select(InboxTicket).where(InboxTicket.conversation_id == conversation_id))
+    if ticket is not None and ticket.state == "open":
+        ticket.state, ticket.closed_at = "closed", now
+
+
+async def take_auto_response_day(session: AsyncSession, conversation_id: str, day: str) -> bool:
+    """True once per conversation and day: whether the auto-response may be shown now (and marks it shown)."""
+    result = await session.execute(
+        update(InboxTicket)
+        .where(InboxTicket.conversation_id == conversation_id, InboxTicket.state == "open")
+        .where((InboxTicket.auto_response_on.is_(None)) | (InboxTicket.auto_response_on != day))
+        .values(auto_response_on=day)
+        .execution_options(synchronize_session=False)
+    )
+    return result.rowcount == 1  # type: ignore[attr-defined]
+
+
+@dataclass(frozen=True)
+class Contact:
+    email: str | None
+    phone: str | None
+    profile_id: str | None
+
+
+async def contact_of(session: AsyncSession, conversation_id: str) -> Contact:
+    conversation = await conversations.get(session, conversation_id)
+    profile = await conversations.profile_of(session, conversation)
+    return Contact(
+        email=conversation.email or (profile.email if profile else None),
+        phone=profile.phone if profile else None,
+        profile_id=conversation.profile_id,
+    )

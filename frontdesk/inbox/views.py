@@ -1,25 +1,345 @@
-"""Inbox API (the agents' pages come with their own issue): handed-off conversations waiting for the team."""
+"""The built-in inbox: its page, its API (queues, one conversation, claim, reply, notes, hand back, close, away) and
+the WebSocket that keeps an open inbox page live and tells the server the agent is there."""
 
 from __future__ import annotations
 
-from typing import Annotated, Literal
+import asyncio
+import contextlib
+import logging
+from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, Depends
+from fastapi import APIRouter, Depends, HTTPException, Request, WebSocket, WebSocketDisconnect, status
+from fastapi.responses import HTMLResponse, Response
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from frontdesk.deps import get_session, require_api_token
+from frontdesk.conversations import service as conversations
+from frontdesk.deps import Principal, get_session, page_user, require_agent
+from frontdesk.handoff import service as handoff
+from frontdesk.handoff.flow import FlowError
 from frontdesk.inbox import service
+from frontdesk.inbox.models import InboxTicket
+from frontdesk.inbox.schemas import (
+    AvailabilityOut,
+    AwayIn,
+    ConversationDetailOut,
+    InboxMessageOut,
+    LastMessage,
+    NoteOut,
+    QueueOut,
+    TextIn,
+    TicketOut,
+)
+from frontdesk.pages import render
+from frontdesk.realtime.bus import INBOX_TOPIC, EventBus, conversation_topic
+from frontdesk.users import service as users
 
-router = APIRouter(prefix="/api/inbox", tags=["inbox"], dependencies=[Depends(require_api_token)])
+log = logging.getLogger("frontdesk.inbox")
+router = APIRouter(prefix="/api/inbox", tags=["inbox"])
+pages = APIRouter(include_in_schema=False)
+Session = Annotated[AsyncSession, Depends(get_session)]
+Agent = Annotated[Principal, Depends(require_agent)]
 
 
-@router.get("/tickets")
+@pages.get("/inbox", response_class=HTMLResponse)
+async def inbox_page(request: Request, session: Session) -> Response:
+    principal = await page_user(request, "agent")
+    if isinstance(principal, Response):
+        return principal
+    return render(request, "inbox.html", {"title": "Inbox"})
+
+
+def _user_id(principal: Principal) -> int:
+    if principal.user_id is None:
+        raise HTTPException(status.HTTP_403_FORBIDDEN, "this needs an agent signed in, not the API token")
+    return principal.user_id
+
+
+def _refused(error: Exception) -> HTTPException:
+    if isinstance(error, service.TicketNotFound | conversations.ConversationNotFound):
+        return HTTPException(status.HTTP_404_NOT_FOUND, str(error))
+    return HTTPException(status.HTTP_409_CONFLICT, str(error))
+
+
+async def _tickets_out(session: AsyncSession, tickets: list[InboxTicket]) -> list[TicketOut]:
+    ids = [ticket.conversation_id for ticket in tickets]
+    found = await conversations.with_profiles(session, ids)
+    last = await conversations.last_messages(session, ids)
+    names = await users.display_names(session, [t.assignee_id for t in tickets if t.assignee_id is not None])
+    out = []
+    for ticket in tickets:
+        conversation, profile = found[ticket.conversation_id]
+        newest = last.get(ticket.conversation_id)
+        out.append(TicketOut(
+            conversation_id=ticket.conversation_id, ref=ticket.ref, state=ticket.state, status=conversation.status,
+            reason=ticket.reason, channel=conversation.channel,
+            email=conversation.email or (profile.email if profile else None),
+            phone=profile.phone if profile else None,
+            assignee_id=ticket.assignee_id,
+            assignee=names.get(ticket.assignee_id) if ticket.assignee_id is not None else None,
+            opened_at=ticket.opened_at, closed_at=ticket.closed_at,
+            last_message=LastMessage(author=newest.author, text=newest.text[:200], at=newest.created_at)
+            if newest else None,
+        ))  # fmt: skip
+    return out
+
+
+@router.get("/queues/{queue}", response_model=QueueOut)
+async def queue(queue: service.Queue, principal: Agent, session: Session) -> QueueOut:
+    """One queue (unassigned, mine, open, closed) with the count of every queue."""
+    tickets = await service.list_queue(session, queue, principal.user_id)
+    return QueueOut(
+        queue=queue,
+        counts=await service.queue_counts(session, principal.user_id),
+        tickets=await _tickets_out(session, tickets),
+    )
+
+
+@router.get("/tickets", response_model=list[TicketOut])
 async def tickets(
-    session: Annotated[AsyncSession, Depends(get_session)], state: Literal["open", "closed"] | None = "open"
-) -> list[dict[str, object]]:
-    rows = await service.list_tickets(session, state)
-    return [
-        {"ref": t.ref, "conversation_id": t.conversation_id, "state": t.state, "reason": t.reason,
-         "created_at": t.created_at}
-        for t in rows
-    ]  # fmt: skip
+    principal: Agent, session: Session, state: Literal["open", "handed_back", "closed"] | None = "open"
+) -> list[TicketOut]:
+    """Every ticket in a state, newest first (the queues above are what the inbox page shows)."""
+    return await _tickets_out(session, await service.list_tickets(session, state))
+
+
+@router.get("/conversations/{conversation_id}", response_model=ConversationDetailOut)
+async def conversation(conversation_id: str, principal: Agent, session: Session) -> ConversationDetailOut:
+    """The whole transcript (the AI's answers before the handoff included), who the shopper is, and the notes."""
+    try:
+        ticket = await service.ticket_for(session, conversation_id)
+    except service.InboxError as exc:
+        raise _refused(exc) from exc
+    [summary] = await _tickets_out(session, [ticket])
+    found = await conversations.with_profiles(session, [conversation_id])
+    chat, _ = found[conversation_id]
+    messages = await conversations.messages_after(session, conversation_id, 0)
+    notes = await service.notes_of(session, ticket.id)
+    authors = await users.display_names(session, [n.author_id for n in notes if n.author_id is not None])
+    return ConversationDetailOut(
+        **summary.model_dump(),
+        profile_id=chat.profile_id,
+        signed_in=chat.signed_in,
+        outcome_reason=chat.outcome_reason,
+        messages=[
+            InboxMessageOut(
+                seq=m.seq,
+                author=m.author,
+                kind=m.kind,
+                text=m.text,
+                at=m.created_at,
+                agent=_str_or_none((m.meta or {}).get("agent")),
+                confidence=_float_or_none((m.meta or {}).get("confidence")) if m.author == "ai" else None,
+            )
+            for m in messages
+        ],
+        notes=[
+            NoteOut(
+                id=n.id,
+                author=authors.get(n.author_id, "someone") if n.author_id else "API",
+                text=n.text,
+                at=n.created_at,
+            )
+            for n in notes
+        ],
+    )
+
+
+def _str_or_none(value: object) -> str | None:
+    return value if isinstance(value, str) else None
+
+
+def _float_or_none(value: object) -> float | None:
+    return float(value) if isinstance(value, int | float) else None
+
+
+async def _announce(request: Request, event: dict[str, Any]) -> None:
+    bus: EventBus = request.app.state.bus
+    await bus.publish(INBOX_TOPIC, event)
+
+
+@router.post("/conversations/{conversation_id}/claim", response_model=TicketOut)
+async def claim(conversation_id: str, principal: Agent, session: Session, request: Request) -> TicketOut:
+    """Assign to me. Of two agents claiming at once exactly one wins; the other gets 409 and is told."""
+    user_id = _user_id(principal)
+    try:
+        ticket = await service.claim(session, conversation_id, user_id, request.app.state.flow.clock())
+    except service.InboxError as exc:
+        await session.rollback()
+        raise _refused(exc) from exc
+    await session.commit()
+    [out] = await _tickets_out(session, [ticket])
+    await _announce(request, {"type": "ticket", "conversation_id": conversation_id, "change": "claimed",
+                              "assignee_id": user_id, "assignee": out.assignee})  # fmt: skip
+    return out
+
+
+@router.post("/conversations/{conversation_id}/release", response_model=TicketOut)
+async def release(conversation_id: str, principal: Agent, session: Session, request: Request) -> TicketOut:
+    try:
+        ticket = await service.release(session, conversation_id, _user_id(principal))
+    except service.InboxError as exc:
+        raise _refused(exc) from exc
+    await session.commit()
+    [out] = await _tickets_out(session, [ticket])
+    await _announce(request, {"type": "ticket", "conversation_id": conversation_id, "change": "released"})
+    return out
+
+
+@router.post("/conversations/{conversation_id}/reply", status_code=status.HTTP_201_CREATED)
+async def reply(
+    conversation_id: str, body: TextIn, principal: Agent, session: Session, request: Request
+) -> dict[str, str]:
+    """Send a reply to the shopper's chat (live when they are connected). An unclaimed conversation becomes mine."""
+    user_id = _user_id(principal)
+    try:
+        _, claimed_now = await service.take_for_reply(session, conversation_id, user_id, request.app.state.flow.clock())
+        await session.commit()
+        await request.app.state.team.reply(conversation_id, principal.name or principal.email, body.text.strip())
+    except (service.InboxError, FlowError) as exc:
+        await session.rollback()
+        raise _refused(exc) from exc
+    if claimed_now:
+        await _announce(request, {"type": "ticket", "conversation_id": conversation_id, "change": "claimed",
+                                  "assignee_id": user_id})  # fmt: skip
+    await _announce(request, {"type": "activity", "conversation_id": conversation_id, "author": "agent"})
+    return {"status": "sent"}
+
+
+@router.post("/conversations/{conversation_id}/notes", response_model=NoteOut, status_code=status.HTTP_201_CREATED)
+async def add_note(conversation_id: str, body: TextIn, principal: Agent, session: Session, request: Request) -> NoteOut:
+    """An internal note: the team sees it, the shopper never does."""
+    try:
+        note = await service.add_note(session, conversation_id, principal.user_id, body.text.strip())
+    except service.InboxError as exc:
+        raise _refused(exc) from exc
+    await session.commit()
+    await _announce(request, {"type": "note", "conversation_id": conversation_id})
+    return NoteOut(id=note.id, author=principal.name or principal.email, text=note.text, at=note.created_at)
+
+
+@router.post("/conversations/{conversation_id}/hand-back")
+async def hand_back(conversation_id: str, principal: Agent, request: Request) -> dict[str, str]:
+    """The AI answers this conversation again from now on."""
+    try:
+        await request.app.state.team.hand_back(conversation_id, principal.name or principal.email)
+    except (FlowError, conversations.ConversationNotFound) as exc:
+        raise _refused(exc) from exc
+    return {"status": "ai"}
+
+
+@router.post("/conversations/{conversation_id}/close")
+async def close(conversation_id: str, principal: Agent, request: Request) -> dict[str, str]:
+    try:
+        await request.app.state.team.close(conversation_id, principal.name or principal.email)
+    except (FlowError, conversations.ConversationNotFound) as exc:
+        raise _refused(exc) from exc
+    return {"status": "closed"}
+
+
+@router.get("/availability", response_model=AvailabilityOut)
+async def availability(principal: Agent, session: Session, request: Request) -> AvailabilityOut:
+    presence: service.Presence = request.app.state.presence
+    settings = await handoff.get_settings(session)
+    await session.commit()
+    away = principal.user_id is not None and await users.is_away(session, principal.user_id)
+    return AvailabilityOut(
+        online=presence.online,
+        within_office_hours=handoff.team_is_open(settings, request.app.state.flow.clock()),
+        away=away,
+    )
+
+
+@router.put("/away", response_model=AvailabilityOut)
+async def set_away(body: AwayIn, principal: Agent, session: Session, request: Request) -> AvailabilityOut:
+    """Away: not counted as available (the shopper gets the auto-response) while the inbox stays open."""
+    user_id = _user_id(principal)
+    await users.set_away(session, user_id, body.away)
+    await session.commit()
+    request.app.state.presence.set_away(user_id, body.away)
+    await _announce(request, {"type": "presence", "online": request.app.state.presence.online})
+    return await availability(principal, session, request)
+
+
+@pages.websocket("/ws/inbox")
+async def live(websocket: WebSocket) -> None:
+    """Live updates for an open inbox page (new handoffs, shopper messages, claims, notes); while it is open the
+    agent counts as online. The client may `{"type": "watch", "conversation_id": ...}` to get that conversation's
+    messages as they happen."""
+    principal = await _socket_user(websocket)
+    if principal is None:
+        return
+    state = websocket.app.state
+    presence: service.Presence = state.presence
+    bus: EventBus = state.bus
+    async with state.database.session() as session:
+        away = await users.is_away(session, principal.user_id)
+    await websocket.accept()
+    presence.arrive(principal.user_id, away)
+    await bus.publish(INBOX_TOPIC, {"type": "presence", "online": presence.online})
+    watcher: asyncio.Task[None] | None = None
+    try:
+        async with bus.subscribe(INBOX_TOPIC) as subscription:
+            forward = asyncio.create_task(_pump(websocket, subscription))
+            try:
+                await websocket.send_json({"type": "hello", "online": presence.online})
+                while True:
+                    frame = await websocket.receive_json()
+                    if not isinstance(frame, dict):
+                        continue
+                    if frame.get("type") == "watch":
+                        if watcher:
+                            watcher.cancel()
+                        target = frame.get("conversation_id")
+                        watcher = (
+                            asyncio.create_task(_watch(websocket, bus, target)) if isinstance(target, str) else None
+                        )
+                    elif frame.get("type") == "ping":
+                        await websocket.send_json({"type": "pong"})
+            finally:
+                forward.cancel()
+                if watcher:
+                    watcher.cancel()
+    except (WebSocketDisconnect, ValueError, RuntimeError):
+        pass
+    finally:
+        presence.leave(principal.user_id)
+        with contextlib.suppress(Exception):
+            await bus.publish(INBOX_TOPIC, {"type": "presence", "online": presence.online})
+
+
+async def _pump(websocket: WebSocket, subscription: Any) -> None:
+    while True:
+        event = await subscription.next()
+        if subscription.lost:
+            subscription.lost = False
+            event = {"type": "resync"}
+        await websocket.send_json(event)
+
+
+async def _watch(websocket: WebSocket, bus: EventBus, conversation_id: str) -> None:
+    async with bus.subscribe(conversation_topic(conversation_id)) as subscription:
+        while True:
+            event = await subscription.next()
+            await websocket.send_json({**event, "conversation_id": conversation_id})
+
+
+async def _socket_user(websocket: WebSocket) -> Any:
+    """The signed-in agent behind an inbox socket, or None (the socket is refused). The Origin must be this site's:
+    a page elsewhere cannot ride the agent's cookie into the inbox."""
+    state = websocket.app.state
+    origin = websocket.headers.get("origin")
+    host = websocket.headers.get("host", "")
+    allowed = {f"http://{host}", f"https://{host}", state.settings.public_url.rstrip("/")}
+    if origin is not None and origin.rstrip("/") not in allowed:
+        await websocket.close(code=4403)
+        return None
+    token = websocket.cookies.get(users.COOKIE)
+    found = None
+    if token:
+        async with state.database.session() as session:
+            found = await users.session_of(session, token, state.flow.clock())
+    if found is None or found[0].role not in ("agent", "admin"):
+        await websocket.close(code=4401)
+        return None
+    user, _ = found
+    return Principal(user_id=user.id, email=user.email, role=user.role, name=user.name, csrf_token=None)

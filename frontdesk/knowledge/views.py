@@ -9,7 +9,7 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, HTTPException, Query, Request, status
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from frontdesk.deps import get_knowledge, get_session, require_api_token
+from frontdesk.deps import get_knowledge, get_session, require_admin
 from frontdesk.knowledge import importers, service
 from frontdesk.knowledge.schemas import (
     EntryIn,
@@ -21,7 +21,7 @@ from frontdesk.knowledge.schemas import (
     SearchHit,
 )
 
-router = APIRouter(prefix="/api/knowledge", tags=["knowledge"], dependencies=[Depends(require_api_token)])
+router = APIRouter(prefix="/api/knowledge", tags=["knowledge"], dependencies=[Depends(require_admin)])
 
 Session = Annotated[AsyncSession, Depends(get_session)]
 KnowledgeDep = Annotated[service.Knowledge, Depends(get_knowledge)]

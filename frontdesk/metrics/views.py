@@ -8,11 +8,11 @@ from typing import Annotated, Literal
 from fastapi import APIRouter, Depends, HTTPException, Query, status
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from frontdesk.deps import get_session, require_api_token
+from frontdesk.deps import get_session, require_admin
 from frontdesk.metrics import service
 from frontdesk.metrics.schemas import Overview
 
-router = APIRouter(prefix="/api/metrics", tags=["metrics"], dependencies=[Depends(require_api_token)])
+router = APIRouter(prefix="/api/metrics", tags=["metrics"], dependencies=[Depends(require_admin)])
 
 
 @router.get("/overview", response_model=Overview)

@@ -176,15 +176,6 @@ def test_kb_add_with_an_empty_answer_says_what_is_wrong(settings: Settings) -> N
     assert "needs an answer" in result.output
 
 
-def test_serve_refuses_to_listen_on_the_network_without_an_api_token(
-    settings: Settings, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    monkeypatch.delenv("FRONTDESK_API_TOKEN", raising=False)
-    result = runner.invoke(app, ["serve", "--host", "0.0.0.0"])
-    assert result.exit_code == 1
-    assert "FRONTDESK_API_TOKEN" in result.output
-
-
 def test_serve_on_postgresql_without_a_secret_key_says_so(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("FRONTDESK_DATABASE_URL", "postgresql+asyncpg://nobody@127.0.0.1:1/none")
     monkeypatch.delenv("FRONTDESK_SECRET_KEY", raising=False)

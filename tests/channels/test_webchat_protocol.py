@@ -15,7 +15,7 @@ import websockets
 
 from frontdesk.channels.webchat.service import user_hash
 from frontdesk.config import Settings
-from tests.server import running_server
+from tests.server import ADMIN_HEADERS, running_server
 
 Frame = dict[str, Any]
 
@@ -69,7 +69,7 @@ def texts(frames: list[Frame], author: str | None = None) -> list[str]:
 
 
 def conversation(base: str, conversation_id: str) -> Frame:
-    return httpx.get(f"{base}/api/conversations/{conversation_id}").json()
+    return httpx.get(f"{base}/api/conversations/{conversation_id}", headers=ADMIN_HEADERS).json()
 
 
 async def test_answered_question_then_reconnect_receives_only_what_was_missed(server: str) -> None:
@@ -125,7 +125,9 @@ async def test_unknown_question_yes_email_hands_off_once_to_the_inbox(server: st
     assert stored["email"] == "ana@example.com"
     assert stored["outcome"] == "routed_to_team"
     tickets = [
-        t for t in httpx.get(f"{server}/api/inbox/tickets").json() if t["conversation_id"] == welcome["conversation_id"]
+        t
+        for t in httpx.get(f"{server}/api/inbox/tickets", headers=ADMIN_HEADERS).json()
+        if t["conversation_id"] == welcome["conversation_id"]
     ]
     assert len(tickets) == 1
 
@@ -184,7 +186,9 @@ async def test_script_in_a_message_is_stored_and_sent_back_as_plain_text(server:
         await chat.send({"type": "message", "text": payload})
         frames = await chat.until(lambda f: f.get("author") == "ai")
         assert texts(frames, "shopper") == [payload]
-    transcript = httpx.get(f"{server}/api/conversations/{welcome['conversation_id']}/transcript").json()
+    transcript = httpx.get(
+        f"{server}/api/conversations/{welcome['conversation_id']}/transcript", headers=ADMIN_HEADERS
+    ).json()
     assert "<script>" not in transcript["html"]
     assert "&lt;script&gt;" in transcript["html"]
     assert payload in transcript["text"]
@@ -210,7 +214,9 @@ async def test_flooding_is_rate_limited_and_other_visitors_are_unaffected(server
 
 
 async def test_signed_in_shopper_skips_the_email_question_and_a_bad_hash_stays_anonymous(server: str) -> None:
-    secret = httpx.post(f"{server}/api/settings/widget/identity-secret").json()["identity_secret"]
+    secret = httpx.post(f"{server}/api/settings/widget/identity-secret", headers=ADMIN_HEADERS).json()[
+        "identity_secret"
+    ]
     async with connect(server, {"email": "ana@example.com", "user_hash": "00" * 32}) as (chat, welcome):
         assert welcome["signed_in"] is False
     good = user_hash(secret, "ana@example.com")
@@ -224,12 +230,14 @@ async def test_signed_in_shopper_skips_the_email_question_and_a_bad_hash_stays_a
     stored = conversation(server, welcome["conversation_id"])
     assert stored["email"] == "ana@example.com"
     assert stored["signed_in"] is True
-    assert "identity_secret" not in httpx.get(f"{server}/api/settings/widget").text
+    assert "identity_secret" not in httpx.get(f"{server}/api/settings/widget", headers=ADMIN_HEADERS).text
 
 
 async def test_do_not_hand_off_shows_the_sanitised_custom_message(server: str) -> None:
     message = "Email [support](https://shop.example/help) <script>alert(1)</script> or [click](javascript:alert(1))"
-    saved = httpx.put(f"{server}/api/settings/handoff", json={"method": "none", "custom_message": message})
+    saved = httpx.put(
+        f"{server}/api/settings/handoff", headers=ADMIN_HEADERS, json={"method": "none", "custom_message": message}
+    )
     assert saved.status_code == 200, saved.text
     assert saved.json()["custom_message"] == "Email [support](https://shop.example/help)  or click"
     async with connect(server) as (chat, welcome):
@@ -244,23 +252,29 @@ async def test_do_not_hand_off_shows_the_sanitised_custom_message(server: str) -
 
 def test_helpdesks_cannot_be_chosen_before_they_are_connected(server: str) -> None:
     for method in ("zendesk", "gorgias"):
-        refused = httpx.put(f"{server}/api/settings/handoff", json={"method": method})
+        refused = httpx.put(f"{server}/api/settings/handoff", headers=ADMIN_HEADERS, json={"method": method})
         assert refused.status_code == 409
         assert "not connected" in refused.json()["detail"]
-    assert httpx.get(f"{server}/api/settings/handoff").json()["method"] == "builtin"
-    none_without_message = httpx.put(f"{server}/api/settings/handoff", json={"method": "none", "custom_message": ""})
+    assert httpx.get(f"{server}/api/settings/handoff", headers=ADMIN_HEADERS).json()["method"] == "builtin"
+    none_without_message = httpx.put(
+        f"{server}/api/settings/handoff", headers=ADMIN_HEADERS, json={"method": "none", "custom_message": ""}
+    )
     assert none_without_message.status_code == 422
 
 
 def test_office_hours_are_validated_with_the_field_named(server: str) -> None:
-    bad_zone = httpx.put(f"{server}/api/settings/handoff", json={"timezone": "Mars/Olympus"})
+    bad_zone = httpx.put(f"{server}/api/settings/handoff", headers=ADMIN_HEADERS, json={"timezone": "Mars/Olympus"})
     assert bad_zone.status_code == 422
     assert "timezone" in bad_zone.json()["detail"]
-    bad_day = httpx.put(f"{server}/api/settings/handoff", json={"office_hours": {"funday": [["09:00", "17:00"]]}})
+    bad_day = httpx.put(
+        f"{server}/api/settings/handoff", headers=ADMIN_HEADERS, json={"office_hours": {"funday": [["09:00", "17:00"]]}}
+    )
     assert "funday" in bad_day.json()["detail"]
-    backwards = httpx.put(f"{server}/api/settings/handoff", json={"office_hours": {"mon": [["17:00", "09:00"]]}})
+    backwards = httpx.put(
+        f"{server}/api/settings/handoff", headers=ADMIN_HEADERS, json={"office_hours": {"mon": [["17:00", "09:00"]]}}
+    )
     assert "not after" in backwards.json()["detail"]
-    ok = httpx.put(f"{server}/api/settings/handoff", json={
+    ok = httpx.put(f"{server}/api/settings/handoff", headers=ADMIN_HEADERS, json={
         "timezone": "America/Los_Angeles", "office_hours": {"mon": [["09:00", "17:00"]]}, "holidays": ["2026-12-25"],
     })  # fmt: skip
     assert ok.status_code == 200
@@ -286,9 +300,14 @@ async def test_metrics_overview_counts_each_outcome(server: str) -> None:
         await chat.until(lambda f: f.get("kind") == "email_request")
         await chat.send({"type": "email", "email": "bo@example.com"})
         await chat.until(lambda f: f.get("status") == "with_team")
-    overview = httpx.get(f"{server}/api/metrics/overview", params={"channel": "webchat"}).json()
+    overview = httpx.get(f"{server}/api/metrics/overview", headers=ADMIN_HEADERS, params={"channel": "webchat"}).json()
     assert overview == {
         "conversations": 4, "resolved": 1, "routed_to_team": 1, "unresolved": 1, "no_question": 1,
         "resolution_rate": round(1 / 3, 4), "routed_to_team_rate": round(1 / 3, 4),
     }  # fmt: skip
-    assert httpx.get(f"{server}/api/metrics/overview", params={"channel": "sms"}).json()["conversations"] == 0
+    assert (
+        httpx.get(f"{server}/api/metrics/overview", headers=ADMIN_HEADERS, params={"channel": "sms"}).json()[
+            "conversations"
+        ]
+        == 0
+    )

@@ -18,7 +18,7 @@ from playwright.sync_api import Browser, Dialog, Page, Playwright, expect, sync_
 
 from frontdesk.db import migrate
 from tests.conftest import POSTGRES_URL
-from tests.server import ServerFailed, reset_postgres, running_server
+from tests.server import ADMIN_HEADERS, ServerFailed, reset_postgres, running_server
 
 CHROMIUM = Path("/usr/bin/chromium")
 expect.set_options(timeout=10_000)  # a loaded 2-core CI machine answers more slowly than a laptop
@@ -40,7 +40,7 @@ class Server:
     log: Path
 
     def api(self, method: str, path: str, **kwargs: Any) -> Any:
-        response = httpx.request(method, f"{self.base}{path}", timeout=10, **kwargs)
+        response = httpx.request(method, f"{self.base}{path}", timeout=10, headers=ADMIN_HEADERS, **kwargs)
         response.raise_for_status()
         return response.json()
 

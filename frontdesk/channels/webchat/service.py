@@ -59,3 +59,24 @@ async def verified_email(session: AsyncSession, vault: Vault, email: str | None,
         return None
     expected = user_hash(vault.decrypt(settings.identity_secret_encrypted), email)
     return email.strip().lower() if hmac.compare_digest(expected, given_hash.strip().lower()) else None
+
+
+class Connections:
+    """The open web chat connections of each conversation, in this process: an agent's reply reaches a shopper with
+    none by email instead. Several serving processes do not see each other's connections (the Redis bus will)."""
+
+    def __init__(self) -> None:
+        self._open: dict[str, int] = {}
+
+    def opened(self, conversation_id: str) -> None:
+        self._open[conversation_id] = self._open.get(conversation_id, 0) + 1
+
+    def closed(self, conversation_id: str) -> None:
+        left = self._open.get(conversation_id, 0) - 1
+        if left > 0:
+            self._open[conversation_id] = left
+        else:
+            self._open.pop(conversation_id, None)
+
+    def is_connected(self, conversation_id: str) -> bool:
+        return conversation_id in self._open

@@ -17,7 +17,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from frontdesk.channels.webchat import service
 from frontdesk.channels.webchat.schemas import IdentitySecretOut, WidgetSettingsIn, WidgetSettingsOut
 from frontdesk.conversations import service as conversations
-from frontdesk.deps import get_session, require_api_token
+from frontdesk.deps import get_session, require_admin
 from frontdesk.handoff.flow import FlowError, message_event
 from frontdesk.realtime.bus import Subscription, conversation_topic
 
@@ -225,7 +225,7 @@ async def _read(websocket: WebSocket, conversation_id: str, token: str, ip: str)
             await websocket.send_json({"type": "error", "code": "internal", "message": failed})
 
 
-settings_router = APIRouter(prefix="/api/settings/widget", tags=["web chat"], dependencies=[Depends(require_api_token)])
+settings_router = APIRouter(prefix="/api/settings/widget", tags=["web chat"], dependencies=[Depends(require_admin)])
 
 
 @settings_router.get("", response_model=WidgetSettingsOut)

@@ -1,0 +1,312 @@
+// The built-in inbox page: queues, one conversation, claim / reply / note / hand back / close, live over a WebSocket.
+// Every text from shoppers and agents is put in the page with textContent, never as HTML.
+(() => {
+  "use strict";
+  const root = document.getElementById("inbox");
+  const csrf = document.querySelector('meta[name="csrf-token"]').content;
+  const me = Number(root.dataset.userId);
+  const $ = (id) => document.getElementById(id);
+  const AUTHORS = { shopper: "Shopper", ai: "AI", agent: "Agent", system: "System" };
+  let queue = "unassigned";
+  let current = null; // the open conversation's id
+  let detail = null;
+  let socket = null;
+  let retry = 500;
+  let refreshTimer = null;
+
+  async function api(path, options = {}) {
+    const response = await fetch(path, {
+      credentials: "same-origin",
+      ...options,
+      headers: { "Content-Type": "application/json", "X-CSRF-Token": csrf, ...(options.headers || {}) },
+    });
+    if (response.status === 401) {
+      window.location.href = "/signin?next=" + encodeURIComponent("/inbox" + window.location.hash);
+      throw new Error("signed out");
+    }
+    const body = response.status === 204 ? null : await response.json().catch(() => null);
+    if (!response.ok) {
+      const detail = body && body.detail;
+      throw new Error(typeof detail === "string" ? detail : "the request failed (" + response.status + ")");
+    }
+    return body;
+  }
+
+  function flash(text, kind = "info") {
+    const node = $("flash");
+    node.textContent = text;
+    node.dataset.kind = kind;
+  }
+
+  function when(iso) {
+    const at = new Date(iso);
+    return at.toLocaleString([], { dateStyle: "short", timeStyle: "short" });
+  }
+
+  function el(tag, attrs = {}, ...children) {
+    const node = document.createElement(tag);
+    for (const [key, value] of Object.entries(attrs)) {
+      if (key === "text") node.textContent = value;
+      else if (key === "className") node.className = value;
+      else node.setAttribute(key, value);
+    }
+    for (const child of children) if (child) node.append(child);
+    return node;
+  }
+
+  // Queues ----------------------------------------------------------------------------------------------------------
+  async function loadQueue() {
+    const data = await api("/api/inbox/queues/" + queue);
+    for (const [name, count] of Object.entries(data.counts)) {
+      const badge = document.querySelector('[data-count="' + name + '"]');
+      if (badge) badge.textContent = String(count);
+    }
+    const list = $("tickets");
+    list.replaceChildren();
+    for (const ticket of data.tickets) {
+      const who = ticket.email || ticket.phone || "Anonymous shopper";
+      const button = el("button", { type: "button", className: "ticket", "data-conversation": ticket.conversation_id,
+        "aria-current": ticket.conversation_id === current ? "true" : "false" },
+        el("span", { className: "who", text: who }),
+        el("span", { className: "reason", text: ticket.reason }),
+        ticket.last_message ? el("span", { className: "preview",
+          text: (AUTHORS[ticket.last_message.author] || ticket.last_message.author) + ": " + ticket.last_message.text }) : null,
+        el("span", { className: "meta", text: [ticket.channel, when(ticket.opened_at),
+          ticket.assignee ? "with " + ticket.assignee : "unassigned"].join(" · ") }));
+      button.addEventListener("click", () => openConversation(ticket.conversation_id));
+      list.append(el("li", {}, button));
+    }
+    $("empty").hidden = data.tickets.length > 0;
+  }
+
+  function scheduleRefresh() {
+    clearTimeout(refreshTimer);
+    refreshTimer = setTimeout(() => {
+      loadQueue().catch((error) => flash(error.message, "error"));
+      if (current) loadConversation().catch(() => {});
+    }, 80);
+  }
+
+  for (const button of document.querySelectorAll(".queue")) {
+    button.addEventListener("click", () => {
+      queue = button.dataset.queue;
+      for (const other of document.querySelectorAll(".queue")) other.setAttribute("aria-pressed", String(other === button));
+      loadQueue().catch((error) => flash(error.message, "error"));
+    });
+  }
+
+  // One conversation ------------------------------------------------------------------------------------------------
+  async function openConversation(conversationId) {
+    current = conversationId;
+    if (window.location.hash !== "#" + conversationId) history.replaceState(null, "", "#" + conversationId);
+    for (const node of document.querySelectorAll(".ticket")) {
+      node.setAttribute("aria-current", String(node.dataset.conversation === conversationId));
+    }
+    watch();
+    await loadConversation();
+    $("text").focus();
+  }
+
+  async function loadConversation() {
+    detail = await api("/api/inbox/conversations/" + encodeURIComponent(current));
+    renderConversation();
+  }
+
+  function renderConversation() {
+    const d = detail;
+    $("detail").hidden = false;
+    $("choose").hidden = true;
+    $("detail-title").textContent = d.email || d.phone || "Anonymous shopper";
+    const facts = [
+      ["Email", d.email || "—"], ["Phone", d.phone || "—"], ["Profile", d.profile_id || "—"],
+      ["Channel", d.channel], ["Reason", d.reason], ["Status", d.status === "with_team" ? "with the team" : d.status],
+      ["Assigned to", d.assignee || "nobody"], ["Ticket", d.ref],
+    ];
+    $("facts").replaceChildren(...facts.flatMap(([name, value]) => [el("dt", { text: name }), el("dd", { text: value })]));
+    const open = d.state === "open";
+    const mine = d.assignee_id === me;
+    $("claim").hidden = !open || d.assignee_id !== null;
+    $("release").hidden = !open || !mine;
+    $("hand-back").hidden = !open || d.status !== "with_team";
+    $("close").hidden = d.status === "closed";
+    $("composer").hidden = false;
+    for (const input of $("composer").querySelectorAll('input[value="reply"]')) input.disabled = !open;
+    if (!open) $("composer").querySelector('input[value="note"]').checked = true;
+    const items = [
+      ...d.messages.map((m) => ({ at: m.at, node: messageNode(m) })),
+      ...d.notes.map((n) => ({ at: n.at, node: noteNode(n) })),
+    ].sort((a, b) => new Date(a.at) - new Date(b.at));
+    const log = $("transcript");
+    log.replaceChildren(...items.map((item) => item.node));
+    log.scrollTop = log.scrollHeight;
+  }
+
+  function messageNode(m) {
+    let label = AUTHORS[m.author] || m.author;
+    if (m.author === "agent" && m.agent) label += " · " + m.agent;
+    if (m.author === "ai" && m.confidence !== null) label += " · confidence " + m.confidence.toFixed(2);
+    return el("li", { className: "msg " + m.author, "data-seq": String(m.seq) },
+      el("span", { className: "who", text: label }),
+      el("time", { datetime: m.at, text: when(m.at) }),
+      el("p", { text: m.text }));
+  }
+
+  function noteNode(n) {
+    return el("li", { className: "msg note" },
+      el("span", { className: "who", text: "Internal note · " + n.author }),
+      el("time", { datetime: n.at, text: when(n.at) }),
+      el("p", { text: n.text }));
+  }
+
+  async function act(path, done) {
+    try {
+      await api("/api/inbox/conversations/" + encodeURIComponent(current) + path, { method: "POST" });
+      flash(done);
+    } catch (error) {
+      flash(error.message, "error");
+    }
+    scheduleRefresh();
+  }
+
+  $("claim").addEventListener("click", () => act("/claim", "Assigned to you."));
+  $("release").addEventListener("click", () => act("/release", "Back in the unassigned queue."));
+  $("hand-back").addEventListener("click", () => act("/hand-back", "Handed back: the AI answers this shopper again."));
+  $("close").addEventListener("click", () => act("/close", "Conversation closed."));
+
+  $("composer").addEventListener("submit", async (event) => {
+    event.preventDefault();
+    const text = $("text").value.trim();
+    if (!text) return;
+    const mode = $("composer").querySelector('input[name="mode"]:checked').value;
+    $("send").disabled = true;
+    try {
+      const path = mode === "note" ? "/notes" : "/reply";
+      await api("/api/inbox/conversations/" + encodeURIComponent(current) + path, {
+        method: "POST", body: JSON.stringify({ text }),
+      });
+      $("text").value = "";
+      flash(mode === "note" ? "Note added (the shopper does not see it)." : "Reply sent.");
+    } catch (error) {
+      flash(error.message, "error");
+    } finally {
+      $("send").disabled = false;
+    }
+    scheduleRefresh();
+  });
+
+  $("text").addEventListener("keydown", (event) => {
+    if (event.key === "Enter" && (event.ctrlKey || event.metaKey)) $("composer").requestSubmit();
+  });
+
+  // Availability and notifications -----------------------------------------------------------------------------------
+  async function loadAvailability() {
+    const a = await api("/api/inbox/availability");
+    showAvailability(a);
+  }
+
+  function showAvailability(a) {
+    $("away").setAttribute("aria-pressed", String(a.away));
+    $("away").textContent = a.away ? "I'm back" : "Set me away";
+    const hours = a.within_office_hours ? "within office hours" : "outside office hours";
+    $("team").textContent = a.online + " agent" + (a.online === 1 ? "" : "s") + " available · " + hours;
+  }
+
+  $("away").addEventListener("click", async () => {
+    const away = $("away").getAttribute("aria-pressed") !== "true";
+    try {
+      showAvailability(await api("/api/inbox/away", { method: "PUT", body: JSON.stringify({ away }) }));
+      flash(away ? "You are away: shoppers get the auto-response." : "You are available.");
+    } catch (error) {
+      flash(error.message, "error");
+    }
+  });
+
+  function notificationsReady() {
+    $("notify").hidden = !("Notification" in window) || Notification.permission !== "default";
+  }
+  $("notify").addEventListener("click", async () => {
+    await Notification.requestPermission();
+    notificationsReady();
+  });
+  $("sound").checked = localStorage.getItem("frontdesk.inbox.sound") === "on";
+  $("sound").addEventListener("change", () => {
+    localStorage.setItem("frontdesk.inbox.sound", $("sound").checked ? "on" : "off");
+  });
+
+  function beep() {
+    try {
+      const audio = new AudioContext();
+      const tone = audio.createOscillator();
+      const gain = audio.createGain();
+      tone.frequency.value = 880;
+      gain.gain.setValueAtTime(0.15, audio.currentTime);
+      gain.gain.exponentialRampToValueAtTime(0.001, audio.currentTime + 0.4);
+      tone.connect(gain).connect(audio.destination);
+      tone.start();
+      tone.stop(audio.currentTime + 0.4);
+    } catch (_) { /* no audio device: the visual notice is enough */ }
+  }
+
+  function announceHandoff(conversationId) {
+    flash("New handoff waiting in the unassigned queue.");
+    if ($("sound").checked) beep();
+    if ("Notification" in window && Notification.permission === "granted") {
+      const note = new Notification("New handoff", { body: "A shopper is waiting for the team.", tag: conversationId });
+      note.onclick = () => { window.focus(); openConversation(conversationId); };
+    }
+  }
+
+  // Live updates ------------------------------------------------------------------------------------------------------
+  function watch() {
+    if (socket && socket.readyState === WebSocket.OPEN && current) {
+      socket.send(JSON.stringify({ type: "watch", conversation_id: current }));
+    }
+  }
+
+  function connect() {
+    const scheme = window.location.protocol === "https:" ? "wss://" : "ws://";
+    socket = new WebSocket(scheme + window.location.host + "/ws/inbox");
+    socket.addEventListener("open", () => {
+      retry = 500;
+      $("live").textContent = "Live";
+      $("live").dataset.state = "live";
+      watch();
+      scheduleRefresh();
+    });
+    socket.addEventListener("message", (message) => {
+      const event = JSON.parse(message.data);
+      if (event.type === "hello" || event.type === "presence") {
+        loadAvailability().catch(() => {});
+        return;
+      }
+      if (event.type === "message" && event.conversation_id === current && detail) {
+        if (!detail.messages.some((m) => m.seq === event.seq)) {
+          detail.messages.push({ seq: event.seq, author: event.author, kind: event.kind, text: event.text, at: event.at,
+            agent: null, confidence: null });
+          renderConversation();
+        }
+        return;
+      }
+      if (event.type === "conversation" && event.status === "with_team") announceHandoff(event.conversation_id);
+      if (["conversation", "ticket", "activity", "note", "resync", "status"].includes(event.type)) scheduleRefresh();
+    });
+    socket.addEventListener("close", (event) => {
+      $("live").textContent = "Reconnecting…";
+      $("live").dataset.state = "down";
+      if (event.code === 4401) {
+        window.location.href = "/signin?next=/inbox";
+        return;
+      }
+      setTimeout(connect, retry);
+      retry = Math.min(retry * 2, 10000);
+    });
+  }
+
+  notificationsReady();
+  loadQueue().then(() => {
+    const wanted = window.location.hash.slice(1);
+    if (wanted) openConversation(wanted).catch((error) => flash(error.message, "error"));
+  }).catch((error) => flash(error.message, "error"));
+  loadAvailability().catch(() => {});
+  connect();
+})();
