@@ -17,14 +17,17 @@ from frontdesk import __version__
 from frontdesk.agent.embedders import load_embedder
 from frontdesk.agent.views import router as agent_router
 from frontdesk.channels.webchat.limits import WebchatLimits
+from frontdesk.channels.webchat.service import Connections
 from frontdesk.channels.webchat.views import router as webchat_router
 from frontdesk.channels.webchat.views import settings_router as widget_settings_router
 from frontdesk.config import Settings
+from frontdesk.conversations.service import ResumeLinks
 from frontdesk.conversations.views import router as conversations_router
 from frontdesk.db import Database
 from frontdesk.handoff.flow import ChatFlow, TeamActions
 from frontdesk.handoff.views import router as handoff_router
 from frontdesk.handoff.worker import OutboxWorker
+from frontdesk.inbox.mail import Mailer
 from frontdesk.inbox.service import Presence
 from frontdesk.inbox.views import pages as inbox_pages
 from frontdesk.inbox.views import router as inbox_router
@@ -66,16 +69,19 @@ def create_app(settings: Settings | None = None, clock: Callable[[], datetime] =
         app.state.knowledge = knowledge
         app.state.bus = bus
         app.state.presence = presence
-        app.state.vault = Vault(key_for(
-            settings.secret_key.get_secret_value() if settings.secret_key else None, settings.sqlite_path
-        ))  # fmt: skip
+        secret_key = key_for(settings.secret_key.get_secret_value() if settings.secret_key else None,
+                             settings.sqlite_path)  # fmt: skip
+        app.state.vault = Vault(secret_key)
+        app.state.resume_links = ResumeLinks.from_secret_key(secret_key, settings.public_url)
+        app.state.connections = Connections()
         app.state.limits = WebchatLimits.from_settings(settings, time.monotonic)
         app.state.flow = ChatFlow(
             database.sessions, knowledge, bus, clock, wake, settings.answer_threshold, settings.max_question_chars,
             presence=presence,
         )  # fmt: skip
-        app.state.team = TeamActions(app.state.flow)
-        worker = OutboxWorker(database.sessions, bus, presence, clock, wake)
+        app.state.team = TeamActions(app.state.flow, app.state.connections)
+        worker = OutboxWorker(database.sessions, bus, presence, clock, wake, Mailer.from_settings(settings, clock),
+                              app.state.resume_links)  # fmt: skip
         worker_task = asyncio.create_task(worker.run(), name="outbox-worker") if settings.run_worker else None
         app.state.worker = worker
         try:

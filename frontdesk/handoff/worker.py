@@ -10,7 +10,6 @@ import random
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-
 from email.message import EmailMessage
 
 from sqlalchemy import or_, select, update
@@ -164,14 +163,13 @@ class OutboxWorker:
             if item is None:
                 return
             item.lease_until, item.delivered_at = None, now
-            if isinstance(composed, EmailMessage):
-                item.status, item.last_error = "delivered", None
-            else:
+            if not isinstance(composed, EmailMessage):
                 item.status, item.last_error = "skipped", f"not sent: {composed}"
-            if kind == handoff.TEAM_ALERT and isinstance(composed, EmailMessage):
-                await session.execute(
-                    update(InboxTicket).where(InboxTicket.conversation_id == conversation_id).values(team_alerted_at=now)
-                )
+            else:
+                item.status, item.last_error = "delivered", None
+                if kind == handoff.TEAM_ALERT:
+                    alerted = update(InboxTicket).where(InboxTicket.conversation_id == conversation_id)
+                    await session.execute(alerted.values(team_alerted_at=now))
             await session.commit()
 
     async def _compose(self, session: AsyncSession, kind: str, conversation_id: str) -> EmailMessage | str:

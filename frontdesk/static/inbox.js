@@ -288,6 +288,10 @@
         return;
       }
       if (event.type === "conversation" && event.status === "with_team") announceHandoff(event.conversation_id);
+      if (event.type === "ticket" && event.change === "claimed" && event.conversation_id === current &&
+          event.assignee_id !== me) {
+        flash((event.assignee || "Another agent") + " has claimed this conversation.", "error");
+      }
       if (["conversation", "ticket", "activity", "note", "resync", "status"].includes(event.type)) scheduleRefresh();
     });
     socket.addEventListener("close", (event) => {

@@ -162,7 +162,7 @@ async def session_of(session: AsyncSession, token: str, now: datetime) -> tuple[
     ).first()
     if row is None:
         return None
-    user, user_session = row.tuple()
+    user, user_session = row
     if _aware(user_session.expires_at) <= now or not user.active:
         return None
     return user, user_session

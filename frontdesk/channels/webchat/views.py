@@ -17,6 +17,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from frontdesk.channels.webchat import service
 from frontdesk.channels.webchat.schemas import IdentitySecretOut, WidgetSettingsIn, WidgetSettingsOut
 from frontdesk.conversations import service as conversations
+from frontdesk.conversations.models import Conversation
 from frontdesk.deps import get_session, require_admin
 from frontdesk.handoff.flow import FlowError, message_event
 from frontdesk.realtime.bus import Subscription, conversation_topic
@@ -63,6 +64,16 @@ async def demo_shop(
     return HTMLResponse(page)
 
 
+@router.get("/chat", response_class=HTMLResponse, include_in_schema=False)
+async def chat_page(session: Annotated[AsyncSession, Depends(get_session)]) -> HTMLResponse:
+    """The chat on a page of its own: where the link in an agent's reply by email (`?resume=`) leads."""
+    widget = await service.get_settings(session)
+    page = (STATIC / "chat.html").read_text(encoding="utf-8").replace("{{store_name}}", escape(widget.store_name))
+    # The resume value in the address opens the conversation: keep it out of Referer headers, caches and indexes.
+    private = {"Referrer-Policy": "no-referrer", "Cache-Control": "no-store", "X-Robots-Tag": "noindex"}
+    return HTMLResponse(page, headers=private)
+
+
 @router.websocket("/ws/webchat")
 async def webchat(websocket: WebSocket) -> None:
     await websocket.accept()
@@ -80,24 +91,28 @@ async def webchat(websocket: WebSocket) -> None:
         await websocket.close(code=4401)
         return
     try:
-        conversation_id, token = await _open(websocket, hello, ip)
+        conversation_id, token, resumed = await _open(websocket, hello, ip)
     except Refused as refused:
         await websocket.send_json({"type": "error", "code": refused.code, "message": str(refused)})
         await websocket.close(code=4429)
         return
 
-    async with state.bus.subscribe(conversation_topic(conversation_id)) as subscription:
-        last_seq = hello.get("last_seq") if isinstance(hello.get("last_seq"), int) else 0
-        sent = await _catch_up(websocket, conversation_id, max(0, last_seq))
-        writer = asyncio.create_task(_forward(websocket, subscription, conversation_id, sent))
-        try:
-            await _read(websocket, conversation_id, token, ip)
-        except WebSocketDisconnect:
-            pass
-        finally:
-            writer.cancel()
-            with contextlib.suppress(asyncio.CancelledError, Exception):
-                await writer
+    state.connections.opened(conversation_id)
+    try:
+        async with state.bus.subscribe(conversation_topic(conversation_id)) as subscription:
+            last_seq = hello.get("last_seq") if isinstance(hello.get("last_seq"), int) and not resumed else 0
+            sent = await _catch_up(websocket, conversation_id, max(0, last_seq))
+            writer = asyncio.create_task(_forward(websocket, subscription, conversation_id, sent))
+            try:
+                await _read(websocket, conversation_id, token, ip)
+            except WebSocketDisconnect:
+                pass
+            finally:
+                writer.cancel()
+                with contextlib.suppress(asyncio.CancelledError, Exception):
+                    await writer
+    finally:
+        state.connections.closed(conversation_id)
 
 
 async def _receive(websocket: WebSocket) -> dict[str, Any]:
@@ -113,12 +128,22 @@ async def _receive(websocket: WebSocket) -> dict[str, Any]:
     return frame
 
 
-async def _open(websocket: WebSocket, hello: dict[str, Any], ip: str) -> tuple[str, str]:
-    """Find the visitor's conversation by token, or start one; sign the shopper in when the hash is valid."""
+async def _open(websocket: WebSocket, hello: dict[str, Any], ip: str) -> tuple[str, str, bool]:
+    """Find the visitor's conversation by token or resume link, or start one; sign the shopper in when the hash is
+    valid. Also says whether the conversation was opened by a resume link (it is then sent from the start)."""
     state = websocket.app.state
     token = hello.get("token") if isinstance(hello.get("token"), str) else None
+    resume = hello.get("resume") if isinstance(hello.get("resume"), str) else None
     async with state.database.session() as session:
-        conversation = await conversations.by_token(session, token) if token and len(token) < 200 else None
+        conversation = None
+        if resume is not None:
+            token = None  # the link alone says which conversation: a token sent with it is not consulted
+            conversation = await _resumed(websocket, session, resume, ip)
+            if conversation is not None:
+                token = await conversations.add_visitor_token(session, conversation.id)
+        elif token and len(token) < 200:
+            conversation = await conversations.by_token(session, token)
+        resumed = conversation is not None and resume is not None
         if conversation is None:
             if token:
                 unknown = "that conversation was not found; a new one is started"
@@ -144,7 +169,26 @@ async def _open(websocket: WebSocket, hello: dict[str, Any], ip: str) -> tuple[s
             "signed_in": conversation.signed_in,
             "store": {"name": widget.store_name, "greeting": widget.greeting, "colour": widget.colour},
         })  # fmt: skip
-        return conversation.id, token
+        return conversation.id, token, resumed
+
+
+async def _resumed(websocket: WebSocket, session: AsyncSession, resume: str, ip: str) -> Conversation | None:
+    """The conversation of a valid resume link; for a forged, altered or expired one, a `bad_resume_link` error (a
+    new conversation follows, never someone else's)."""
+    state = websocket.app.state
+    conversation_id = state.resume_links.conversation_id(resume, state.flow.clock())
+    conversation = None
+    if conversation_id is not None:
+        with contextlib.suppress(conversations.ConversationNotFound):
+            conversation = await conversations.get(session, conversation_id)
+    if conversation is None:
+        bad = "this chat link is not valid or has expired; a new conversation is started"
+        await websocket.send_json({"type": "error", "code": "bad_resume_link", "message": bad})
+        return None
+    # Each use of a link adds a token: limited like new conversations, so a leaked link cannot flood the table.
+    if not state.limits.ip_conversations.allow(ip):
+        raise Refused("rate_limited", "too many new conversations from this address; try again in a minute")
+    return conversation
 
 
 def _text(value: object) -> str | None:

@@ -3,6 +3,8 @@
  *
  * Embed:  <script src="https://frontdesk.example/widget.js" defer></script>
  * Signed-in shoppers: add data-email, data-user-hash (hex HMAC-SHA256 of the email) and data-name.
+ * data-layout="page": the chat fills the page (frontdesk's /chat, where the link in an emailed reply leads; its
+ * ?resume=… opens that conversation in this browser).
  * Protocol: docs/webchat-protocol.md. Every message text is rendered with textContent; the store's custom
  * "do not hand off" message is parsed from a small Markdown subset into DOM nodes built here.
  * Test hooks: elements carry data-frontdesk="…" (bubble, panel, log, input, send, message, …).
@@ -14,6 +16,7 @@
   window.__frontdeskWidget = true;
 
   var script = document.currentScript || document.querySelector('script[src*="widget.js"]');
+  var PAGE = !!(script && script.dataset && script.dataset.layout === "page");
   var TOKEN_KEY = "frontdesk.token";
   var READ_KEY = "frontdesk.read"; // "<conversation id> <highest seq seen with the panel open>": the unread badge
   var MAX_CHARS = 4000;
@@ -27,6 +30,7 @@
     rate_limited: "You're sending messages too fast; please wait a moment.",
     not_offered: "That offer is no longer open.",
     unknown_token: "Your earlier conversation could not be found, so a new one has started.",
+    bad_resume_link: "This chat link has expired or is not valid, so a new conversation has started.",
     internal: "Something went wrong on our side; please try again.",
   };
 
@@ -52,6 +56,25 @@
     if (!s) return;
     if (token) s.setItem(TOKEN_KEY, token);
     else s.removeItem(TOKEN_KEY);
+  }
+
+  // The resume link's value, from this page's address (?resume=…): it opens the conversation of an emailed reply.
+  function pageResume() {
+    try {
+      return new URLSearchParams(location.search).get("resume") || null;
+    } catch (e) {
+      return null;
+    }
+  }
+  // Used once: the token in the welcome replaces it, and a reload or a shared screenshot should not carry it.
+  function forgetResume() {
+    try {
+      var url = new URL(location.href);
+      url.searchParams.delete("resume");
+      history.replaceState(history.state, "", url.pathname + url.search + url.hash);
+    } catch (e) {
+      // an old browser keeps the address; the link only adds another token for the same conversation
+    }
   }
 
   function loadRead(conversationId) {
@@ -169,6 +192,8 @@
     "  height: min(600px, calc(100vh - 104px)); display: flex; flex-direction: column; overflow: hidden;",
     "  background: #ffffff; border-radius: 14px; box-shadow: 0 10px 40px rgba(0,0,0,.3); }",
     "@media (max-width: 480px) { .panel { inset: 0; width: 100%; height: 100%; max-height: none; border-radius: 0; } }",
+    ".page .panel { inset: 0; width: 100%; height: 100%; max-height: none; border-radius: 0; box-shadow: none; }",
+    ".page .bubble, .page .close { display: none; }",
     ".header { display: flex; align-items: center; gap: 8px; padding: 12px 12px 12px 16px;",
     "  background: var(--fd-colour); color: var(--fd-on-colour); }",
     ".title { flex: 1; margin: 0; font-size: 16px; font-weight: 700; }",
@@ -225,6 +250,7 @@
 
   function Widget() {
     this.token = loadToken();
+    this.resume = pageResume();
     this.conversationId = null;
     this.status = null;
     this.maxSeq = 0; // the highest seq shown
@@ -243,7 +269,8 @@
     this.mode = "text";
     this.storeName = null;
     this.build();
-    if (this.token) this.connect(); // a returning visitor: resume now so replies arrive while the panel is closed
+    if (PAGE) this.open();
+    else if (this.token || this.resume) this.connect(); // a returning visitor: replies arrive with the panel closed
   }
 
   Widget.prototype.build = function () {
@@ -254,7 +281,7 @@
     var style = el("style");
     style.textContent = CSS;
     shadow.appendChild(style);
-    var root = el("div", { class: "root" });
+    var root = el("div", { class: PAGE ? "root page" : "root" });
     shadow.appendChild(root);
     this.applyColour(DEFAULT_COLOUR);
 
@@ -276,7 +303,7 @@
     var panel = el("div", {
       id: "frontdesk-panel",
       class: "panel",
-      role: "dialog",
+      role: PAGE ? "main" : "dialog",
       "aria-label": "Chat",
       "data-frontdesk": "panel",
       hidden: "",
@@ -376,7 +403,7 @@
     root.appendChild(panel);
     root.appendChild(bubble);
     root.addEventListener("keydown", function (event) {
-      if (event.key === "Escape" && !self.panel.hidden) {
+      if (event.key === "Escape" && !self.panel.hidden && !PAGE) {
         event.stopPropagation();
         self.close();
       }
@@ -451,7 +478,10 @@
     this.ready = false;
     this.showConnection(this.attempt ? "Reconnecting…" : "Connecting…");
     socket.onopen = function () {
-      var hello = { type: "hello", token: self.token, last_seq: self.maxSeq };
+      // A resume link names the conversation itself, and the server sends all of it: no token, no last_seq.
+      var hello = self.resume
+        ? { type: "hello", resume: self.resume }
+        : { type: "hello", token: self.token, last_seq: self.maxSeq };
       var data = (script && script.dataset) || {};
       if (data.email) hello.email = data.email;
       if (data.userHash) hello.user_hash = data.userHash;
@@ -534,6 +564,10 @@
     this.host.setAttribute("data-conversation", String(frame.conversation_id || ""));
     this.token = frame.token;
     saveToken(frame.token);
+    if (this.resume) {
+      this.resume = null;
+      forgetResume();
+    }
     this.ready = true;
     this.attempt = 0;
     this.showConnection("");
@@ -721,6 +755,10 @@
     if (code === "unknown_token") {
       this.token = null;
       saveToken(null); // the welcome that follows starts a new conversation
+    }
+    if (code === "bad_resume_link") {
+      this.resume = null; // neither a reconnect nor a reload may try it again
+      forgetResume();
     }
     // Refused, so not stored: the last message sent (errors carry no client_id; its echo would undo this).
     if ((code === "rate_limited" || code === "too_long") && this.lastSent === "message") this.markLatestFailed();

@@ -1,0 +1,134 @@
+"""A shopper in the widget and an agent in the inbox, two browser contexts against one real server: the handoff
+appears in the inbox without a reload, the agent claims and replies, the shopper sees the reply within a second,
+and after the hand back the AI answers again."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+
+import pytest
+from playwright.sync_api import Browser, Page, expect
+
+from tests.webchat.conftest import CHROMIUM, Server
+from tests.webchat.test_widget import CANADA, NO, PASSING, TEAM_NOTICE_MS, UNKNOWN, YES, Chat
+
+PASSWORD = "inbox-test-password"
+
+
+def create_user(server: Server, database_url: str, email: str, role: str = "agent") -> None:
+    subprocess.run(
+        [sys.executable, "-m", "frontdesk.cli", "users", "create", email, "--role", role, "--name", email.split("@")[0],
+         "--password-stdin"],
+        input=PASSWORD + "\n", text=True, check=True, capture_output=True,
+        env={**os.environ, "FRONTDESK_DATABASE_URL": database_url},
+    )  # fmt: skip
+
+
+def sign_in(page: Page, server: Server, email: str) -> None:
+    page.goto(f"{server.base}/inbox")
+    expect(page).to_have_url(f"{server.base}/signin?next=/inbox")
+    page.get_by_label("Email").fill(email)
+    page.get_by_label("Password").fill(PASSWORD)
+    page.get_by_role("button", name="Sign in").click()
+    expect(page).to_have_url(f"{server.base}/inbox")
+    expect(page.locator("#live")).to_have_text("Live")
+
+
+@pytest.fixture
+def agent_page(browser: Browser) -> Iterator[Page]:
+    context = browser.new_context(viewport={"width": 1280, "height": 900})
+    context.set_default_timeout(10_000)
+    page = context.new_page()
+    errors: list[str] = []
+    page.on("pageerror", lambda error: errors.append(str(error)))
+    yield page
+    context.close()
+    assert errors == [], f"script errors in the inbox: {errors}"
+
+
+def hand_off(chat: Chat, email: str) -> None:
+    chat.open()
+    chat.input.fill(UNKNOWN)
+    chat.input.press("Enter")
+    chat.page.get_by_role("button", name=YES).click()
+    chat.email.fill(email)
+    chat.email.press("Enter")
+    expect(chat.log).to_contain_text(PASSING)
+
+
+def test_agent_sees_the_handoff_live_claims_replies_and_hands_back(
+    server: Server, database_url_for_module: str, page: Page, agent_page: Page
+) -> None:
+    assert CHROMIUM.exists()
+    create_user(server, database_url_for_module, "ana@juniper.example")
+    sign_in(agent_page, server, "ana@juniper.example")
+    agent_page.get_by_role("button", name="Unassigned").click()
+
+    chat = Chat(page, server)
+    hand_off(chat, "live-shopper@example.com")
+    # Ana has the inbox open, so she counts as available: the shopper is told a person will join.
+    expect(chat.log).to_contain_text("A person from our team will join", timeout=TEAM_NOTICE_MS)
+
+    ticket = agent_page.locator(".ticket", has_text="live-shopper@example.com")
+    expect(ticket).to_be_visible()  # no reload: it arrived over the inbox's socket
+    expect(agent_page.locator('[data-count="unassigned"]')).not_to_have_text("0")
+    ticket.click()
+    transcript = agent_page.locator("#transcript")
+    expect(transcript).to_contain_text(UNKNOWN)
+    expect(transcript).to_contain_text("would you like to connect", ignore_case=True)  # the AI's turn before it
+    expect(agent_page.locator("#facts")).to_contain_text("the agent could not answer")
+    agent_page.get_by_role("button", name="Assign to me").click()
+    expect(agent_page.locator("#facts")).to_contain_text("Assigned toana")
+
+    # The shopper writes while the agent looks: it appears in the inbox without a reload.
+    chat.input.fill("it's for a school project")
+    chat.input.press("Enter")
+    expect(transcript).to_contain_text("it's for a school project")
+
+    agent_page.get_by_label("Message").fill("Lima is the capital of Peru.")
+    sent = time.monotonic()
+    agent_page.get_by_role("button", name="Send").click()
+    expect(chat.log).to_contain_text("Lima is the capital of Peru.", timeout=1_000)
+    assert time.monotonic() - sent < 1.0
+
+    agent_page.get_by_role("radio", name="Internal note").check()
+    agent_page.get_by_label("Message").fill("Asked about geography; not a store question")
+    agent_page.get_by_role("button", name="Send").click()
+    expect(transcript).to_contain_text("Internal note")
+    chat.page.wait_for_timeout(300)
+    expect(chat.log).not_to_contain_text("geography")
+
+    agent_page.get_by_role("button", name="Hand back to the AI").click()
+    expect(chat.log).to_contain_text("back with our virtual assistant")
+    chat.input.fill(CANADA)
+    chat.input.press("Enter")
+    expect(chat.log.locator('[data-author="ai"]').last).to_contain_text("Canada")
+    expect(agent_page.locator('[data-count="open"]')).to_have_text("0")
+    assert NO  # the offer's other button is covered by test_widget
+
+
+def test_a_second_agent_is_told_when_the_first_has_claimed(
+    server: Server, database_url_for_module: str, page: Page, agent_page: Page, browser: Browser
+) -> None:
+    create_user(server, database_url_for_module, "bo@juniper.example")
+    create_user(server, database_url_for_module, "cy@juniper.example")
+    sign_in(agent_page, server, "bo@juniper.example")
+    other = browser.new_context(viewport={"width": 1280, "height": 900}).new_page()
+    try:
+        sign_in(other, server, "cy@juniper.example")
+        hand_off(Chat(page, server), "race-shopper@example.com")
+        for agent in (agent_page, other):
+            agent.locator(".ticket", has_text="race-shopper@example.com").click()
+            expect(agent.get_by_role("button", name="Assign to me")).to_be_visible()
+        agent_page.get_by_role("button", name="Assign to me").click()
+        expect(agent_page.locator("#flash")).to_have_text("Assigned to you.")
+        # Cy, looking at the same conversation, is told at once and can no longer claim it.
+        expect(other.locator("#flash")).to_have_text("bo has claimed this conversation.")
+        expect(other.locator("#facts")).to_contain_text("Assigned tobo")
+        expect(other.get_by_role("button", name="Assign to me")).to_be_hidden()
+    finally:
+        other.context.close()
