@@ -15,6 +15,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from frontdesk.config import Settings
 from frontdesk.db import Database
 from frontdesk.knowledge.service import Knowledge
+from frontdesk.pages import render
 from frontdesk.users import service as users
 
 SESSION_COOKIE = users.COOKIE
@@ -135,8 +136,6 @@ async def page_user(request: Request, role: str) -> Principal | Response:
         path = request.url.path + (f"?{request.url.query}" if request.url.query else "")
         return RedirectResponse(f"/signin?next={quote(path, safe='/')}", status_code=status.HTTP_303_SEE_OTHER)
     if not principal.may(role):
-        from frontdesk.pages import render  # pages renders with the Principal: imported here to avoid a cycle
-
         return render(
             request,
             "base.html",

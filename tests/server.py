@@ -38,6 +38,7 @@ def running_server(database_url: str, log: Path, env: dict[str, str] | None = No
         **os.environ,
         "FRONTDESK_DATABASE_URL": database_url,
         "FRONTDESK_PORT": str(port),
+        "FRONTDESK_PUBLIC_URL": f"http://127.0.0.1:{port}",
         "FRONTDESK_SECRET_KEY": TEST_SECRET_KEY,
         "FRONTDESK_API_TOKEN": TEST_API_TOKEN,
         **(env or {}),

@@ -7,7 +7,7 @@ import hashlib
 import hmac
 import secrets
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import TypeVar
 
@@ -101,7 +101,7 @@ class ResumeLinks:
     The key is derived from the app's Fernet key rather than being that key, so a link's signature can never be
     turned against the secrets the Fernet key encrypts."""
 
-    key: bytes
+    key: bytes = field(repr=False)  # a secret: never in a log line or a traceback's locals
     public_url: str
     lifetime: timedelta = RESUME_LIFETIME
 

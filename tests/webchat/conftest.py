@@ -18,6 +18,7 @@ from playwright.sync_api import Browser, Dialog, Page, Playwright, expect, sync_
 
 from frontdesk.db import migrate
 from tests.conftest import POSTGRES_URL
+from tests.fakes.smtp import SmtpServer
 from tests.server import ADMIN_HEADERS, ServerFailed, reset_postgres, running_server
 
 CHROMIUM = Path("/usr/bin/chromium")
@@ -63,12 +64,30 @@ def database_url_for_module(tmp_path_factory: pytest.TempPathFactory) -> str:
 
 
 @pytest.fixture(scope="module")
-def server(database_url_for_module: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
+def smtp() -> Iterator[SmtpServer]:
+    """The real SMTP server the module's frontdesk sends its email to (replies to shoppers who left, team alerts)."""
+    mail = SmtpServer()
+    mail.start()
+    yield mail
+    mail.stop()
+
+
+@pytest.fixture(scope="module")
+def server(
+    database_url_for_module: str, tmp_path_factory: pytest.TempPathFactory, smtp: SmtpServer
+) -> Iterator[Server]:
     log = tmp_path_factory.mktemp("serve") / "serve.log"
-    # Every test opens conversations from 127.0.0.1: the per-address limits are not what is tested here.
-    limits = {"FRONTDESK_RATE_IP_CONVERSATIONS_PER_MINUTE": "1000", "FRONTDESK_RATE_IP_MESSAGES_PER_MINUTE": "1000"}
+    env = {
+        # Every test opens conversations from 127.0.0.1: the per-address limits are not what is tested here.
+        "FRONTDESK_RATE_IP_CONVERSATIONS_PER_MINUTE": "1000",
+        "FRONTDESK_RATE_IP_MESSAGES_PER_MINUTE": "1000",
+        "FRONTDESK_SMTP_HOST": "127.0.0.1",
+        "FRONTDESK_SMTP_PORT": str(smtp.port),
+        "FRONTDESK_SMTP_SECURITY": "none",
+        "FRONTDESK_MAIL_FROM": "Juniper & Pine <help@juniper.example>",
+    }
     try:
-        with running_server(database_url_for_module, log, limits) as base:
+        with running_server(database_url_for_module, log, env) as base:
             yield Server(base, log)
     except ServerFailed as failure:
         pytest.fail(str(failure))

@@ -5,6 +5,7 @@ and after the hand back the AI answers again."""
 from __future__ import annotations
 
 import os
+import re
 import subprocess
 import sys
 import time
@@ -13,6 +14,7 @@ from collections.abc import Iterator
 import pytest
 from playwright.sync_api import Browser, Page, expect
 
+from tests.fakes.smtp import SmtpServer, text_of
 from tests.webchat.conftest import CHROMIUM, Server
 from tests.webchat.test_widget import CANADA, NO, PASSING, TEAM_NOTICE_MS, UNKNOWN, YES, Chat
 
@@ -132,3 +134,37 @@ def test_a_second_agent_is_told_when_the_first_has_claimed(
         expect(other.get_by_role("button", name="Assign to me")).to_be_hidden()
     finally:
         other.context.close()
+
+
+def test_a_reply_to_a_shopper_who_left_arrives_by_email_and_its_link_reopens_the_chat(
+    server: Server, database_url_for_module: str, page: Page, agent_page: Page, browser: Browser, smtp: SmtpServer
+) -> None:
+    create_user(server, database_url_for_module, "di@juniper.example")
+    sign_in(agent_page, server, "di@juniper.example")
+    chat = Chat(page, server)
+    hand_off(chat, "gone-shopper@example.com")
+    page.context.close()  # the shopper closes the tab before anyone answers
+
+    agent_page.locator(".ticket", has_text="gone-shopper@example.com").click()
+    agent_page.get_by_label("Message").fill("Sorry for the wait: Lima is the capital of Peru.")
+    agent_page.get_by_role("button", name="Send").click()
+    expect(agent_page.locator("#flash")).to_have_text("Reply sent.")
+
+    deadline = time.monotonic() + TEAM_NOTICE_MS / 1000
+    while not [m for m in smtp.messages if m["To"] == "gone-shopper@example.com"]:
+        assert time.monotonic() < deadline, f"no email reached the SMTP server: {[m['To'] for m in smtp.messages]}"
+        time.sleep(0.1)
+    [email] = [m for m in smtp.messages if m["To"] == "gone-shopper@example.com"]
+    body = text_of(email)
+    assert "Lima is the capital of Peru." in body
+    link = re.search(r"http://\S+/chat\?resume=\S+", body)
+    assert link, body
+
+    reopened = browser.new_context().new_page()
+    try:
+        reopened.goto(link.group(0))
+        log = reopened.locator('[data-frontdesk="log"]')
+        expect(log).to_contain_text(UNKNOWN)  # the whole conversation, from before the handoff
+        expect(log).to_contain_text("Sorry for the wait: Lima is the capital of Peru.")
+    finally:
+        reopened.context.close()
