@@ -29,6 +29,7 @@ from pathlib import Path
 
 import httpx
 
+API_TOKEN = "bench-token"  # the admin API needs one; this is a throwaway server
 PRODUCTS = (
     "tent sleeping-bag backpack stove headlamp jacket boots sandals bottle filter lantern hammock tarp chair table "
     "cooler poles gloves beanie socks shorts map compass knife axe saw rope stakes pillow pad mug"
@@ -149,7 +150,13 @@ async def main() -> None:
 def serving_rss(url: str) -> float:
     """Start `frontdesk serve` on the benchmark database, ask it questions, and read its resident memory."""
     port = 8765
-    env = {**os.environ, "FRONTDESK_DATABASE_URL": url, "FRONTDESK_PORT": str(port), "FRONTDESK_LOG_LEVEL": "warning"}
+    env = {
+        **os.environ,
+        "FRONTDESK_DATABASE_URL": url,
+        "FRONTDESK_PORT": str(port),
+        "FRONTDESK_LOG_LEVEL": "warning",
+        "FRONTDESK_API_TOKEN": API_TOKEN,
+    }
     process = subprocess.Popen(
         [sys.executable, "-m", "frontdesk.cli", "serve"], env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
     )
@@ -162,7 +169,11 @@ def serving_rss(url: str) -> float:
             except httpx.HTTPError:
                 time.sleep(0.5)
         for i in range(200):
-            httpx.post(f"http://127.0.0.1:{port}/api/agent/ask", json={"question": f"tent shipping to canada {i}"})
+            httpx.post(
+                f"http://127.0.0.1:{port}/api/agent/ask",
+                json={"question": f"tent shipping to canada {i}"},
+                headers={"Authorization": f"Bearer {API_TOKEN}"},
+            )
         status = Path(f"/proc/{process.pid}/status").read_text()
         return int(next(line for line in status.splitlines() if line.startswith("VmRSS")).split()[1]) / 1024
     finally:

@@ -88,10 +88,8 @@ def serve(
     out.print(f"  Health:       {base}/healthz")
     if demo_admin:
         out.print(f"  Sign in to the inbox at {base}/inbox as {DEMO_ADMIN} / {demo_admin}", highlight=False)
-    out.print(
-        f"  Ask the agent: curl -s {base}/api/agent/ask -H 'content-type: application/json' "
-        '-d \'{"question": "do you ship to canada?"}\''
-    )
+    out.print(f"  Inbox (the team's page): {base}/inbox")
+    out.print('  Ask the agent from a shell: frontdesk ask "do you ship to canada?"')
     uvicorn.run(create_app(settings), host=settings.host, port=settings.port, log_level=settings.log_level)
 
 

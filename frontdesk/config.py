@@ -32,7 +32,7 @@ class Settings(BaseSettings):
     max_question_chars: int = 4000
     api_token: SecretStr | None = Field(
         default=None,
-        description="When set, /api/* needs 'Authorization: Bearer <token>'; required to listen beyond loopback",
+        description="When set, 'Authorization: Bearer <token>' opens the admin API to scripts (people sign in instead)",
     )
     log_level: str = "info"
     secret_key: SecretStr | None = Field(default=None, description="Fernet key that encrypts secrets at rest")

@@ -26,6 +26,7 @@ from frontdesk.inbox import mail
 from frontdesk.inbox import service as inbox
 from frontdesk.inbox.models import InboxTicket
 from frontdesk.realtime.bus import INBOX_TOPIC, EventBus, conversation_topic
+from frontdesk.users import service as users
 
 log = logging.getLogger("frontdesk.worker")
 LEASE = timedelta(seconds=60)
@@ -138,7 +139,7 @@ class OutboxWorker:
             text = settings.auto_response
         ticket.auto_response_on = now.date().isoformat() if text != TEAM_JOINS else None
         message = await conversations.insert_message(session, conversation, "system", text, kind="notice")
-        alert = text != TEAM_JOINS and bool(await mail.team_addresses(session))
+        alert = text != TEAM_JOINS and bool(await users.team_emails(session))
         if alert:
             await handoff.enqueue_email(session, conversation.id, handoff.TEAM_ALERT, now)
         return [message], Status.with_team.value, alert
@@ -185,7 +186,7 @@ class OutboxWorker:
                 return "the conversation is no longer waiting in the inbox"
             if ticket.assignee_id is not None:
                 return "an agent took the conversation before the alert went out"
-            recipients = await mail.team_addresses(session)
+            recipients = await users.team_emails(session)
             if not recipients:
                 return "no active agent or admin to alert"
             first = await session.scalar(

@@ -13,11 +13,8 @@ from typing import Literal
 
 import aiosmtplib
 from pydantic import SecretStr
-from sqlalchemy import select
-from sqlalchemy.ext.asyncio import AsyncSession
 
 from frontdesk.config import Settings
-from frontdesk.users.models import User
 
 NOT_CONFIGURED = "email is not configured (FRONTDESK_SMTP_HOST)"
 NO_SENDER = "email has no sender address (FRONTDESK_MAIL_FROM)"
@@ -144,11 +141,3 @@ def team_alert(store_name: str, to: Sequence[str], summary: HandoffSummary, inbo
         f'<p><a href="{html.escape(inbox_link, quote=True)}">Open the conversation in the inbox</a></p>'
     )
     return _message(f"New handoff waiting: {_one_line(summary.reason)}", to, plain, rich)
-
-
-async def team_addresses(session: AsyncSession) -> list[str]:
-    """Where team alerts go: every active agent and admin. (Kept here until `users.service` offers such a query.)"""
-    rows = await session.scalars(
-        select(User.email).where(User.active.is_(True), User.role.in_(("agent", "admin"))).order_by(User.id)
-    )
-    return list(rows.all())

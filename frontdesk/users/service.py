@@ -201,3 +201,11 @@ async def display_names(session: AsyncSession, ids: Iterable[int]) -> dict[int, 
         return {}
     rows = await session.execute(select(User.id, User.name, User.email).where(User.id.in_(wanted)))
     return {user_id: name or email for user_id, name, email in rows}
+
+
+async def team_emails(session: AsyncSession) -> list[str]:
+    """Where team alerts go: every active agent and admin."""
+    rows = await session.scalars(
+        select(User.email).where(User.active.is_(True), User.role.in_(("agent", "admin"))).order_by(User.id)
+    )
+    return list(rows.all())
