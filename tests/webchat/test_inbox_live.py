@@ -19,6 +19,15 @@ from tests.webchat.conftest import CHROMIUM, Server
 from tests.webchat.test_widget import CANADA, NO, PASSING, TEAM_NOTICE_MS, UNKNOWN, YES, Chat
 
 PASSWORD = "inbox-test-password"
+# Headless chromium shows no desktop notifications: record what the page asks for instead, with permission granted.
+RECORD_NOTIFICATIONS = """
+window.__notifications = [];
+window.Notification = class {
+  constructor(title, options) { window.__notifications.push({ title, body: (options || {}).body }); }
+  static get permission() { return "granted"; }
+  static requestPermission() { return Promise.resolve("granted"); }
+};
+"""
 
 
 def create_user(server: Server, database_url: str, email: str, role: str = "agent") -> None:
@@ -44,6 +53,7 @@ def sign_in(page: Page, server: Server, email: str) -> None:
 def agent_page(browser: Browser) -> Iterator[Page]:
     context = browser.new_context(viewport={"width": 1280, "height": 900})
     context.set_default_timeout(10_000)
+    context.add_init_script(RECORD_NOTIFICATIONS)
     page = context.new_page()
     errors: list[str] = []
     page.on("pageerror", lambda error: errors.append(str(error)))
@@ -77,6 +87,9 @@ def test_agent_sees_the_handoff_live_claims_replies_and_hands_back(
 
     ticket = agent_page.locator(".ticket", has_text="live-shopper@example.com")
     expect(ticket).to_be_visible()  # no reload: it arrived over the inbox's socket
+    expect(agent_page.locator("#flash")).to_have_text("New handoff waiting in the unassigned queue.")
+    notifications = agent_page.evaluate("window.__notifications")
+    assert {"title": "New handoff", "body": "A shopper is waiting for the team."} in notifications
     expect(agent_page.locator('[data-count="unassigned"]')).not_to_have_text("0")
     ticket.click()
     transcript = agent_page.locator("#transcript")
