@@ -31,6 +31,7 @@ from frontdesk.inbox.mail import Mailer
 from frontdesk.inbox.service import Presence
 from frontdesk.inbox.views import pages as inbox_pages
 from frontdesk.inbox.views import router as inbox_router
+from frontdesk.integrations.views import router as integrations_router
 from frontdesk.knowledge.service import Knowledge
 from frontdesk.knowledge.views import router as knowledge_router
 from frontdesk.metrics.views import router as metrics_router
@@ -110,6 +111,7 @@ def create_app(settings: Settings | None = None, clock: Callable[[], datetime] =
     app.include_router(metrics_router)
     app.include_router(webchat_router)
     app.include_router(users_router)
+    app.include_router(integrations_router)
     mount_static(app)
 
     @app.get("/healthz", tags=["ops"])

@@ -52,6 +52,12 @@ class Settings(BaseSettings):
         default="starttls", description='"starttls" (port 587), "tls" (implicit TLS, port 465) or "none" (local relay)'
     )
     mail_from: str | None = Field(default=None, description='The sender, e.g. "Store support <support@example.com>"')
+    zendesk_url_template: str = Field(
+        default="https://{subdomain}.zendesk.com", description="Where a Zendesk account lives (tests use a fake)"
+    )
+    gorgias_url_template: str = Field(
+        default="https://{domain}.gorgias.com", description="Where a Gorgias account lives (tests use a fake)"
+    )
 
     @field_validator("database_url")
     @classmethod

@@ -14,6 +14,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from frontdesk.handoff import office_hours
 from frontdesk.handoff.models import HandoffSettings, OutboxItem
 from frontdesk.handoff.schemas import HandoffSettingsIn, Method
+from frontdesk.integrations import service as integrations
 
 DEFAULTS = {
     "method": Method.builtin.value,
@@ -29,7 +30,6 @@ DEFAULTS = {
     "office_hours": {},
     "holidays": [],
 }
-CONNECTED_HELPDESKS: frozenset[str] = frozenset()  # Zendesk and Gorgias connectors arrive with their own issue.
 _LINK = re.compile(r"\[([^\]\n]{1,200})\]\(((?:[^()\s]|\([^()\s]*\)){1,2000})\)")
 SAFE_SCHEMES = ("https://", "http://", "mailto:")
 SETTINGS_LISTENERS = "handoff_settings_listeners"  # key of the sessions' `info`: who caches the settings
@@ -86,13 +86,11 @@ def sanitise_custom_message(text: str) -> str:
     return _LINK.sub(keep_safe, plain).strip()
 
 
-async def update_settings(
-    session: AsyncSession, change: HandoffSettingsIn, connected: frozenset[str] = CONNECTED_HELPDESKS
-) -> HandoffSettings:
+async def update_settings(session: AsyncSession, change: HandoffSettingsIn) -> HandoffSettings:
     settings = await get_settings(session)
     values = change.model_dump(exclude_unset=True)
     method = values.get("method")
-    if method in (Method.zendesk, Method.gorgias) and method.value not in connected:
+    if method in (Method.zendesk, Method.gorgias) and not await integrations.is_connected(session, method.value):
         raise HandoffSettingsError(
             f"{method.value.capitalize()} is not connected yet: connect it under Integrations "
             f"(POST /api/integrations/{method.value}) before choosing it as the handoff method",

@@ -13,6 +13,7 @@ from frontdesk.conversations import models as _conversations_models  # noqa: F40
 from frontdesk.db import Base
 from frontdesk.handoff import models as _handoff_models  # noqa: F401
 from frontdesk.inbox import models as _inbox_models  # noqa: F401
+from frontdesk.integrations import models as _integrations_models  # noqa: F401
 from frontdesk.knowledge import models as _knowledge_models  # noqa: F401
 from frontdesk.users import models as _users_models  # noqa: F401
 

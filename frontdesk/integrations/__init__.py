@@ -1,0 +1,1 @@
+"""Connected helpdesks (Zendesk, Gorgias; Twilio later): their credentials, encrypted, and how replies come back."""

@@ -1,0 +1,88 @@
+"""API shapes of the integrations: what the admin sends to connect a helpdesk, and what is shown back (no secret)."""
+
+from __future__ import annotations
+
+import re
+from datetime import datetime
+from enum import StrEnum
+
+from pydantic import BaseModel, ConfigDict, EmailStr, Field, SecretStr, field_validator
+
+MANUAL_STEPS_URL = "/docs/helpdesks"
+_LABEL = re.compile(r"^[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?$")
+
+
+class Kind(StrEnum):
+    zendesk = "zendesk"
+    gorgias = "gorgias"
+
+
+def account_label(value: str, suffix: str, what: str) -> str:
+    """The account's DNS label; people paste the whole address ("https://juniper.zendesk.com/"), so accept that."""
+    label = value.strip().lower().removeprefix("https://").removeprefix("http://").split("/", 1)[0]
+    label = label.removesuffix(suffix)
+    if not _LABEL.fullmatch(label):
+        raise ValueError(f"{what} must be letters, digits and hyphens, as in <{what}>{suffix}")
+    return label
+
+
+class ZendeskConnectIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    subdomain: str = Field(max_length=300, examples=["juniper"])
+    email: EmailStr = Field(description="The Zendesk agent or admin whose API token this is")
+    # No length rule here: a validation error would echo the token back in the 422 body.
+    api_token: SecretStr
+
+    @field_validator("subdomain")
+    @classmethod
+    def _subdomain(cls, value: str) -> str:
+        return account_label(value, ".zendesk.com", "subdomain")
+
+
+class GorgiasConnectIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    domain: str = Field(max_length=300, examples=["juniper"])
+    email: EmailStr = Field(description="The Gorgias user the API key belongs to")
+    api_key: SecretStr
+
+    @field_validator("domain")
+    @classmethod
+    def _domain(cls, value: str) -> str:
+        return account_label(value, ".gorgias.com", "domain")
+
+
+class AccountOut(BaseModel):
+    name: str
+    email: str
+    id: str
+
+
+class ReplyPathOut(BaseModel):
+    """Whether agents' replies reach frontdesk without manual steps; when not, why, and where the steps are."""
+
+    automatic: bool
+    ready: bool = Field(default=False, description="frontdesk holds the secret that verifies the helpdesk's requests")
+    error: str | None = None
+    manual_steps_url: str | None = None
+
+
+class IntegrationOut(BaseModel):
+    kind: Kind
+    status: str = Field(description='"connected" or "not_connected"')
+    address: str | None = Field(default=None, description="The account's host, e.g. juniper.zendesk.com")
+    email: str | None = None
+    account: AccountOut | None = None
+    connected_at: datetime | None = None
+    last_error: str | None = None
+    reply_path: ReplyPathOut | None = None
+
+
+class ReplySecretIn(BaseModel):
+    """The secret of a reply path set up by hand: Zendesk's revealed signing secret, or the X-Frontdesk-Secret value
+    given to the Gorgias HTTP integration."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    secret: SecretStr

@@ -1,0 +1,249 @@
+"""Connecting helpdesks: verify the credentials before saving anything, keep the secrets encrypted, set up the way
+agents' replies come back, and build the Connector the outbox worker delivers through."""
+
+from __future__ import annotations
+
+import logging
+import secrets
+from dataclasses import dataclass, field
+from urllib.parse import urlsplit
+
+import httpx
+from sqlalchemy import delete, select
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from frontdesk.config import Settings
+from frontdesk.db import utcnow
+from frontdesk.handoff.connectors.base import (
+    AuthFailed,
+    Connector,
+    ConnectorError,
+    NotFound,
+    Rejected,
+)
+from frontdesk.handoff.connectors.builtin import BuiltinConnector
+from frontdesk.handoff.connectors.gorgias import GorgiasConnector
+from frontdesk.handoff.connectors.zendesk import ZendeskConnector
+from frontdesk.integrations.models import Integration
+from frontdesk.integrations.schemas import (
+    MANUAL_STEPS_URL,
+    AccountOut,
+    GorgiasConnectIn,
+    IntegrationOut,
+    Kind,
+    ReplyPathOut,
+    ZendeskConnectIn,
+)
+from frontdesk.vault import Vault
+
+log = logging.getLogger("frontdesk.integrations")
+MAX_SECRET_CHARS = 500
+NOT_CONNECTED_RETRY = 600.0  # a handoff waiting for its helpdesk to be connected (again) looks every ten minutes
+TITLES = {Kind.zendesk: "Zendesk", Kind.gorgias: "Gorgias"}
+SECRET_NAMES = {Kind.zendesk: "API token", Kind.gorgias: "API key"}
+
+
+class IntegrationError(Exception):
+    """A change refused; `status` is the HTTP status the API answers with."""
+
+    def __init__(self, message: str, status: int = 400) -> None:
+        super().__init__(message)
+        self.message = message
+        self.status = status
+
+
+class NotConnected(ConnectorError):
+    """The handoff's helpdesk is not connected (any more): wait for the admin to connect it rather than give up."""
+
+    def __init__(self, kind: str) -> None:
+        super().__init__(f"{kind} is not connected: connect it under Integrations", True, NOT_CONNECTED_RETRY)
+
+
+@dataclass(frozen=True)
+class Credentials:
+    """A connection form reduced to what every helpdesk needs: the account's label, a user, the secret."""
+
+    kind: Kind
+    label: str  # Zendesk subdomain or Gorgias domain
+    email: str
+    secret: str = field(repr=False)  # kept out of reprs, so out of tracebacks and logs
+
+    @classmethod
+    def of(cls, form: ZendeskConnectIn | GorgiasConnectIn) -> Credentials:
+        if isinstance(form, ZendeskConnectIn):
+            return cls(Kind.zendesk, form.subdomain, str(form.email), form.api_token.get_secret_value().strip())
+        return cls(Kind.gorgias, form.domain, str(form.email), form.api_key.get_secret_value().strip())
+
+
+def url_of(kind: Kind, label: str, settings: Settings) -> str:
+    if kind is Kind.zendesk:
+        return settings.zendesk_url_template.format(subdomain=label)
+    return settings.gorgias_url_template.format(domain=label)
+
+
+def new_connector(
+    credentials: Credentials, settings: Settings, transport: httpx.AsyncBaseTransport | None = None
+) -> Connector:
+    c = credentials
+    if c.kind is Kind.zendesk:
+        return ZendeskConnector(c.label, c.email, c.secret, settings.zendesk_url_template, transport)
+    return GorgiasConnector(c.label, c.email, c.secret, settings.gorgias_url_template, transport)
+
+
+def explain(credentials: Credentials, error: ConnectorError, settings: Settings) -> str:
+    """What the admin should fix, in words about their account rather than HTTP."""
+    title, host = TITLES[credentials.kind], urlsplit(url_of(credentials.kind, credentials.label, settings)).netloc
+    if isinstance(error, AuthFailed):
+        return f"{title} did not accept the email/{SECRET_NAMES[credentials.kind]}"
+    if isinstance(error, NotFound):
+        return f"no {title} account at {host}"
+    if isinstance(error, Rejected):
+        return f"{title} refused the check: {error.message}"
+    return f"could not reach {title} at {host}: {error.message}"
+
+
+def webhook_url(kind: Kind, settings: Settings) -> str:
+    return f"{settings.public_url.rstrip('/')}/webhooks/{kind.value}"
+
+
+async def connect(
+    session: AsyncSession,
+    form: ZendeskConnectIn | GorgiasConnectIn,
+    vault: Vault,
+    settings: Settings,
+    transport: httpx.AsyncBaseTransport | None = None,
+) -> Integration:
+    """Verify, then save (replacing an earlier connection of the same kind), then set up the reply path. A failed
+    verification saves nothing; a failed reply path keeps the connection and records why, for the manual steps.
+    No transaction is open while the helpdesk is called: SQLite has one connection for everyone."""
+    credentials = Credentials.of(form)
+    if not credentials.secret or len(credentials.secret) > MAX_SECRET_CHARS:
+        name = SECRET_NAMES[credentials.kind]
+        raise IntegrationError(f"the {name} must be 1 to {MAX_SECRET_CHARS} characters", status=422)
+    connector = new_connector(credentials, settings, transport)
+    try:
+        try:
+            account = await connector.verify()
+        except ConnectorError as exc:
+            log.info("%s not connected: %s", credentials.kind.value, exc.message)
+            raise IntegrationError(explain(credentials, exc, settings)) from exc
+        row = await session.scalar(select(Integration).where(Integration.kind == credentials.kind.value))
+        if row is None:
+            row = Integration(kind=credentials.kind.value)
+            session.add(row)
+        row.config = {
+            "label": credentials.label,
+            "email": credentials.email,
+            "account": {"name": account.name, "email": account.email, "id": account.id},
+        }
+        row.secret = vault.encrypt(credentials.secret)
+        row.reply_secret, row.reply_path = None, {"automatic": False, "error": "not set up yet"}
+        row.status, row.connected_at, row.last_error = "connected", utcnow(), None
+        await session.commit()
+        try:
+            reply = await connector.set_up_replies(webhook_url(credentials.kind, settings), secrets.token_urlsafe(32))
+        except ConnectorError as exc:
+            log.warning("%s connected, but replies need the manual steps: %s", credentials.kind.value, exc.message)
+            row.reply_path = {"automatic": False, "error": exc.message}
+        else:
+            row.reply_secret = vault.encrypt(reply.secret) if reply.secret else None
+            row.reply_path = {"automatic": reply.automatic, "error": None}
+            row.config = {**row.config, "reply_details": dict(reply.details)}
+        await session.commit()
+        log.info("%s connected: %s", credentials.kind.value, credentials.label)
+        return row
+    finally:
+        await connector.aclose()
+
+
+async def set_reply_secret(session: AsyncSession, kind: Kind, secret: str, vault: Vault) -> Integration:
+    """The reply path the admin set up by hand (docs/helpdesks.md): the signing secret Zendesk revealed, or the
+    header value they gave the Gorgias HTTP integration."""
+    row = await get(session, kind.value)
+    if row is None:
+        raise IntegrationError(f"{TITLES[kind]} is not connected", status=404)
+    secret = secret.strip()
+    if not secret or len(secret) > MAX_SECRET_CHARS:
+        raise IntegrationError(f"the secret must be 1 to {MAX_SECRET_CHARS} characters", status=422)
+    row.reply_secret = vault.encrypt(secret)
+    row.reply_path = {"automatic": False, "manual": True, "error": None}
+    await session.flush()
+    return row
+
+
+async def get(session: AsyncSession, kind: str) -> Integration | None:
+    return await session.scalar(select(Integration).where(Integration.kind == kind))
+
+
+async def is_connected(session: AsyncSession, kind: str) -> bool:
+    row = await get(session, kind)
+    return row is not None and row.status == "connected"
+
+
+def view(kind: Kind, row: Integration | None) -> IntegrationOut:
+    """What the console shows: never a secret, not even a part of one."""
+    if row is None:
+        return IntegrationOut(kind=kind, status="not_connected")
+    config = row.config or {}
+    account = config.get("account")
+    reply = row.reply_path or {}
+    automatic = bool(reply.get("automatic"))
+    suffix = ".zendesk.com" if kind is Kind.zendesk else ".gorgias.com"
+    return IntegrationOut(
+        kind=kind,
+        status=row.status,
+        address=f"{config['label']}{suffix}" if config.get("label") else None,
+        email=config.get("email"),
+        account=AccountOut(**account) if isinstance(account, dict) else None,
+        connected_at=row.connected_at,
+        last_error=row.last_error,
+        reply_path=ReplyPathOut(
+            automatic=automatic,
+            ready=row.reply_secret is not None,
+            error=None if automatic else reply.get("error"),
+            manual_steps_url=None if automatic else MANUAL_STEPS_URL,
+        ),
+    )
+
+
+async def disconnect(session: AsyncSession, kind: Kind, chosen_method: str) -> None:
+    """Forget the credentials. Refused while the handoff uses this helpdesk: handoffs would have nowhere to go.
+    What was created in the helpdesk (webhook, trigger, HTTP integration) stays there for the admin to remove."""
+    if chosen_method == kind.value:
+        raise IntegrationError(
+            f"{TITLES[kind]} is the handoff method: choose another one (PUT /api/settings/handoff) before "
+            "disconnecting it",
+            status=409,
+        )
+    result = await session.execute(delete(Integration).where(Integration.kind == kind.value))
+    if not result.rowcount:  # type: ignore[attr-defined]
+        raise IntegrationError(f"{TITLES[kind]} is not connected", status=404)
+    log.info("%s disconnected", kind.value)
+
+
+async def connector_for(
+    session: AsyncSession,
+    kind: str,
+    vault: Vault,
+    settings: Settings,
+    sessions: async_sessionmaker[AsyncSession],
+    transport: httpx.AsyncBaseTransport | None = None,
+) -> Connector:
+    """The Connector of a handoff target, for the outbox worker; the caller closes it (`aclose`)."""
+    if kind == "builtin":
+        return BuiltinConnector(sessions)
+    row = await get(session, kind)
+    if row is None or row.status != "connected" or kind not in Kind.__members__:
+        raise NotConnected(kind)
+    config = row.config or {}
+    credentials = Credentials(Kind(kind), str(config["label"]), str(config["email"]), vault.decrypt(row.secret))
+    return new_connector(credentials, settings, transport)
+
+
+async def reply_secret(session: AsyncSession, kind: str, vault: Vault) -> bytes | None:
+    """The secret that proves a reply came from the helpdesk (Zendesk's signing secret, Gorgias's header secret);
+    None when the reply path was not set up automatically."""
+    row = await get(session, kind)
+    if row is None or row.reply_secret is None:
+        return None
+    return vault.decrypt(row.reply_secret).encode()
