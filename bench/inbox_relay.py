@@ -331,12 +331,14 @@ async def main() -> None:
             await asyncio.sleep(1)
             ready = rss_mb(pid)
 
+            load_before = os.getloadavg()[0]
             server_cpu, own_cpu, started = cpu_seconds(pid), time.process_time(), time.perf_counter()
             until = time.monotonic() + args.seconds
             lagging = asyncio.create_task(loop_lag(until, lag))
             await asyncio.gather(*(a.reply_loop(until, args.interval) for a in agents))
             await lagging
             elapsed = time.perf_counter() - started
+            load_after = os.getloadavg()[0]
             server_cpu, own_cpu = cpu_seconds(pid) - server_cpu, time.process_time() - own_cpu
             if len(relay.latencies) < len(relay.sent_at):
                 with contextlib.suppress(TimeoutError):
@@ -357,6 +359,8 @@ async def main() -> None:
     inbox = "open" if args.inbox_sockets else "closed"
     print(f"machine: {platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()}, {database}, "
           "load generator and server on the same machine")  # fmt: skip
+    print(f"machine load average (1 min): {load_before:.2f} before the replies, {load_after:.2f} after "
+          "(other processes on the machine count too)")  # fmt: skip
     print(f"shoppers: {args.shoppers}, agents: {args.agents}, {args.seconds:.0f} s, "
           f"one reply every {args.interval:g} s per agent (~{rate:.0f} replies/s), inbox sockets {inbox}")  # fmt: skip
     print(f"set-up: agents created and signed in {agents_ready:.1f} s, {args.shoppers} handoffs {handed_off:.1f} s, "
