@@ -14,6 +14,7 @@ from datetime import datetime
 from typing import TYPE_CHECKING
 
 from email_validator import EmailNotValidError, validate_email
+from sqlalchemy import event
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from sqlalchemy.orm.exc import StaleDataError
@@ -194,6 +195,14 @@ class ChatFlow:
         is there to answer, the shopper is told so — at most once per conversation and day."""
         await self.bus.publish(INBOX_TOPIC, {"type": "activity", "conversation_id": conversation.id,
                                              "seq": shopper.seq, "author": "shopper"})  # fmt: skip
+        if conversation.handoff_method in handoff.HELPDESKS:
+            # Queued with the message's own transaction, so none is lost; the worker adds it to the ticket once the
+            # ticket exists (it may not yet), in seq order. The helpdesk's team answers there: no notice from here.
+            await handoff.enqueue_ticket_message(
+                session, conversation.id, shopper.seq, conversation.handoff_method, self.clock()
+            )
+            event.listen(session.sync_session, "after_commit", lambda _: self.wake_worker.set(), once=True)
+            return []
         if Status(conversation.status) is not Status.with_team or self.presence is None or self.presence.online:
             return []
         now = self.clock()
@@ -323,8 +332,9 @@ class ChatFlow:
         reason = conversation.handoff_reason or "the shopper asked for a person"
         await conversations.transition(session, conversation, Transition.hand_off, reason, "shopper")
         conversation.handoff_method = settings.method
-        await handoff.enqueue_handoff(session, conversation.id, settings.method, self.clock())
         message = await conversations.insert_message(session, conversation, "system", ON_ITS_WAY, kind="notice")
+        # The ticket's transcript ends here, at the notice: what the shopper writes next reaches the ticket on its own.
+        await handoff.enqueue_handoff(session, conversation.id, settings.method, self.clock(), message.seq)
         await self._update_outcome(session, conversation)
         return [message], [Status.handing_off.value]
 
@@ -389,9 +399,11 @@ class TeamActions:
     # The web chat connections of this process; None (a process without web chat) never sends a reply by email.
     connections: Connections | None = None
 
-    async def reply(self, conversation_id: str, agent: str, text: str) -> None:
+    async def reply(self, conversation_id: str, agent: str, text: str, agent_id: int | None = None) -> bool:
         """Store the agent's message and send it to the shopper's chat. A shopper with no chat open gets it by email
-        too, queued in the same transaction as the message: a reply stored is a reply that reaches them."""
+        too, queued in the same transaction as the message: a reply stored is a reply that reaches them. With
+        `agent_id`, the inbox ticket must be that agent's — an unclaimed one becomes theirs in the same transaction
+        (the result says whether it was claimed just now); another agent's raises `inbox.InboxError`."""
 
         async def reach_away(session: AsyncSession, conversation: Conversation, seq: int) -> bool:
             # The seam for other ways back to a shopper who left: an SMS conversation will queue an SMS here.
@@ -400,17 +412,21 @@ class TeamActions:
             await handoff.enqueue_email(session, conversation.id, handoff.reply_email_kind(seq), self.flow.clock())
             return True
 
-        async def write(session: AsyncSession) -> tuple[Message, bool]:
+        async def write(session: AsyncSession) -> tuple[Message, bool, bool]:
             conversation = await conversations.get(session, conversation_id)
             if Status(conversation.status) is not Status.with_team:
                 raise FlowError("not_with_team", "only a conversation with the team can get an agent's reply")
+            claimed = False
+            if agent_id is not None:
+                _, claimed = await inbox.take_for_reply(session, conversation_id, agent_id, self.flow.clock())
             message = await conversations.insert_message(session, conversation, "agent", text, meta={"agent": agent})
-            return message, await reach_away(session, conversation, message.seq)
+            return message, await reach_away(session, conversation, message.seq), claimed
 
-        message, queued = await conversations.retrying(self.flow.sessions, write)
+        message, queued, claimed = await conversations.retrying(self.flow.sessions, write)
         await self.flow.publish(conversation_id, [message])
         if queued:
             self.flow.wake_worker.set()  # the outbox row is committed: the worker may send it now
+        return claimed
 
     async def hand_back(self, conversation_id: str, agent: str) -> None:
         """The AI answers again from now on; recorded as an event."""

@@ -186,22 +186,18 @@ async def release(conversation_id: str, principal: Agent, session: Session, requ
 
 
 @router.post("/conversations/{conversation_id}/reply", status_code=status.HTTP_201_CREATED)
-async def reply(
-    conversation_id: str, body: TextIn, principal: Agent, session: Session, request: Request
-) -> dict[str, str]:
+async def reply(conversation_id: str, body: TextIn, principal: Agent, request: Request) -> dict[str, str]:
     """Send a reply to the shopper's chat (live when they are connected). An unclaimed conversation becomes mine."""
     user_id = _user_id(principal)
     try:
-        _, claimed_now = await service.take_for_reply(session, conversation_id, user_id, request.app.state.flow.clock())
-        await session.commit()
-        await request.app.state.team.reply(conversation_id, principal.name or principal.email, body.text.strip())
-    except (service.InboxError, FlowError) as exc:
-        await session.rollback()
+        claimed_now = await request.app.state.team.reply(
+            conversation_id, principal.name or principal.email, body.text.strip(), agent_id=user_id
+        )
+    except (service.InboxError, FlowError, conversations.ConversationNotFound) as exc:
         raise _refused(exc) from exc
     if claimed_now:
         await _announce(request, {"type": "ticket", "conversation_id": conversation_id, "change": "claimed",
-                                  "assignee_id": user_id})  # fmt: skip
-    await _announce(request, {"type": "activity", "conversation_id": conversation_id, "author": "agent"})
+                                  "assignee_id": user_id, "assignee": principal.name or principal.email})  # fmt: skip
     return {"status": "sent"}
 
 
