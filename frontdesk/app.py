@@ -26,6 +26,7 @@ from frontdesk.conversations.views import router as conversations_router
 from frontdesk.db import Database
 from frontdesk.handoff.flow import ChatFlow, TeamActions
 from frontdesk.handoff.views import router as handoff_router
+from frontdesk.handoff.webhooks import router as webhooks_router
 from frontdesk.handoff.worker import OutboxWorker
 from frontdesk.inbox.mail import Mailer
 from frontdesk.inbox.service import Presence
@@ -82,7 +83,7 @@ def create_app(settings: Settings | None = None, clock: Callable[[], datetime] =
         )  # fmt: skip
         app.state.team = TeamActions(app.state.flow, app.state.connections)
         worker = OutboxWorker(database.sessions, bus, presence, clock, wake, Mailer.from_settings(settings, clock),
-                              app.state.resume_links)  # fmt: skip
+                              app.state.resume_links, app.state.vault, settings)  # fmt: skip
         worker_task = asyncio.create_task(worker.run(), name="outbox-worker") if settings.run_worker else None
         app.state.worker = worker
         try:
@@ -92,6 +93,7 @@ def create_app(settings: Settings | None = None, clock: Callable[[], datetime] =
                 worker_task.cancel()
                 with contextlib.suppress(asyncio.CancelledError):
                     await worker_task
+            await worker.aclose()
             await database.dispose()
 
     app = FastAPI(
@@ -112,6 +114,7 @@ def create_app(settings: Settings | None = None, clock: Callable[[], datetime] =
     app.include_router(webchat_router)
     app.include_router(users_router)
     app.include_router(integrations_router)
+    app.include_router(webhooks_router)
     mount_static(app)
 
     @app.get("/healthz", tags=["ops"])

@@ -1,4 +1,4 @@
-"""The `frontdesk` command: serve, migrate, kb, users, ask, eval, demo."""
+"""The `frontdesk` command: serve, worker, migrate, kb, users, ask, eval, demo."""
 
 from __future__ import annotations
 
@@ -89,8 +89,75 @@ def serve(
     if demo_admin:
         out.print(f"  Sign in to the inbox at {base}/inbox as {DEMO_ADMIN} / {demo_admin}", highlight=False)
     out.print(f"  Inbox (the team's page): {base}/inbox")
+    worker_line = (
+        "in this process" if settings.run_worker else "not here (FRONTDESK_RUN_WORKER=false): run `frontdesk worker`"
+    )
+    out.print(f"  Outbox worker: {worker_line}", highlight=False)
     out.print('  Ask the agent from a shell: frontdesk ask "do you ship to canada?"')
     uvicorn.run(create_app(settings), host=settings.host, port=settings.port, log_level=settings.log_level)
+
+
+@app.command()
+def worker() -> None:
+    """Run only the outbox worker (no web server): deliver handoffs, ticket messages and emails from the database.
+    Start as many as you like next to `frontdesk serve` (set FRONTDESK_RUN_WORKER=false there to keep it out)."""
+    from frontdesk.db import migrate as run_migrations
+    from frontdesk.handoff.worker import worker_name
+    from frontdesk.vault import VaultError, key_for
+
+    settings = Settings()
+    try:
+        secret_key = key_for(settings.secret_key.get_secret_value() if settings.secret_key else None,
+                             settings.sqlite_path)  # fmt: skip
+    except VaultError as exc:
+        raise _fail(str(exc)) from exc
+    run_migrations(settings.database_url)
+    name = worker_name()
+    out.print(f"[bold green]frontdesk worker {name} is starting[/bold green] ({_safe_url(settings.database_url)})")
+    claims = "FOR UPDATE SKIP LOCKED" if settings.database_url.startswith("postgresql") else "a conditional UPDATE"
+    out.print(f"  Claims outbox rows with {claims}; retries for {settings.outbox_retry_hours:g} h, then dead")
+    out.print(f"  Zendesk budget {settings.zendesk_rate_per_minute}/min, Gorgias {settings.gorgias_rate_per_20s}/20 s")
+    out.print(f"  Email: {settings.smtp_host or 'not configured (FRONTDESK_SMTP_HOST)'}")
+    out.print("  Dead rows: GET /api/outbox?status=dead, then POST /api/outbox/{id}/retry. Ctrl+C stops it.")
+    _run(_run_worker(settings, secret_key, name))
+    out.print(f"frontdesk worker {name} stopped")
+
+
+async def _run_worker(settings: Settings, secret_key: str, name: str) -> None:
+    import asyncio as aio
+    import contextlib
+    import signal
+
+    from frontdesk.conversations.service import ResumeLinks
+    from frontdesk.db import Database, utcnow
+    from frontdesk.handoff.worker import OutboxWorker
+    from frontdesk.inbox.mail import Mailer
+    from frontdesk.inbox.service import Presence
+    from frontdesk.realtime.bus import EventBus
+    from frontdesk.vault import Vault
+
+    database = Database(settings.database_url)
+    # No inbox page connects to this process: Presence stays empty (nobody online here), and events published on
+    # this bus reach no shopper until the Redis bus carries them between processes.
+    outbox = OutboxWorker(
+        database.sessions, EventBus(), Presence(), utcnow, aio.Event(), Mailer.from_settings(settings, utcnow),
+        ResumeLinks.from_secret_key(secret_key, settings.public_url), Vault(secret_key), settings, name,
+    )  # fmt: skip
+    # Ctrl+C or SIGTERM ends the current delivery's wait cleanly; a row being delivered keeps its lease, which runs
+    # out for the next worker (SIGKILL leaves the same state).
+    stop = aio.Event()
+    loop = aio.get_running_loop()
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(signum, stop.set)
+    runner = aio.create_task(outbox.run(), name="outbox-worker")
+    try:
+        await stop.wait()
+    finally:
+        runner.cancel()
+        with contextlib.suppress(aio.CancelledError):
+            await runner
+        await outbox.aclose()
+        await database.dispose()
 
 
 @app.command()

@@ -39,6 +39,15 @@ class Settings(BaseSettings):
     run_worker: bool = Field(
         default=True, description="Deliver handoffs inside `serve` (off when using `frontdesk worker`)"
     )
+    outbox_retry_hours: float = Field(
+        default=24.0, gt=0, description="How long the worker keeps retrying a handoff before it goes dead"
+    )
+    zendesk_rate_per_minute: int = Field(
+        default=200, ge=1, description="The Zendesk plan's API limit per minute; each worker process stays under it"
+    )
+    gorgias_rate_per_20s: int = Field(
+        default=40, ge=1, description="The Gorgias API limit per 20 seconds (40 for an API key, 80 for OAuth)"
+    )
     rate_messages_per_minute: int = 20
     rate_ip_messages_per_minute: int = 60
     rate_ip_conversations_per_minute: int = 10

@@ -237,11 +237,16 @@ async def profile_of(session: AsyncSession, conversation: Conversation) -> Profi
     return await session.get(Profile, conversation.profile_id) if conversation.profile_id else None
 
 
-async def ticket_content(session: AsyncSession, conversation_id: str, public_url: str) -> transcript.Ticket:
-    """What every handoff target receives: the transcript module's text and HTML for this conversation."""
+async def ticket_content(
+    session: AsyncSession, conversation_id: str, public_url: str, upto_seq: int | None = None
+) -> transcript.Ticket:
+    """What every handoff target receives: the transcript module's text and HTML for this conversation. `upto_seq`
+    ends it at the handoff, so every attempt to create the ticket sends the same transcript."""
     conversation = await get(session, conversation_id)
     profile = await profile_of(session, conversation)
     messages = await messages_after(session, conversation_id, 0)
+    if upto_seq is not None:
+        messages = [m for m in messages if m.seq <= upto_seq]
     return transcript.render(
         conversation_id=conversation.id,
         channel=conversation.channel,

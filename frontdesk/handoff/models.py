@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import JSON, DateTime, ForeignKey, Integer, String, Text, UniqueConstraint
+from sqlalchemy import JSON, Boolean, DateTime, ForeignKey, Integer, String, Text, UniqueConstraint, false
 from sqlalchemy.orm import Mapped, mapped_column
 
 from frontdesk.db import Base, Timestamped, utcnow
@@ -29,7 +29,9 @@ class HandoffSettings(Timestamped, Base):
 
 
 class OutboxItem(Base):
-    """A handoff to deliver, written in the same transaction as the status change that accepted it."""
+    """Something to deliver (a handoff, a later shopper message for its ticket, an email), written in the same
+    transaction as the change that caused it. Status: pending → delivered (or skipped), or dead once retrying stops
+    (not retryable, or the retry window ran out); a manual retry puts a dead row back to pending."""
 
     __tablename__ = "outbox"
     __table_args__ = (UniqueConstraint("conversation_id", "kind", name="uq_outbox_conversation_kind"),)
@@ -46,3 +48,31 @@ class OutboxItem(Base):
     ticket_ref: Mapped[str | None] = mapped_column(String(200))
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
     delivered_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    # Sent with every create of this row's ticket, so a retry is recognised by the helpdesk as the same request.
+    idempotency_key: Mapped[str | None] = mapped_column(String(120))
+    # Which worker process (hostname-pid) holds or last held the lease: who to look at when a row is stuck.
+    leased_by: Mapped[str | None] = mapped_column(String(120))
+    # An attempt may have reached the helpdesk without us hearing the answer (timeout, reset, 5xx, a crash): later
+    # attempts look for the ticket before creating one. Never cleared while the row is pending.
+    outcome_unknown: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
+    # A handoff's transcript ends at this message (the notice that it is on its way): every attempt sends the same
+    # ticket, so a replayed Idempotency-Key matches, and later shopper messages go to the ticket as their own rows.
+    transcript_seq: Mapped[int | None] = mapped_column(Integer)
+    # After this moment a failure makes the row dead; set by the first attempt, cleared by a manual retry.
+    retry_until: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+
+
+class RelayedComment(Base):
+    """A helpdesk delivery the relay has taken care of (Zendesk comment, Gorgias message). Inserted in the same
+    transaction as the agent message it became, so a redelivery (helpdesks retry, and may deliver twice) finds the row
+    and changes nothing. `seq` is the message it became; NULL when it was recorded without a message."""
+
+    __tablename__ = "relayed_comments"
+    __table_args__ = (UniqueConstraint("source", "external_id", name="uq_relayed_comments_source_external_id"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    source: Mapped[str] = mapped_column(String(16))  # zendesk | gorgias
+    external_id: Mapped[str] = mapped_column(String(64))  # the helpdesk's comment or message id
+    conversation_id: Mapped[str] = mapped_column(ForeignKey("conversations.id", ondelete="CASCADE"), index=True)
+    seq: Mapped[int | None] = mapped_column(Integer)
+    received_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)

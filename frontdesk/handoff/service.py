@@ -35,6 +35,9 @@ SAFE_SCHEMES = ("https://", "http://", "mailto:")
 SETTINGS_LISTENERS = "handoff_settings_listeners"  # key of the sessions' `info`: who caches the settings
 EMAIL_TARGET = "email"
 REPLY_EMAIL, TEAM_ALERT = "reply_email", "team_alert"  # outbox kinds of the email target
+HANDOFF, TICKET_MESSAGE = "handoff", "ticket_message"  # outbox kinds of a helpdesk target
+HELPDESKS = frozenset({Method.zendesk.value, Method.gorgias.value})  # targets whose tickets live elsewhere
+OUTBOX_STATUSES = ("pending", "delivered", "dead", "skipped")
 
 
 class HandoffSettingsError(ValueError):
@@ -118,10 +121,33 @@ def team_is_open(settings: HandoffSettings, now: datetime) -> bool:
     return office_hours.is_open(now, settings.office_hours, settings.timezone, settings.holidays)
 
 
-async def enqueue_handoff(session: AsyncSession, conversation_id: str, target: str, now: datetime) -> OutboxItem:
+async def enqueue_handoff(
+    session: AsyncSession, conversation_id: str, target: str, now: datetime, transcript_seq: int | None = None
+) -> OutboxItem:
     """The outbox row, in the caller's transaction. A conversation has one: after a hand back to the AI, a new
-    handoff sends the same row again, so the conversation keeps its one ticket (the target reopens it)."""
-    return await _enqueue(session, conversation_id, "handoff", target, now)
+    handoff sends the same row again, so the conversation keeps its one ticket (the target reopens it). The ticket's
+    transcript ends at `transcript_seq`; what the shopper writes later goes to the ticket as `ticket_message` rows."""
+    item = await _enqueue(session, conversation_id, HANDOFF, target, now)
+    item.transcript_seq = transcript_seq
+    return item
+
+
+def ticket_message_kind(seq: int) -> str:
+    return f"{TICKET_MESSAGE}:{seq}"
+
+
+def ticket_message_seq(kind: str) -> int | None:
+    """The message seq of a `ticket_message:<seq>` kind; None for any other kind."""
+    prefix, _, seq = kind.partition(":")
+    return int(seq) if prefix == TICKET_MESSAGE and seq.isdigit() else None
+
+
+async def enqueue_ticket_message(
+    session: AsyncSession, conversation_id: str, seq: int, target: str, now: datetime
+) -> OutboxItem:
+    """A shopper's message for the conversation's helpdesk ticket, in the transaction that stored it: the worker adds
+    it once the ticket exists, after the messages before it."""
+    return await _enqueue(session, conversation_id, ticket_message_kind(seq), target, now)
 
 
 def reply_email_kind(seq: int) -> str:
@@ -142,8 +168,43 @@ async def _enqueue(session: AsyncSession, conversation_id: str, kind: str, targe
     if item is None:
         item = OutboxItem(kind=kind, conversation_id=conversation_id, target=target, next_attempt_at=now)
         session.add(item)
+        await session.flush()
+        # Stable for the row's life, so every retry of its create is the same request to the helpdesk.
+        item.idempotency_key = f"fd-{item.id}-{conversation_id}"
     else:
         item.target, item.status, item.next_attempt_at, item.lease_until = target, "pending", now, None
-        item.attempts, item.last_error = 0, None
+        item.attempts, item.last_error, item.retry_until, item.outcome_unknown = 0, None, None, False
+    await session.flush()
+    return item
+
+
+class OutboxError(Exception):
+    """An outbox change refused; `status` is the HTTP status the API answers with."""
+
+    def __init__(self, message: str, status: int) -> None:
+        super().__init__(message)
+        self.status = status
+
+
+async def outbox_rows(session: AsyncSession, status: str | None = None, limit: int = 200) -> list[OutboxItem]:
+    """The newest rows first, optionally of one status (pending, delivered, dead, skipped)."""
+    query = select(OutboxItem).order_by(OutboxItem.id.desc()).limit(limit)
+    if status:
+        query = query.where(OutboxItem.status == status)
+    return list((await session.scalars(query)).all())
+
+
+async def retry_now(session: AsyncSession, item_id: int, now: datetime) -> OutboxItem:
+    """Put a row that stopped (dead or waiting) back to pending, due now, with a fresh retry window. The row keeps
+    its idempotency key and what is known of earlier attempts, so a retry still cannot make a second ticket."""
+    item = await session.get(OutboxItem, item_id)
+    if item is None:
+        raise OutboxError(f"no outbox row {item_id}", 404)
+    if item.status in ("delivered", "skipped"):
+        raise OutboxError(f"outbox row {item_id} is already {item.status}: there is nothing to retry", 409)
+    if item.status == "dead":
+        item.status, item.lease_until = "pending", None
+    # A pending row keeps its lease: a worker may be delivering it right now.
+    item.next_attempt_at, item.retry_until = now, None
     await session.flush()
     return item

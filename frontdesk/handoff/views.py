@@ -1,18 +1,16 @@
-"""Admin API of the handoff: PUT/GET /api/settings/handoff, and the outbox's state."""
+"""Admin API of the handoff: PUT/GET /api/settings/handoff, the outbox's state and a manual retry."""
 
 from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, HTTPException, status
-from sqlalchemy import select
+from fastapi import APIRouter, Depends, HTTPException, Query, Request, status
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from frontdesk.deps import get_session, require_admin
 from frontdesk.handoff import service
-from frontdesk.handoff.models import OutboxItem
 from frontdesk.handoff.office_hours import OfficeHoursError
-from frontdesk.handoff.schemas import HandoffSettingsIn, HandoffSettingsOut
+from frontdesk.handoff.schemas import HandoffSettingsIn, HandoffSettingsOut, OutboxItemOut, OutboxStatus
 
 router = APIRouter(tags=["handoff"], dependencies=[Depends(require_admin)])
 Session = Annotated[AsyncSession, Depends(get_session)]
@@ -41,15 +39,22 @@ async def put_handoff_settings(change: HandoffSettingsIn, session: Session) -> H
     return HandoffSettingsOut.model_validate(settings)
 
 
-@router.get("/api/outbox")
-async def outbox(session: Session, state: str | None = None) -> list[dict[str, object]]:
-    """Handoffs and their delivery: pending, delivered or dead, with the last error."""
-    query = select(OutboxItem).order_by(OutboxItem.id.desc()).limit(200)
-    if state:
-        query = query.where(OutboxItem.status == state)
-    rows = (await session.scalars(query)).all()
-    return [
-        {"id": r.id, "conversation_id": r.conversation_id, "target": r.target, "status": r.status,
-         "attempts": r.attempts, "ticket_ref": r.ticket_ref, "last_error": r.last_error}
-        for r in rows
-    ]  # fmt: skip
+@router.get("/api/outbox", response_model=list[OutboxItemOut])
+async def outbox(session: Session, status: Annotated[OutboxStatus | None, Query()] = None) -> list[OutboxItemOut]:
+    """What the worker has to deliver and how it went: target, kind, attempts, the last error, the next attempt and
+    the ticket. `status=dead` lists what stopped retrying (POST /api/outbox/{id}/retry sends it again)."""
+    rows = await service.outbox_rows(session, status)
+    return [OutboxItemOut.model_validate(row) for row in rows]
+
+
+@router.post("/api/outbox/{item_id}/retry", response_model=OutboxItemOut)
+async def retry_outbox_item(item_id: int, session: Session, request: Request) -> OutboxItemOut:
+    """Send a dead row again now, with a fresh retry window; 409 for one already delivered."""
+    try:
+        item = await service.retry_now(session, item_id, request.app.state.clock())
+    except service.OutboxError as exc:
+        await session.rollback()
+        raise HTTPException(exc.status, str(exc)) from exc
+    await session.commit()
+    request.app.state.worker.wake.set()
+    return OutboxItemOut.model_validate(item)
