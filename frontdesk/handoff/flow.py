@@ -123,6 +123,13 @@ class ChatFlow:
                 return None  # a resend of a message already taken care of
             conversation = await conversations.get(session, conversation_id)
             message = await conversations.insert_message(session, conversation, "shopper", text, client_id=client_id)
+            if Status(conversation.status) in TEAM_OWNS and conversation.handoff_method in handoff.HELPDESKS:
+                # Queued in the message's own transaction, so none is lost; the worker adds it to the ticket once
+                # the ticket exists (it may not yet), in seq order.
+                await handoff.enqueue_ticket_message(
+                    session, conversation.id, message.seq, conversation.handoff_method, self.clock()
+                )
+                event.listen(session.sync_session, "after_commit", lambda _: self.wake_worker.set(), once=True)
             return conversation, message
 
         message: Message | None = None
@@ -196,13 +203,7 @@ class ChatFlow:
         await self.bus.publish(INBOX_TOPIC, {"type": "activity", "conversation_id": conversation.id,
                                              "seq": shopper.seq, "author": "shopper"})  # fmt: skip
         if conversation.handoff_method in handoff.HELPDESKS:
-            # Queued with the message's own transaction, so none is lost; the worker adds it to the ticket once the
-            # ticket exists (it may not yet), in seq order. The helpdesk's team answers there: no notice from here.
-            await handoff.enqueue_ticket_message(
-                session, conversation.id, shopper.seq, conversation.handoff_method, self.clock()
-            )
-            event.listen(session.sync_session, "after_commit", lambda _: self.wake_worker.set(), once=True)
-            return []
+            return []  # queued for the ticket with the message itself (`store`); the helpdesk's team answers there
         if Status(conversation.status) is not Status.with_team or self.presence is None or self.presence.online:
             return []
         now = self.clock()
