@@ -16,6 +16,8 @@ from sqlalchemy import text
 from frontdesk import __version__
 from frontdesk.agent.embedders import load_embedder
 from frontdesk.agent.views import router as agent_router
+from frontdesk.channels.sms.status_views import router as sms_status_router
+from frontdesk.channels.sms.views import router as sms_router
 from frontdesk.channels.webchat.limits import WebchatLimits
 from frontdesk.channels.webchat.service import Connections
 from frontdesk.channels.webchat.views import router as webchat_router
@@ -115,6 +117,8 @@ def create_app(settings: Settings | None = None, clock: Callable[[], datetime] =
     app.include_router(users_router)
     app.include_router(integrations_router)
     app.include_router(webhooks_router)
+    app.include_router(sms_router)
+    app.include_router(sms_status_router)
     mount_static(app)
 
     @app.get("/healthz", tags=["ops"])

@@ -68,6 +68,10 @@ class Settings(BaseSettings):
         default="https://{domain}.gorgias.com", description="Where a Gorgias account lives (tests use a fake)"
     )
 
+    twilio_api_base: str = Field(
+        default="https://api.twilio.com", description="Twilio's REST API, where texts are sent (tests use a fake)"
+    )
+
     @field_validator("database_url")
     @classmethod
     def _async_driver(cls, value: str) -> str:

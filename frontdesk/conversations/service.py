@@ -211,18 +211,27 @@ async def transition(
 
 
 async def link_profile(
-    session: AsyncSession, conversation: Conversation, email: str | None = None, name: str | None = None
+    session: AsyncSession,
+    conversation: Conversation,
+    email: str | None = None,
+    name: str | None = None,
+    phone: str | None = None,
 ) -> Profile:
-    """Attach the conversation to the profile with this email, creating it when the store has none yet."""
+    """Attach the conversation to the profile with this email (or phone, E.164), creating it when the store has none
+    yet."""
     profile = None
     if email:
         profile = await session.scalar(select(Profile).where(Profile.email == email.lower()))
+    if profile is None and phone:
+        profile = await session.scalar(select(Profile).where(Profile.phone == phone))
     if profile is None and conversation.profile_id:
         profile = await session.get(Profile, conversation.profile_id)
         if profile is not None and email and profile.email is None:
             profile.email = email.lower()
+        if profile is not None and phone and profile.phone is None:
+            profile.phone = phone
     if profile is None:
-        profile = Profile(id=new_id("prof"), email=email.lower() if email else None, name=name)
+        profile = Profile(id=new_id("prof"), email=email.lower() if email else None, phone=phone, name=name)
         session.add(profile)
         await session.flush()
     if name and not profile.name:

@@ -11,7 +11,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Protocol
 
 from email_validator import EmailNotValidError, validate_email
 from sqlalchemy import event
@@ -20,6 +20,8 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from sqlalchemy.orm.exc import StaleDataError
 
 from frontdesk.agent import engine, phrases
+from frontdesk.channels.sms.sending import enqueue_sms
+from frontdesk.channels.sms.service import sms_answer, sms_plain
 from frontdesk.conversations import service as conversations
 from frontdesk.conversations.models import Conversation, Message
 from frontdesk.conversations.state import TEAM_OWNS, Status, Transition, TransitionRefused, can
@@ -42,6 +44,16 @@ THANKS_REPLY = "You're welcome! Is there anything else I can help with?"
 HUMAN_OFFER = "Of course. Would you like to connect with a person from our team?"
 ON_ITS_WAY = "Thanks! I'm passing this conversation to our team now."
 HANDOFF_YES, HANDOFF_NO = "handoff_yes", "handoff_no"
+SMS = "sms"  # the channel whose replies go out as texts, and whose handoffs need no consent step
+
+
+class Receipt(Protocol):
+    """A channel's own record of an inbound message (SMS: Twilio's MessageSid), kept in the transaction that stores
+    the message, so a redelivery of the same message is found and taken as done."""
+
+    async def seen(self, session: AsyncSession) -> bool: ...
+
+    async def keep(self, session: AsyncSession, message: Message) -> None: ...
 
 
 class FlowError(Exception):
@@ -110,7 +122,9 @@ class ChatFlow:
     def __post_init__(self) -> None:
         handoff.on_settings_change(self.sessions, self.handoff_settings.clear)
 
-    async def shopper_message(self, conversation_id: str, text: str, client_id: str | None = None) -> None:
+    async def shopper_message(
+        self, conversation_id: str, text: str, client_id: str | None = None, receipt: Receipt | None = None
+    ) -> None:
         """Store the message first; then let the AI answer, or pass it to the team that owns the conversation.
 
         One session does both: the message is committed, the conversation read with it stays loaded, the decision is
@@ -121,8 +135,12 @@ class ChatFlow:
         async def store(session: AsyncSession) -> tuple[Conversation, Message] | None:
             if client_id and await conversations.by_client_id(session, conversation_id, client_id) is not None:
                 return None  # a resend of a message already taken care of
+            if receipt is not None and await receipt.seen(session):
+                return None
             conversation = await conversations.get(session, conversation_id)
             message = await conversations.insert_message(session, conversation, "shopper", text, client_id=client_id)
+            if receipt is not None:
+                await receipt.keep(session, message)  # a concurrent redelivery fails here, and finds it on retry
             if Status(conversation.status) in TEAM_OWNS and conversation.handoff_method in handoff.HELPDESKS:
                 # Queued in the message's own transaction, so none is lost; the worker adds it to the ticket once
                 # the ticket exists (it may not yet), in seq order.
@@ -169,6 +187,19 @@ class ChatFlow:
         await self.publish(conversation_id, out, statuses)
 
     async def _reply(
+        self, session: AsyncSession, conversation: Conversation, shopper: Message, release: bool
+    ) -> tuple[list[Message], list[str]]:
+        """The turn that follows a shopper's message; in an SMS conversation, what it says is queued as texts in the
+        same transaction (the worker sends them, after the commit wakes it)."""
+        out, statuses = await self._turn(session, conversation, shopper, release)
+        if conversation.channel == SMS and out:
+            now = self.clock()
+            for message in out:
+                await enqueue_sms(session, conversation.id, message.seq, now)
+            event.listen(session.sync_session, "after_commit", lambda _: self.wake_worker.set(), once=True)
+        return out, statuses
+
+    async def _turn(
         self, session: AsyncSession, conversation: Conversation, shopper: Message, release: bool
     ) -> tuple[list[Message], list[str]]:
         """The AI's turn for a stored shopper message (`shopper` is a value holder, not in the session). With
@@ -224,8 +255,11 @@ class ChatFlow:
             case engine.Answer():
                 meta = {"decision": "answer", "entry": decision.entry.id, "confidence": decision.confidence}
                 self._count(conversation, "answer", shopper.text)
+                text = decision.text
+                if conversation.channel == SMS:
+                    text = sms_answer(text, decision.entry.url)
                 out.append(await conversations.insert_message(
-                    session, conversation, "ai", decision.text,
+                    session, conversation, "ai", text,
                     meta={"entry": decision.entry.id, "confidence": round(decision.confidence, 4)},
                 ))  # fmt: skip
             case engine.SmallTalk():
@@ -243,9 +277,14 @@ class ChatFlow:
                 }
                 self._count(conversation, str(meta["decision"]), shopper.text)
                 if settings.method == Method.none.value:
+                    custom = sms_plain(settings.custom_message) if conversation.channel == SMS else None
                     out.append(await conversations.insert_message(
-                        session, conversation, "ai", settings.custom_message, kind="custom"
+                        session, conversation, "ai", custom or settings.custom_message, kind="custom"
                     ))  # fmt: skip
+                elif conversation.channel == SMS:
+                    # No consent step over SMS: the phone number says who the shopper is, so the team gets it now.
+                    conversation.handoff_reason = reason
+                    out, statuses = await self._hand_off(session, conversation)
                 else:
                     conversation.handoff_reason = reason
                     await conversations.transition(session, conversation, Transition.offer, reason, "ai")
@@ -407,7 +446,9 @@ class TeamActions:
         (the result says whether it was claimed just now); another agent's raises `inbox.InboxError`."""
 
         async def reach_away(session: AsyncSession, conversation: Conversation, seq: int) -> bool:
-            # The seam for other ways back to a shopper who left: an SMS conversation will queue an SMS here.
+            if conversation.channel == SMS:  # always a text, never an email: the phone is how the shopper wrote
+                await enqueue_sms(session, conversation.id, seq, self.flow.clock())
+                return True
             if self.connections is None or self.connections.is_connected(conversation.id) or not conversation.email:
                 return False
             await handoff.enqueue_email(session, conversation.id, handoff.reply_email_kind(seq), self.flow.clock())

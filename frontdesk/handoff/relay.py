@@ -21,10 +21,11 @@ from typing import TYPE_CHECKING, Any
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from frontdesk.channels.sms.sending import enqueue_sms
 from frontdesk.conversations import service as conversations
 from frontdesk.conversations.models import Conversation, Message
 from frontdesk.handoff import service as handoff
-from frontdesk.handoff.flow import ChatFlow
+from frontdesk.handoff.flow import SMS, ChatFlow
 from frontdesk.handoff.models import RelayedComment
 
 if TYPE_CHECKING:
@@ -251,7 +252,7 @@ class Relay:
         if message is not None:
             await self.flow.publish(reply.conversation_id, [message])
         if queued:
-            self.flow.wake_worker.set()  # the email's outbox row is committed
+            self.flow.wake_worker.set()  # the text's or email's outbox row is committed
         log.info("%s delivery %s: %s (%s)", reply.source, reply.external_id, outcome.result.value, outcome.reason)
         return outcome
 
@@ -276,14 +277,12 @@ class Relay:
         return any(_normalised(said) == wanted for said in rows.all())
 
     async def _reach_away(self, session: AsyncSession, conversation: Conversation, seq: int) -> bool:
-        """A reply for a shopper who is not in the chat right now, in the message's transaction; says whether an
-        email was queued. A shopper who is connected gets the published event; one who comes back later gets the
-        message from the catch-up on reconnect."""
-        if conversation.channel == "sms":
-            # SMS seam: once channels/sms exists, queue the SMS outbox row here, in this transaction. Until then the
-            # reply is kept in the conversation (and the console) but cannot reach the shopper's phone.
-            log.warning("conversation %s is SMS: no SMS sender yet, the reply is stored only", conversation.id)
-            return False
+        """A reply for a shopper who is not in the chat right now, in the message's transaction; says whether a text
+        or an email was queued. A shopper who is connected gets the published event; one who comes back later gets the
+        message from the catch-up on reconnect. An SMS conversation always gets the reply as a text."""
+        if conversation.channel == SMS:
+            await enqueue_sms(session, conversation.id, seq, self.flow.clock())
+            return True
         if self.connections is None or self.connections.is_connected(conversation.id) or not conversation.email:
             return False
         await handoff.enqueue_email(session, conversation.id, handoff.reply_email_kind(seq), self.flow.clock())

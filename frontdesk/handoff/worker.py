@@ -20,6 +20,7 @@ from sqlalchemy import func, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from sqlalchemy.sql.elements import ColumnElement
 
+from frontdesk.channels.sms import sending as sms
 from frontdesk.channels.webchat import service as webchat
 from frontdesk.config import Settings
 from frontdesk.conversations import service as conversations
@@ -324,6 +325,10 @@ class OutboxWorker:
             if target == handoff.EMAIL_TARGET:
                 await self._send_email(item_id)
                 return 1
+            if target == sms.SMS_TARGET:
+                sender = sms.SmsSender(self.sessions, self.vault, self.settings, self.clock, self._transport(target))
+                await sender.deliver(item_id)
+                return 1
             if handoff.ticket_message_seq(kind) is not None:
                 done = await self._add_message(item_id)
             else:
@@ -456,6 +461,11 @@ class OutboxWorker:
             done.messages.append(
                 await conversations.insert_message(session, conversation, "system", text, kind="notice")
             )
+        if conversation.channel == "sms":
+            # An SMS shopper sees nothing but texts: each notice goes out as one, queued with it.
+            for message in done.messages:
+                await sms.enqueue_sms(session, conversation.id, message.seq, now)
+            self.wake.set()  # set during a pass: the next pass starts at once and sends them
         return done
 
     async def _builtin_notice(self, session: AsyncSession, conversation: Conversation, done: Delivered) -> None:

@@ -1,1 +1,2 @@
-"""Connected helpdesks (Zendesk, Gorgias; Twilio later): their credentials, encrypted, and how replies come back."""
+"""Connected outside systems (Zendesk, Gorgias; Twilio for SMS): their credentials, encrypted, and how replies
+come back."""

@@ -15,7 +15,7 @@ class Integration(Base):
     __tablename__ = "integrations"
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
-    kind: Mapped[str] = mapped_column(String(16), unique=True)  # zendesk | gorgias (twilio later)
+    kind: Mapped[str] = mapped_column(String(16), unique=True)  # zendesk | gorgias | twilio
     # What may be shown: subdomain or domain, the email, the verified account, what the reply path created there.
     config: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict, server_default=text("'{}'"))
     secret: Mapped[str] = mapped_column(Text)  # the API token or key, Fernet-encrypted

@@ -8,13 +8,21 @@ from enum import StrEnum
 
 from pydantic import BaseModel, ConfigDict, EmailStr, Field, SecretStr, field_validator
 
+from frontdesk.channels.sms.phones import to_e164
+
 MANUAL_STEPS_URL = "/docs/helpdesks"
 _LABEL = re.compile(r"^[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?$")
+_ACCOUNT_SID = re.compile(r"^AC[0-9a-fA-F]{32}$")
+_SERVICE_SID = re.compile(r"^MG[0-9a-fA-F]{32}$")
 
 
 class Kind(StrEnum):
     zendesk = "zendesk"
     gorgias = "gorgias"
+    twilio = "twilio"
+
+
+HELPDESKS = (Kind.zendesk, Kind.gorgias)  # the kinds a handoff can go to (Twilio carries the SMS channel)
 
 
 def account_label(value: str, suffix: str, what: str) -> str:
@@ -51,6 +59,41 @@ class GorgiasConnectIn(BaseModel):
     @classmethod
     def _domain(cls, value: str) -> str:
         return account_label(value, ".gorgias.com", "domain")
+
+
+class TwilioConnectIn(BaseModel):
+    """The SMS channel's Twilio account, and who texts are sent from: a phone number or a Messaging Service."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    # "Exactly one sender" is checked by the service: a model-level error would echo the whole body, token included.
+    account_sid: str = Field(max_length=64, examples=["AC0123456789abcdef0123456789abcdef"])
+    auth_token: SecretStr
+    from_number: str | None = Field(default=None, max_length=40, examples=["+14155550123"])
+    messaging_service_sid: str | None = Field(default=None, max_length=64)
+
+    @field_validator("account_sid")
+    @classmethod
+    def _account_sid(cls, value: str) -> str:
+        value = value.strip()
+        if not _ACCOUNT_SID.fullmatch(value):
+            raise ValueError('account_sid must be "AC" and 32 hex digits, as on the Twilio console\'s account page')
+        return value
+
+    @field_validator("from_number")
+    @classmethod
+    def _from_number(cls, value: str | None) -> str | None:
+        return None if value is None else to_e164(value)
+
+    @field_validator("messaging_service_sid")
+    @classmethod
+    def _service_sid(cls, value: str | None) -> str | None:
+        if value is None:
+            return None
+        value = value.strip()
+        if not _SERVICE_SID.fullmatch(value):
+            raise ValueError('messaging_service_sid must be "MG" and 32 hex digits')
+        return value
 
 
 class AccountOut(BaseModel):

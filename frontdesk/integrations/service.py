@@ -12,6 +12,7 @@ import httpx
 from sqlalchemy import delete, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from frontdesk.channels.sms.twilio_client import TwilioClient, TwilioCredentials
 from frontdesk.config import Settings
 from frontdesk.db import utcnow
 from frontdesk.handoff.connectors.base import (
@@ -26,12 +27,14 @@ from frontdesk.handoff.connectors.gorgias import GorgiasConnector
 from frontdesk.handoff.connectors.zendesk import ZendeskConnector
 from frontdesk.integrations.models import Integration
 from frontdesk.integrations.schemas import (
+    HELPDESKS,
     MANUAL_STEPS_URL,
     AccountOut,
     GorgiasConnectIn,
     IntegrationOut,
     Kind,
     ReplyPathOut,
+    TwilioConnectIn,
     ZendeskConnectIn,
 )
 from frontdesk.vault import Vault
@@ -39,7 +42,7 @@ from frontdesk.vault import Vault
 log = logging.getLogger("frontdesk.integrations")
 MAX_SECRET_CHARS = 500
 NOT_CONNECTED_RETRY = 600.0  # a handoff waiting for its helpdesk to be connected (again) looks every ten minutes
-TITLES = {Kind.zendesk: "Zendesk", Kind.gorgias: "Gorgias"}
+TITLES = {Kind.zendesk: "Zendesk", Kind.gorgias: "Gorgias", Kind.twilio: "Twilio"}
 SECRET_NAMES = {Kind.zendesk: "API token", Kind.gorgias: "API key"}
 
 
@@ -156,9 +159,72 @@ async def connect(
         await connector.aclose()
 
 
+async def connect_twilio(
+    session: AsyncSession,
+    form: TwilioConnectIn,
+    vault: Vault,
+    settings: Settings,
+    transport: httpx.AsyncBaseTransport | None = None,
+) -> Integration:
+    """Verify the account SID and auth token with Twilio, then save them (the token encrypted), replacing an earlier
+    Twilio connection. A failed check saves nothing; no transaction is open while Twilio is called."""
+    token = form.auth_token.get_secret_value().strip()
+    if not token or len(token) > MAX_SECRET_CHARS:
+        raise IntegrationError(f"the auth token must be 1 to {MAX_SECRET_CHARS} characters", status=422)
+    sender = form.from_number or form.messaging_service_sid
+    if sender is None or (form.from_number and form.messaging_service_sid):
+        raise IntegrationError("give either from_number or messaging_service_sid (who texts come from)", status=422)
+    client = TwilioClient(TwilioCredentials(form.account_sid, token, sender), settings.twilio_api_base, transport)
+    try:
+        account = await client.verify()
+    except ConnectorError as exc:
+        log.info("twilio not connected: %s", exc.message)
+        raise IntegrationError(explain_twilio(form.account_sid, exc, settings)) from exc
+    finally:
+        await client.aclose()
+    row = await get(session, Kind.twilio.value)
+    if row is None:
+        row = Integration(kind=Kind.twilio.value)
+        session.add(row)
+    row.config = {
+        "account_sid": form.account_sid,
+        "sender": sender,
+        "account": {"name": account.name, "email": account.email, "id": account.id},
+    }
+    row.secret = vault.encrypt(token)
+    # Twilio signs its webhooks with the auth token itself: there is no separate reply secret.
+    row.reply_secret, row.reply_path = None, {}
+    row.status, row.connected_at, row.last_error = "connected", utcnow(), None
+    await session.commit()
+    log.info("twilio connected: %s sending from %s", form.account_sid, sender)
+    return row
+
+
+def explain_twilio(account_sid: str, error: ConnectorError, settings: Settings) -> str:
+    if isinstance(error, AuthFailed):
+        return "Twilio did not accept the account SID/auth token"
+    if isinstance(error, NotFound):
+        return f"no Twilio account {account_sid}"
+    if isinstance(error, Rejected):
+        return f"Twilio refused the check: {error.message}"
+    return f"could not reach Twilio at {urlsplit(settings.twilio_api_base).netloc}: {error.message}"
+
+
+async def twilio_credentials(session: AsyncSession, vault: Vault) -> TwilioCredentials | None:
+    """The connected Twilio account (SID, auth token, sender), for sending and for checking Twilio's signatures;
+    None when Twilio is not connected."""
+    row = await get(session, Kind.twilio.value)
+    if row is None or row.status != "connected":
+        return None
+    config = row.config or {}
+    return TwilioCredentials(str(config["account_sid"]), vault.decrypt(row.secret), str(config["sender"]))
+
+
 async def set_reply_secret(session: AsyncSession, kind: Kind, secret: str, vault: Vault) -> Integration:
     """The reply path the admin set up by hand (docs/helpdesks.md): the signing secret Zendesk revealed, or the
     header value they gave the Gorgias HTTP integration."""
+    if kind not in HELPDESKS:
+        raise IntegrationError(f"{TITLES[kind]} signs its requests with the auth token: it has no reply secret")
     row = await get(session, kind.value)
     if row is None:
         raise IntegrationError(f"{TITLES[kind]} is not connected", status=404)
@@ -186,6 +252,15 @@ def view(kind: Kind, row: Integration | None) -> IntegrationOut:
         return IntegrationOut(kind=kind, status="not_connected")
     config = row.config or {}
     account = config.get("account")
+    if kind is Kind.twilio:
+        return IntegrationOut(
+            kind=kind,
+            status=row.status,
+            address=config.get("sender"),
+            account=AccountOut(**account) if isinstance(account, dict) else None,
+            connected_at=row.connected_at,
+            last_error=row.last_error,
+        )
     reply = row.reply_path or {}
     automatic = bool(reply.get("automatic"))
     suffix = ".zendesk.com" if kind is Kind.zendesk else ".gorgias.com"
@@ -233,7 +308,7 @@ async def connector_for(
     if kind == "builtin":
         return BuiltinConnector(sessions)
     row = await get(session, kind)
-    if row is None or row.status != "connected" or kind not in Kind.__members__:
+    if row is None or row.status != "connected" or kind not in HELPDESKS:
         raise NotConnected(kind)
     config = row.config or {}
     credentials = Credentials(Kind(kind), str(config["label"]), str(config["email"]), vault.decrypt(row.secret))

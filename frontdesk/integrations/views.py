@@ -1,4 +1,4 @@
-"""Admin API of the integrations: connect, show and disconnect Zendesk and Gorgias."""
+"""Admin API of the integrations: connect, show and disconnect Zendesk, Gorgias and Twilio."""
 
 from __future__ import annotations
 
@@ -11,7 +11,14 @@ from frontdesk.config import Settings
 from frontdesk.deps import get_session, get_settings, require_admin
 from frontdesk.handoff import service as handoff
 from frontdesk.integrations import service
-from frontdesk.integrations.schemas import GorgiasConnectIn, IntegrationOut, Kind, ReplySecretIn, ZendeskConnectIn
+from frontdesk.integrations.schemas import (
+    GorgiasConnectIn,
+    IntegrationOut,
+    Kind,
+    ReplySecretIn,
+    TwilioConnectIn,
+    ZendeskConnectIn,
+)
 from frontdesk.vault import Vault
 
 router = APIRouter(prefix="/api/integrations", tags=["integrations"], dependencies=[Depends(require_admin)])
@@ -51,6 +58,20 @@ async def connect_gorgias(
 ) -> IntegrationOut:
     """Check the API key with Gorgias, save it encrypted, and set up the HTTP integration for new messages."""
     return await _connect(form, session, vault, settings)
+
+
+@router.post("/twilio", response_model=IntegrationOut, status_code=status.HTTP_201_CREATED)
+async def connect_twilio(
+    form: TwilioConnectIn, session: Session, vault: AppVault, settings: AppSettings
+) -> IntegrationOut:
+    """Check the account SID and auth token with Twilio and save them encrypted; texts go from `from_number` or
+    through `messaging_service_sid`. Point the number's incoming-message webhook at /channels/sms/twilio."""
+    try:
+        row = await service.connect_twilio(session, form, vault, settings)
+    except service.IntegrationError as exc:
+        await session.rollback()
+        raise HTTPException(exc.status, exc.message) from exc
+    return service.view(Kind.twilio, row)
 
 
 @router.get("", response_model=list[IntegrationOut])

@@ -8,7 +8,8 @@ from alembic import context
 from sqlalchemy import Connection
 from sqlalchemy.ext.asyncio import create_async_engine
 
-from frontdesk.channels.webchat import models as _webchat_models  # noqa: F401  (each import registers tables)
+from frontdesk.channels.sms import models as _sms_models  # noqa: F401  (each import registers tables)
+from frontdesk.channels.webchat import models as _webchat_models  # noqa: F401
 from frontdesk.conversations import models as _conversations_models  # noqa: F401
 from frontdesk.db import Base
 from frontdesk.handoff import models as _handoff_models  # noqa: F401

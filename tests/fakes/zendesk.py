@@ -2,7 +2,10 @@
 
 It serves ``/api/v2/...`` for every subdomain (``url_template`` has no ``{subdomain}``), checks API-token auth
 (Basic ``{email}/token:{api_token}``), validates ticket payloads (422 ``RecordInvalid`` naming the field), honours
-``Idempotency-Key`` on ticket creation, limits requests per clock minute, and fails on demand (see ``_http``).
+``Idempotency-Key`` on ticket creation, limits requests per clock minute, and fails on demand (see ``_http``). End
+users are made by an inline ``requester`` (matched by email) or by ``POST /api/v2/users/create_or_update.json``
+(matched by ``external_id``, then email; 201 when created, 200 when updated), which is how a shopper known only by
+phone becomes a ticket's ``requester_id``.
 
 Agent replies come back to frontdesk through ``send_agent_reply``, which POSTs to the registered webhook the JSON a
 trigger notification is expected to render (frontdesk's trigger template must produce this shape)::
@@ -19,7 +22,7 @@ Zendesk's retried deliveries do.
 Not confirmed in Zendesk's documentation, so chosen here: a reused idempotency key with a different body answers
 ``idempotency_conflict_status`` (409 unless told otherwise) with ``{"error": "IdempotentRequestError", ...}``; keys
 live ``idempotency_ttl`` seconds (2 h); webhook payload errors answer 400 ``{"errors": [{"code", "title", "detail",
-"source": {"pointer"}}]}``; a ticket must name a requester (frontdesk always does).
+"source": {"pointer"}}]}``; a ticket must name a requester (frontdesk always does); a user's phone must be E.164.
 """
 
 from __future__ import annotations
@@ -64,11 +67,20 @@ def _now_iso() -> str:
 class ZendeskUser:
     id: int
     name: str
-    email: str
+    email: str | None
     role: str  # "end-user", "agent" or "admin"
+    phone: str | None = None
+    external_id: str | None = None
 
     def to_json(self) -> dict[str, Any]:
-        return {"id": self.id, "name": self.name, "email": self.email, "role": self.role}
+        return {
+            "id": self.id,
+            "name": self.name,
+            "email": self.email,
+            "phone": self.phone,
+            "external_id": self.external_id,
+            "role": self.role,
+        }
 
 
 @dataclass
@@ -262,6 +274,7 @@ class ZendeskFake(FakeHttpServer):
         self.agent = ZendeskUser(1, "Juniper Agent", email, "admin")
         self._users: dict[int, ZendeskUser] = {self.agent.id: self.agent}
         self._users_by_email: dict[str, ZendeskUser] = {email.lower(): self.agent}
+        self._users_by_external_id: dict[str, ZendeskUser] = {}
         self._tickets: dict[int, ZendeskTicket] = {}
         self._webhooks: dict[str, ZendeskWebhook] = {}
         self._triggers: dict[int, ZendeskTrigger] = {}
@@ -302,6 +315,15 @@ class ZendeskFake(FakeHttpServer):
     def users(self) -> list[ZendeskUser]:
         with self._lock:
             return copy.deepcopy(sorted(self._users.values(), key=lambda u: u.id))
+
+    def user(self, user_id: int) -> ZendeskUser:
+        with self._lock:
+            return copy.deepcopy(self._users[user_id])
+
+    def user_by_external_id(self, external_id: str) -> ZendeskUser | None:
+        with self._lock:
+            user = self._users_by_external_id.get(external_id)
+            return copy.deepcopy(user) if user is not None else None
 
     @property
     def webhooks(self) -> list[ZendeskWebhook]:
@@ -416,6 +438,7 @@ class ZendeskFake(FakeHttpServer):
     def build_app(self) -> ASGIApp:
         routes = [
             Route("/api/v2/users/me.json", self._api(self._me, me=True), methods=["GET"]),
+            Route("/api/v2/users/create_or_update.json", self._api(self._create_or_update_user), methods=["POST"]),
             Route("/api/v2/tickets.json", self._api(self._create_ticket), methods=["POST"]),
             Route("/api/v2/tickets/{ticket_id:int}.json", self._api(self._show_ticket), methods=["GET"]),
             Route("/api/v2/tickets/{ticket_id:int}.json", self._api(self._update_ticket), methods=["PUT"]),
@@ -477,6 +500,74 @@ class ZendeskFake(FakeHttpServer):
 
     async def _me(self, request: Request) -> Response:
         return JSONResponse({"user": self.agent.to_json()})
+
+    async def _create_or_update_user(self, request: Request) -> Response:
+        """Zendesk's upsert: the user with this ``external_id`` (else this email) is updated, or one is created."""
+        payload = await _json_body(request)
+        submitted = payload.get("user") if isinstance(payload, dict) else None
+        with self._lock:
+            details = self._user_errors(submitted)
+            if details:
+                return _record_invalid(details)
+            assert isinstance(submitted, dict)
+            external_id, email = submitted.get("external_id"), submitted.get("email")
+            user = self._users_by_external_id.get(external_id) if external_id is not None else None
+            if user is None and email is not None:
+                user = self._users_by_email.get(email.lower())
+            if email is not None:
+                holder = self._users_by_email.get(email.lower())
+                if holder is not None and holder is not user:
+                    return _record_invalid({"email": [_error(f"Email: {email} is already being used by another user")]})
+            if external_id is not None:
+                holder = self._users_by_external_id.get(external_id)
+                if holder is not None and holder is not user:
+                    taken = f"External ID: {external_id} is already being used by another user"
+                    return _record_invalid({"external_id": [_error(taken)]})
+            created = user is None
+            if user is None:
+                user = ZendeskUser(self._user_ids.take(), submitted["name"], None, submitted.get("role", "end-user"))
+                self._users[user.id] = user
+            user.name = submitted["name"]
+            if "role" in submitted:
+                user.role = submitted["role"]
+            if "phone" in submitted:
+                user.phone = submitted["phone"]
+            if email is not None:
+                if user.email is not None:
+                    self._users_by_email.pop(user.email.lower(), None)
+                user.email = email
+                self._users_by_email[email.lower()] = user
+            if external_id is not None:
+                if user.external_id is not None:
+                    self._users_by_external_id.pop(user.external_id, None)
+                user.external_id = external_id
+                self._users_by_external_id[external_id] = user
+            body = {"user": user.to_json()}
+        if created:
+            headers = {"Location": f"{self.base_url}/api/v2/users/{user.id}.json"}
+            return JSONResponse(body, status_code=201, headers=headers)
+        return JSONResponse(body)
+
+    @staticmethod
+    def _user_errors(user: Any) -> Details:
+        if not isinstance(user, dict):
+            return {"user": [_error("User: is missing or not an object", "BlankValue")]}
+        details: Details = {}
+        name = user.get("name")
+        if not isinstance(name, str) or not name.strip():
+            details["name"] = [_error("Name: cannot be blank", "BlankValue")]
+        email = user.get("email")
+        if email is not None and not (isinstance(email, str) and re.fullmatch(r"[^@\s]+@[^@\s]+\.[^@\s]+", email)):
+            details["email"] = [_error(f"Email: {email!r} is not properly formatted")]
+        phone = user.get("phone")
+        if phone is not None and not (isinstance(phone, str) and re.fullmatch(r"\+[1-9]\d{6,14}", phone)):
+            details["phone"] = [_error(f"Phone: {phone!r} is not a valid phone number")]
+        external_id = user.get("external_id")
+        if external_id is not None and not (isinstance(external_id, str) and external_id.strip()):
+            details["external_id"] = [_error("External ID: must be text")]
+        if user.get("role", "end-user") not in ("end-user", "agent", "admin"):
+            details["role"] = [_error(f"Role: {user.get('role')!r} is not end-user, agent or admin")]
+        return details
 
     async def _create_ticket(self, request: Request) -> Response:
         payload = await _json_body(request)

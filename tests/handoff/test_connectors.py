@@ -5,6 +5,7 @@ an error the outbox worker can act on (retry, when, or surface it)."""
 from __future__ import annotations
 
 from collections.abc import AsyncIterator, Iterator
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from email.utils import format_datetime
 
@@ -117,6 +118,37 @@ async def test_zendesk_ticket_carries_the_whole_transcript_as_an_internal_note(
         assert fact in html
     assert "&lt;human&gt; please &amp; thanks" in html
     assert len(fake_zendesk.tickets) == 1
+
+
+async def test_zendesk_shopper_known_only_by_phone_is_made_an_end_user_and_the_tickets_requester(
+    zendesk: ZendeskConnector, fake_zendesk: ZendeskFake
+) -> None:
+    # An SMS shopper with no email and no profile: a ticket's inline requester needs an email, so a user comes first.
+    request = replace(ticket_request(channel="sms"), email=None, phone="+14155550123", name=None, profile_id=None)
+    ref = await zendesk.create_ticket(request, "handoff-1")
+
+    [upsert] = fake_zendesk.requests_to("POST", "/api/v2/users/create_or_update.json")
+    assert upsert.json() == {"user": {"name": "+14155550123", "phone": "+14155550123",
+                                      "external_id": "phone:+14155550123", "role": "end-user"}}  # fmt: skip
+    user = fake_zendesk.user_by_external_id("phone:+14155550123")
+    assert user is not None and user.phone == "+14155550123" and user.email is None
+    ticket = fake_zendesk.requests_to("POST", "/api/v2/tickets.json")[-1].json()["ticket"]
+    assert ticket["requester_id"] == user.id and "requester" not in ticket
+    assert fake_zendesk.ticket(int(ref.id)).requester_id == user.id
+
+    # A retry makes neither a second user nor a second ticket; the shopper's next text is a comment by that user.
+    again = await zendesk.create_ticket(request, "handoff-1")
+    assert again == ref and len(fake_zendesk.tickets) == 1
+    assert [u.id for u in fake_zendesk.users if u.external_id == "phone:+14155550123"] == [user.id]
+    await zendesk.add_message(ref, "hello?", request)
+    assert fake_zendesk.ticket(int(ref.id)).comments[-1].author_id == user.id
+
+    # A known profile keys the user instead, and a name names it.
+    profiled = replace(request, conversation_id="conv_9", name="Ana", profile_id="prof_7")
+    await zendesk.create_ticket(profiled, "handoff-2")
+    assert fake_zendesk.requests_to("POST", "/api/v2/users/create_or_update.json")[-1].json()["user"] == {
+        "name": "Ana", "phone": "+14155550123", "external_id": "prof_7", "role": "end-user"
+    }  # fmt: skip
 
 
 async def test_zendesk_replayed_idempotency_key_creates_no_second_ticket(

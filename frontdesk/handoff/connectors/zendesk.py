@@ -85,12 +85,34 @@ class ZendeskConnector:
             found = await self.find_ticket(request.conversation_id)
             if found is not None:
                 return found
-        body, headers = {"ticket": ticket_body(request)}, {"Idempotency-Key": idempotency_key}
+        requester_id = None if request.email else await self._end_user_id(request)
+        body = {"ticket": ticket_body(request, requester_id)}
+        headers = {"Idempotency-Key": idempotency_key}
         data = await self.http.call("POST", "tickets.json", json_body=body, headers=headers)
         ticket_id = ((data or {}).get("ticket") or {}).get("id")
         if ticket_id is None:
             raise Unavailable("Zendesk created no ticket id in its answer")
         return TicketRef(str(ticket_id), NAME)
+
+    async def _end_user_id(self, request: TicketRequest) -> int | None:
+        """The Zendesk end user for a shopper known without an email (an SMS shopper: by phone), created or found.
+
+        A ticket's inline `requester` needs an email, so such a shopper is first made a user. create_or_update matches
+        by external_id, which makes it idempotent: a retry finds the same user and the ticket body stays the same."""
+        if request.phone is None and request.profile_id is None:
+            return None  # nothing to key a user on: the inline requester goes, and Zendesk says what it wants
+        user: dict[str, str] = {
+            "name": request.name or request.phone or "Shopper",
+            "external_id": request.profile_id or f"phone:{request.phone}",
+            "role": "end-user",
+        }
+        if request.phone:
+            user["phone"] = request.phone
+        data = await self.http.call("POST", "users/create_or_update.json", json_body={"user": user})
+        user_id = ((data or {}).get("user") or {}).get("id")
+        if user_id is None:
+            raise Unavailable("Zendesk created or found no user id in its answer")
+        return int(user_id)
 
     async def find_ticket(self, conversation_id: str) -> TicketRef | None:
         data = await self.http.call(
@@ -156,14 +178,21 @@ class ZendeskConnector:
         await self.http.aclose()
 
 
-def ticket_body(request: TicketRequest) -> dict[str, Any]:
-    requester: dict[str, str] = {"name": request.name or request.email or request.phone or "Shopper"}
-    if request.email:
-        requester["email"] = request.email
+def ticket_body(request: TicketRequest, requester_id: int | None = None) -> dict[str, Any]:
+    """The ticket: by `requester_id` when the shopper was made a Zendesk user first (no email), else an inline
+    `requester` that Zendesk matches by email or creates."""
+    who: dict[str, Any]
+    if requester_id is not None:
+        who = {"requester_id": requester_id}
+    else:
+        requester: dict[str, str] = {"name": request.name or request.email or request.phone or "Shopper"}
+        if request.email:
+            requester["email"] = request.email
+        who = {"requester": requester}
     tags = list(dict.fromkeys([*request.tags, request.channel]))
     return {
         "subject": request.subject,
-        "requester": requester,
+        **who,
         "external_id": request.conversation_id,
         "tags": tags,
         # Comment times cannot be set through this API: the transcript's own timestamps carry them. An internal note,
