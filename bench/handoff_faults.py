@@ -1,7 +1,7 @@
 """Handoff delivery under faults (issue 5): web chat handoffs to a faulty fake Zendesk, workers killed mid-run.
 
 Run by hand:  .venv/bin/python bench/handoff_faults.py [--handoffs 2000] [--workers N] [--rate-per-minute 1200]
-Quick check:  .venv/bin/python bench/handoff_faults.py --quick           (200 + 300 handoffs, under 2 minutes)
+Quick check:  .venv/bin/python bench/handoff_faults.py --quick   (200 + 200 handoffs, a 60 s drain: under 2 minutes)
 PostgreSQL:   .venv/bin/python bench/handoff_faults.py --database-url postgresql+asyncpg://postgres@127.0.0.1:5432/test
               (the bench drops and re-creates that database's public schema; 2 workers by default there)
 Target (issue 5): 2,000 handoffs against the fake with 20 % 5xx, 10 % 429, 5 % timeouts and the worker killed with
@@ -40,13 +40,16 @@ import sys
 import tempfile
 import time
 from collections import Counter
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
+from types import FrameType
 from typing import Any
 
 import httpx
 import websockets
 from sqlalchemy import func, select
+from websockets.asyncio.client import ClientConnection
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from frontdesk.db import Database
@@ -191,7 +194,9 @@ class Shoppers:
                 drive.failures.append(f"{type(exc).__name__}: {exc}"[:200])
 
     @staticmethod
-    async def _until(connection: Any, done: Any, timeout: float = 60) -> dict[str, Any]:
+    async def _until(
+        connection: ClientConnection, done: Callable[[dict[str, Any]], bool], timeout: float = 60
+    ) -> dict[str, Any]:
         while True:
             frame: dict[str, Any] = json.loads(await asyncio.wait_for(connection.recv(), timeout))
             if frame["type"] == "error":
@@ -201,7 +206,7 @@ class Shoppers:
             if done(frame):
                 return frame
 
-    async def _offered(self, connection: Any) -> bool:
+    async def _offered(self, connection: ClientConnection) -> bool:
         frame = await self._until(connection, lambda f: f["type"] == "message" and f["author"] == "ai")
         return bool(frame["kind"] == "offer")
 
@@ -570,7 +575,7 @@ def print_report(
     )
 
 
-def interrupted(signum: int, frame: object) -> None:
+def interrupted(signum: int, frame: FrameType | None) -> None:
     raise KeyboardInterrupt  # SIGTERM too: the server, the workers and the temporary folder are cleaned up
 
 
