@@ -412,6 +412,21 @@ class ChatFlow:
                                                      "status": status})  # fmt: skip
 
 
+async def reach_away(
+    session: AsyncSession, conversation: Conversation, seq: int, connections: Connections | None, now: datetime
+) -> bool:
+    """A team member's reply (message `seq`) for a shopper who may not be in the chat, queued in the message's
+    transaction; says whether a text or an email was queued. An SMS conversation always gets a text; a web chat
+    shopper with no open connection here, and an email, gets an email; a connected one has the published event."""
+    if conversation.channel == SMS:
+        await enqueue_sms(session, conversation.id, seq, now)
+        return True
+    if connections is None or connections.is_connected(conversation.id) or not conversation.email:
+        return False
+    await handoff.enqueue_email(session, conversation.id, handoff.reply_email_kind(seq), now)
+    return True
+
+
 def message_event(message: Message) -> dict[str, object]:
     event: dict[str, object] = {
         "type": "message",
@@ -445,15 +460,6 @@ class TeamActions:
         `agent_id`, the inbox ticket must be that agent's — an unclaimed one becomes theirs in the same transaction
         (the result says whether it was claimed just now); another agent's raises `inbox.InboxError`."""
 
-        async def reach_away(session: AsyncSession, conversation: Conversation, seq: int) -> bool:
-            if conversation.channel == SMS:  # always a text, never an email: the phone is how the shopper wrote
-                await enqueue_sms(session, conversation.id, seq, self.flow.clock())
-                return True
-            if self.connections is None or self.connections.is_connected(conversation.id) or not conversation.email:
-                return False
-            await handoff.enqueue_email(session, conversation.id, handoff.reply_email_kind(seq), self.flow.clock())
-            return True
-
         async def write(session: AsyncSession) -> tuple[Message, bool, bool]:
             conversation = await conversations.get(session, conversation_id)
             if Status(conversation.status) is not Status.with_team:
@@ -462,7 +468,8 @@ class TeamActions:
             if agent_id is not None:
                 _, claimed = await inbox.take_for_reply(session, conversation_id, agent_id, self.flow.clock())
             message = await conversations.insert_message(session, conversation, "agent", text, meta={"agent": agent})
-            return message, await reach_away(session, conversation, message.seq), claimed
+            queued = await reach_away(session, conversation, message.seq, self.connections, self.flow.clock())
+            return message, queued, claimed
 
         message, queued, claimed = await conversations.retrying(self.flow.sessions, write)
         await self.flow.publish(conversation_id, [message])

@@ -21,11 +21,9 @@ from typing import TYPE_CHECKING, Any
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from frontdesk.channels.sms.sending import enqueue_sms
 from frontdesk.conversations import service as conversations
 from frontdesk.conversations.models import Conversation, Message
-from frontdesk.handoff import service as handoff
-from frontdesk.handoff.flow import SMS, ChatFlow
+from frontdesk.handoff.flow import ChatFlow, reach_away
 from frontdesk.handoff.models import RelayedComment
 
 if TYPE_CHECKING:
@@ -245,7 +243,7 @@ class Relay:
                                seq=message.seq, received_at=self.flow.clock())
             )  # fmt: skip
             await session.flush()  # a concurrent delivery of the same comment fails here, and is retried as a duplicate
-            queued = await self._reach_away(session, conversation, message.seq)
+            queued = await reach_away(session, conversation, message.seq, self.connections, self.flow.clock())
             return Outcome(Result.relayed, f"agent message {message.seq}", message.seq)
 
         outcome = await conversations.retrying(self.flow.sessions, work)
@@ -275,15 +273,3 @@ class Relay:
         )
         wanted = _normalised(text)
         return any(_normalised(said) == wanted for said in rows.all())
-
-    async def _reach_away(self, session: AsyncSession, conversation: Conversation, seq: int) -> bool:
-        """A reply for a shopper who is not in the chat right now, in the message's transaction; says whether a text
-        or an email was queued. A shopper who is connected gets the published event; one who comes back later gets the
-        message from the catch-up on reconnect. An SMS conversation always gets the reply as a text."""
-        if conversation.channel == SMS:
-            await enqueue_sms(session, conversation.id, seq, self.flow.clock())
-            return True
-        if self.connections is None or self.connections.is_connected(conversation.id) or not conversation.email:
-            return False
-        await handoff.enqueue_email(session, conversation.id, handoff.reply_email_kind(seq), self.flow.clock())
-        return True

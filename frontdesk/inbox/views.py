@@ -41,7 +41,7 @@ Agent = Annotated[Principal, Depends(require_agent)]
 
 
 @pages.get("/inbox", response_class=HTMLResponse)
-async def inbox_page(request: Request, session: Session) -> Response:
+async def inbox_page(request: Request) -> Response:
     principal = await page_user(request, "agent")
     if isinstance(principal, Response):
         return principal

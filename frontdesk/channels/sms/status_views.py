@@ -4,12 +4,10 @@ refused (403) and changes nothing."""
 
 from __future__ import annotations
 
-from fastapi import APIRouter, HTTPException, Request, Response, status
-from twilio.request_validator import RequestValidator
+from fastapi import APIRouter, Request, Response, status
 
 from frontdesk.channels.sms import sending
-from frontdesk.channels.sms.views import MAX_BODY_BYTES, SIGNATURE_HEADER, public_url_of
-from frontdesk.integrations import service as integrations
+from frontdesk.channels.sms.views import signed_form
 
 router = APIRouter(tags=["sms"])
 
@@ -18,20 +16,8 @@ router = APIRouter(tags=["sms"])
 async def twilio_status(request: Request) -> Response:
     """A text's new status (sent, delivered, undelivered, failed, …) with Twilio's error code. 404 while Twilio is
     not connected, 403 for a missing or wrong signature, otherwise 204 (also for a SID we never sent)."""
-    if len(await request.body()) > MAX_BODY_BYTES:
-        raise HTTPException(status.HTTP_413_CONTENT_TOO_LARGE, "the body is too large")
+    fields = await signed_form(request)
     async with request.app.state.database.session() as session:
-        credentials = await integrations.twilio_credentials(session, request.app.state.vault)
-    if credentials is None:
-        raise HTTPException(status.HTTP_404_NOT_FOUND, "twilio is not connected")
-    form = await request.form()
-    signature = request.headers.get(SIGNATURE_HEADER)
-    texts = all(isinstance(value, str) for _, value in form.multi_items())
-    if not (signature and texts and RequestValidator(credentials.auth_token).validate(
-        public_url_of(request), form, signature
-    )):  # fmt: skip
-        raise HTTPException(status.HTTP_403_FORBIDDEN, "the X-Twilio-Signature header is missing or does not match")
-    async with request.app.state.database.session() as session:
-        await sending.record_status(session, {name: str(value) for name, value in form.items()})
+        await sending.record_status(session, fields)
         await session.commit()
     return Response(status_code=status.HTTP_204_NO_CONTENT)

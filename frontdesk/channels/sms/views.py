@@ -37,10 +37,9 @@ def public_url_of(request: Request) -> str:
     return f"{base}{request.url.path}" + (f"?{query}" if query else "")
 
 
-@router.post("/channels/sms/twilio", response_class=Response, responses={200: {"content": {"application/xml": {}}}})
-async def twilio_inbound(request: Request) -> Response:
-    """A text a shopper sent to the store's number. 404 while Twilio is not connected; 403 for a missing or wrong
-    signature; otherwise 200 with empty TwiML, also for a text Twilio delivers again (taken once, by MessageSid)."""
+async def signed_form(request: Request) -> dict[str, str]:
+    """The fields of a form Twilio posted, once its `X-Twilio-Signature` is proven: 413 for an oversized body, 404
+    while Twilio is not connected, 403 for a missing or wrong signature (nothing else has been done by then)."""
     declared = request.headers.get("content-length", "")
     if declared.isdigit() and int(declared) > MAX_BODY_BYTES:
         raise HTTPException(status.HTTP_413_CONTENT_TOO_LARGE, "the body is too large")
@@ -56,7 +55,14 @@ async def twilio_inbound(request: Request) -> Response:
     validator = RequestValidator(credentials.auth_token)
     if not (signature and texts and validator.validate(public_url_of(request), form, signature)):
         raise HTTPException(status.HTTP_403_FORBIDDEN, "the X-Twilio-Signature header is missing or does not match")
-    fields = {name: str(value) for name, value in form.items()}
+    return {name: str(value) for name, value in form.items()}
+
+
+@router.post("/channels/sms/twilio", response_class=Response, responses={200: {"content": {"application/xml": {}}}})
+async def twilio_inbound(request: Request) -> Response:
+    """A text a shopper sent to the store's number. 404 while Twilio is not connected; 403 for a missing or wrong
+    signature; otherwise 200 with empty TwiML, also for a text Twilio delivers again (taken once, by MessageSid)."""
+    fields = await signed_form(request)
     message_sid = fields.get("MessageSid", "").strip()
     if not message_sid or len(message_sid) > 64:
         log.warning("Twilio webhook without a usable MessageSid: ignored")
