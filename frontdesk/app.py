@@ -23,6 +23,7 @@ from frontdesk.channels.webchat.service import Connections
 from frontdesk.channels.webchat.views import router as webchat_router
 from frontdesk.channels.webchat.views import settings_router as widget_settings_router
 from frontdesk.config import Settings
+from frontdesk.console.views import router as console_router
 from frontdesk.conversations.service import ResumeLinks
 from frontdesk.conversations.views import router as conversations_router
 from frontdesk.db import Database
@@ -112,6 +113,7 @@ def create_app(settings: Settings | None = None, clock: Callable[[], datetime] =
     app.include_router(conversations_router)
     app.include_router(inbox_router)
     app.include_router(inbox_pages)
+    app.include_router(console_router)
     app.include_router(metrics_router)
     app.include_router(webchat_router)
     app.include_router(users_router)
