@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import contextvars
 import logging
 import os
 import random
@@ -54,8 +55,12 @@ NOT_CONFIGURED_DELAY = 600.0  # SMTP missing from the settings: look again now a
 WAITING_DELAY = 60.0  # a ticket message whose ticket is not there yet; the handoff's delivery wakes it sooner
 POLL_SECONDS = 5.0
 BATCH = 20
+PASS_LIMIT = 200  # claims in one pass; the run loop starts the next pass at once when a pass was full
 # Requests one delivery may still make once the budget said yes (search, create; get, add): kept out of the rate.
 REQUESTS_PER_DELIVERY = 3
+# The request a delivery already took from its target's budget when the row was claimed (see deliver_due): the
+# transport lets that one through without spending again. Set per delivery task, so concurrent ones never share it.
+PREPAID: contextvars.ContextVar[list[bool] | None] = contextvars.ContextVar("frontdesk_outbox_prepaid", default=None)
 TEAM_JOINS = "A person from our team will join this chat shortly."
 FOLLOW_UP_HERE = "A person from our team will follow up here."
 REPLY_BY_EMAIL = "Our team will reply by email to {address}."
@@ -103,13 +108,15 @@ class RequestBudget:
 
 def budgets_from(settings: Settings) -> dict[str, RequestBudget]:
     """Budgets that keep each worker process under the plan's limit. Zendesk counts requests per clock minute: the
-    burst plus a minute's refill plus one delivery's requests stay within it. Gorgias's leaky bucket drains its 40
-    calls in 20 s: a burst under the bucket and a refill under the drain rate can never overflow it."""
+    burst plus a minute's refill plus the further requests of the deliveries in flight stay within it. Gorgias's
+    leaky bucket drains its 40 calls in 20 s: a burst under the bucket and a refill under the drain rate can never
+    overflow it."""
+    in_flight = REQUESTS_PER_DELIVERY * settings.outbox_concurrency
     zendesk = settings.zendesk_rate_per_minute
     zendesk_burst = max(1, zendesk // 20)
-    zendesk_rate = max(zendesk - zendesk_burst - REQUESTS_PER_DELIVERY, 1) / 60
+    zendesk_rate = max(zendesk - zendesk_burst - in_flight, 1) / 60
     gorgias = settings.gorgias_rate_per_20s
-    gorgias_burst = max(1, min(gorgias // 2, gorgias - REQUESTS_PER_DELIVERY))
+    gorgias_burst = max(1, min(gorgias // 2, gorgias - in_flight))
     return {
         "zendesk": RequestBudget(zendesk_burst, zendesk_rate),
         "gorgias": RequestBudget(gorgias_burst, 0.95 * gorgias / 20),
@@ -133,7 +140,10 @@ class BudgetedTransport(httpx.AsyncBaseTransport):
         self.timeout = timeout
 
     async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
-        if self.budget is not None:
+        prepaid = PREPAID.get()
+        if prepaid:
+            prepaid.pop()
+        elif self.budget is not None:
             self.budget.spend(self.clock())
         if self.timeout is not None:
             request.extensions = {**request.extensions, "timeout": httpx.Timeout(self.timeout).as_dict()}
@@ -191,6 +201,7 @@ class OutboxWorker:
     pool: httpx.AsyncBaseTransport | None = None  # None: one httpx connection pool of the worker's own
     lease: timedelta = LEASE
     budgets: dict[str, RequestBudget] = field(init=False)
+    full_pass: bool = field(init=False, default=False)  # the last pass stopped at PASS_LIMIT with more due
 
     def __post_init__(self) -> None:
         self.budgets = budgets_from(self.settings)
@@ -205,7 +216,8 @@ class OutboxWorker:
             # Cleared before the pass, so a row committed during the pass wakes the next one at once.
             self.wake.clear()
             try:
-                await self.deliver_due()
+                if await self.deliver_due() and self.full_pass:
+                    continue  # more is due than one pass claims: go on without sleeping
             except Exception:  # the worker must outlive any one bad row or a database hiccup
                 log.exception("outbox pass failed")
             # asyncio.timeout, not wait_for: Python 3.11's wait_for can swallow a cancel that arrives as the event is
@@ -230,20 +242,39 @@ class OutboxWorker:
         return [target for target, budget in self.budgets.items() if budget.wait(now) > 0]
 
     async def deliver_due(self) -> int:
-        """One pass: claim and deliver due rows one at a time (a lease covers one delivery, not a batch)."""
+        """One pass: claim due rows and deliver up to `settings.outbox_concurrency` at once, until none is left that
+        this pass has not tried. A lease covers one delivery, never a batch; one conversation's rows go one at a time,
+        in order (its ticket before the messages added to it). A row for a helpdesk takes its first request from the
+        budget as it is claimed, so deliveries started together can never all spend the last token."""
         delivered = 0
-        if self.skip_locked:
-            for _ in range(BATCH):
-                item_id = await self._claim_next()
-                if item_id is None:
-                    break
-                delivered += await self._deliver(item_id)
-            return delivered
-        for item_id, target in await self._due_rows():
-            # Checked again per row: the pass's own deliveries may have spent the target's budget.
-            if target not in self._held_back() and await self._claim(item_id):
-                delivered += await self._deliver(item_id)
-        return delivered
+        running: dict[asyncio.Task[int], str] = {}  # delivery -> its conversation
+        tried: set[int] = set()
+        self.full_pass = False
+        try:
+            while True:
+                while len(running) < self.settings.outbox_concurrency and len(tried) < PASS_LIMIT:
+                    claimed = await self._claim_next(busy=set(running.values()), tried=tried)
+                    if claimed is None:
+                        break
+                    item_id, conversation_id, target = claimed
+                    tried.add(item_id)
+                    context = contextvars.copy_context()
+                    budget = self.budgets.get(target)
+                    if budget is not None:
+                        budget.spend(self.clock())
+                        context.run(PREPAID.set, [True])
+                    task = asyncio.create_task(self._deliver(item_id), name=f"outbox-{item_id}", context=context)
+                    running[task] = conversation_id
+                if not running:
+                    self.full_pass = len(tried) >= PASS_LIMIT
+                    return delivered
+                done, _ = await asyncio.wait(running, return_when=asyncio.FIRST_COMPLETED)
+                for task in done:
+                    del running[task]
+                    delivered += task.result()
+        finally:
+            for task in running:  # cancelled (shutdown): the leases lapse and another pass takes the rows again
+                task.cancel()
 
     def _is_due(self, now: datetime) -> list[ColumnElement[bool]]:
         held_back = self._held_back()
@@ -268,18 +299,12 @@ class OutboxWorker:
         }
 
     async def _due(self) -> list[int]:
-        return [item_id for item_id, _ in await self._due_rows()]
-
-    async def _due_rows(self) -> list[tuple[int, str]]:
         now = self.clock()
         async with self.sessions() as session:
-            rows = await session.execute(
-                select(OutboxItem.id, OutboxItem.target)
-                .where(*self._is_due(now))
-                .order_by(OutboxItem.next_attempt_at)
-                .limit(BATCH)
+            rows = await session.scalars(
+                select(OutboxItem.id).where(*self._is_due(now)).order_by(OutboxItem.next_attempt_at).limit(BATCH)
             )
-            return [(item_id, target) for item_id, target in rows.all()]
+            return list(rows)
 
     async def _claim(self, item_id: int) -> bool:
         """Take a lease on the row; another worker (or process) that tries at the same time gets nothing."""
@@ -294,23 +319,34 @@ class OutboxWorker:
             await session.commit()
             return result.rowcount == 1  # type: ignore[attr-defined]
 
-    async def _claim_next(self) -> int | None:
-        """PostgreSQL: lock the next due row that no other worker has locked, lease it, commit. Workers never wait
-        on each other's rows and never claim the same one."""
+    async def _claim_next(
+        self, busy: set[str] | None = None, tried: set[int] | None = None
+    ) -> tuple[int, str, str] | None:
+        """Lease the next due row — not of a conversation in `busy`, not one in `tried` — and say which it is
+        (id, conversation, target). PostgreSQL locks it with SKIP LOCKED, so workers never wait on each other's rows
+        and never claim the same one; SQLite (one writer at a time) takes it with a conditional UPDATE."""
         now = self.clock()
+        query = select(OutboxItem.id, OutboxItem.conversation_id, OutboxItem.target).where(*self._is_due(now))
+        if busy:
+            query = query.where(OutboxItem.conversation_id.not_in(busy))
+        if tried:
+            query = query.where(OutboxItem.id.not_in(tried))
+        query = query.order_by(OutboxItem.next_attempt_at, OutboxItem.id)
+        if self.skip_locked:
+            async with self.sessions() as session:
+                row = (await session.execute(query.limit(1).with_for_update(skip_locked=True))).first()
+                if row is None:
+                    return None
+                lease = update(OutboxItem).where(OutboxItem.id == row[0]).values(**self._lease_values(now))
+                await session.execute(lease)
+                await session.commit()
+                return int(row[0]), str(row[1]), str(row[2])
         async with self.sessions() as session:
-            item_id = await session.scalar(
-                select(OutboxItem.id)
-                .where(*self._is_due(now))
-                .order_by(OutboxItem.next_attempt_at)
-                .limit(1)
-                .with_for_update(skip_locked=True)
-            )
-            if item_id is None:
-                return None
-            await session.execute(update(OutboxItem).where(OutboxItem.id == item_id).values(**self._lease_values(now)))
-            await session.commit()
-            return int(item_id)
+            candidates = (await session.execute(query.limit(BATCH))).all()
+        for item_id, conversation_id, target in candidates:
+            if await self._claim(item_id):
+                return int(item_id), str(conversation_id), str(target)
+        return None
 
     async def _deliver(self, item_id: int) -> int:
         async with self.sessions() as session:

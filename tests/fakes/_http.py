@@ -173,6 +173,8 @@ class FakeHttpServer:
         self._lock = threading.RLock()
         self._orders: list[_FaultOrder] = []
         self._log: list[LoggedRequest] = []
+        self._in_flight = 0
+        self.most_in_flight = 0  # the most requests the fake was answering at one time
         self._app = self.build_app()
         self._server: uvicorn.Server | None = None
         self._thread: threading.Thread | None = None
@@ -321,6 +323,17 @@ class FakeHttpServer:
         entry.fault = fault
         with self._lock:
             self._log.append(entry)
+            self._in_flight += 1
+            self.most_in_flight = max(self.most_in_flight, self._in_flight)
+        try:
+            await self._answer(scope, receive, send, entry, body, fault)
+        finally:
+            with self._lock:
+                self._in_flight -= 1
+
+    async def _answer(
+        self, scope: Scope, receive: Receive, send: Send, entry: LoggedRequest, body: bytes, fault: Fault | None
+    ) -> None:
 
         replayed = False
 

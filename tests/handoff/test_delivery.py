@@ -319,9 +319,9 @@ async def test_a_worker_that_crashed_after_creating_the_ticket_is_replaced_once_
     async def die(*_: object) -> None:
         raise Crash  # the process died between the helpdesk's answer and our commit
 
-    item_id = await crashed._claim_next() if crashed.skip_locked else (await crashed._due())[0]
-    if not crashed.skip_locked:
-        assert await crashed._claim(item_id)
+    claimed = await crashed._claim_next()
+    assert claimed is not None
+    item_id = claimed[0]
     crashed._record_ticket = die  # type: ignore[method-assign]
     with pytest.raises(Crash):
         await crashed._hand_off(item_id)
@@ -336,6 +336,25 @@ async def test_a_worker_that_crashed_after_creating_the_ticket_is_replaced_once_
     assert (row.status, row.leased_by, row.attempts) == ("delivered", "worker-2", 2)
     assert len(fake_zendesk.tickets_with_external_id(conversation_id)) == 1
     assert (await shop.conversation(conversation_id)).status == "with_team"
+
+
+async def test_one_worker_delivers_several_handoffs_at_once_and_each_once(
+    shop: Shop, fake_zendesk: ZendeskFake
+) -> None:
+    """A slow helpdesk does not hold the queue to one ticket at a time: up to `outbox_concurrency` creates are in
+    flight together, and each handoff still makes exactly one ticket."""
+    await shop.connect("zendesk", ZENDESK_TOKEN)
+    shop.settings = shop.settings.model_copy(update={"outbox_concurrency": 4})
+    conversation_ids = [await shop.hand_off(f"at-once{i}@example.com") for i in range(8)]
+    fake_zendesk.slow_delay = 0.3  # under the worker's 0.5 s timeout
+    fake_zendesk.fail_next("slow", 8, method="POST", path="/api/v2/tickets.json")
+
+    assert await shop.worker().deliver_due() == 8
+
+    assert fake_zendesk.most_in_flight == 4
+    assert len(fake_zendesk.requests_to("POST", "/api/v2/tickets.json")) == 8
+    assert all(len(fake_zendesk.tickets_with_external_id(c)) == 1 for c in conversation_ids)
+    assert {(await shop.row(c)).status for c in conversation_ids} == {"delivered"}
 
 
 async def test_two_workers_over_fifty_handoffs_make_fifty_tickets_and_no_duplicate(
