@@ -12,6 +12,7 @@ import io
 import json
 import os
 import re
+import zipfile
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from decimal import Decimal, InvalidOperation
@@ -28,7 +29,7 @@ from pydantic import ValidationError
 
 from frontdesk.knowledge.schemas import Availability, EntryIn, EntryKind, ImportProblem
 
-__all__ = ["ImportFormatError", "ParsedImport", "ParsedRow", "import_units", "parse"]
+__all__ = ["ImportFormatError", "ParsedImport", "ParsedRow", "import_units", "parse", "unpack_zip"]
 
 MARKDOWN_SUFFIXES = frozenset({".md", ".markdown"})
 HTML_SUFFIXES = frozenset({".html", ".htm"})
@@ -49,6 +50,9 @@ CSV_DELIMITERS = (",", ";", "\t")  # Excel writes ';' in many locales and tabs f
 FAQ_COLUMNS_HELP = "question, answer (optional: alternates, url, id)"
 SHOPIFY_COLUMNS_HELP = "Handle, Title, Variant Price (a Shopify products export)"
 UNKNOWN_FORMAT_HELP = "expected a folder of .md/.html pages, a .csv, a .jsonl or a sitemap .xml"
+# An uploaded .zip stands for a folder (of pages, or a sitemap with its saved pages); these bound what it may unpack to.
+ZIP_MAX_FILES = 10_000
+ZIP_MAX_BYTES = 500 * 1024 * 1024
 ATX_H1 = re.compile(r"^ {0,3}#[ \t]+(.+?)(?:[ \t]+#+)?[ \t]*$")
 FENCE = re.compile(r"^ {0,3}(`{3,}|~{3,})")
 SHOPIFY_HIDDEN_STATUSES = frozenset({"draft", "archived"})
@@ -168,6 +172,52 @@ def parse(path: Path, progress: Callable[[int], None] | None = None) -> ParsedIm
         return _parse_jsonl(text, path.name, _Progress(progress, _jsonl_units(text)))
     locs = _read_sitemap(text, path.name)
     return _parse_sitemap(path, locs, _Progress(progress, len(locs)))
+
+
+def unpack_zip(archive: Path, into: Path) -> Path:
+    """Unpack an uploaded .zip into the empty folder `into` and return what to import from it.
+
+    A zip is how a browser sends a folder: the pages folder itself, or a sitemap .xml beside its saved pages. A zip
+    holding one folder stands for that folder; one whose top level has exactly one .xml is that sitemap. Names that
+    would leave `into`, links and archives that unpack to more than ZIP_MAX_BYTES raise ImportFormatError.
+    """
+    try:
+        with zipfile.ZipFile(archive) as zipped:
+            members = [m for m in zipped.infolist() if not m.is_dir()]
+            if len(members) > ZIP_MAX_FILES:
+                raise ImportFormatError(f"{archive.name} holds more than {ZIP_MAX_FILES} files")
+            if sum(m.file_size for m in members) > ZIP_MAX_BYTES:
+                raise ImportFormatError(f"{archive.name} unpacks to more than {ZIP_MAX_BYTES // 1024 // 1024} MB")
+            for member in members:
+                _unpack_member(zipped, member, into, archive.name)
+    except zipfile.BadZipFile as exc:
+        raise ImportFormatError(f"{archive.name}: not a readable .zip file ({exc})") from exc
+    root = into
+    while True:
+        visible = [p for p in root.iterdir() if not p.name.startswith(".") and p.name != "__MACOSX"]
+        if len(visible) == 1 and visible[0].is_dir():
+            root = visible[0]
+            continue
+        break
+    sitemaps = [p for p in visible if p.is_file() and p.suffix.lower() == ".xml"]
+    if len(sitemaps) == 1:
+        return sitemaps[0]
+    if not visible:
+        raise ImportFormatError(f"{archive.name} is empty")
+    return root
+
+
+def _unpack_member(zipped: zipfile.ZipFile, member: zipfile.ZipInfo, into: Path, name: str) -> None:
+    parts = member.filename.replace("\\", "/").split("/")
+    if member.filename.startswith("/") or any(part in ("..", "") or ":" in part for part in parts):
+        raise ImportFormatError(f"{name}: {member.filename!r} points outside the archive; zip the folder again")
+    if (member.external_attr >> 16) & 0o170000 == 0o120000:
+        raise ImportFormatError(f"{name}: {member.filename!r} is a link; zip the files themselves")
+    target = into.joinpath(*parts)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    with zipped.open(member) as source, target.open("wb") as out:
+        while chunk := source.read(1024 * 1024):
+            out.write(chunk)
 
 
 # --------------------------------------------------------------------------------------------------------------

@@ -94,8 +94,15 @@ class Knowledge:
 
 
 async def list_entries(
-    session: AsyncSession, *, kind: EntryKind | None = None, text: str | None = None, limit: int = 50, offset: int = 0
+    session: AsyncSession,
+    *,
+    kind: EntryKind | None = None,
+    text: str | None = None,
+    limit: int = 50,
+    offset: int = 0,
+    newest_first: bool = False,
 ) -> tuple[list[Entry], int]:
+    """A page of entries by id, or most recently changed first (the console); `text` is in the title or body."""
     query = select(Entry)
     if kind is not None:
         query = query.where(Entry.kind == kind.value)
@@ -103,7 +110,8 @@ async def list_entries(
         pattern = f"%{text.lower()}%"
         query = query.where(or_(func.lower(Entry.title).like(pattern), func.lower(Entry.body).like(pattern)))
     total = await session.scalar(select(func.count()).select_from(query.subquery())) or 0
-    rows = await session.scalars(query.order_by(Entry.id).limit(limit).offset(offset))
+    order = (Entry.updated_at.desc(), Entry.id.desc()) if newest_first else (Entry.id,)
+    rows = await session.scalars(query.order_by(*order).limit(limit).offset(offset))
     return list(rows.all()), total
 
 

@@ -26,7 +26,8 @@ router = APIRouter(prefix="/api/knowledge", tags=["knowledge"], dependencies=[De
 Session = Annotated[AsyncSession, Depends(get_session)]
 KnowledgeDep = Annotated[service.Knowledge, Depends(get_knowledge)]
 MAX_IMPORT_BYTES = 50 * 1024 * 1024
-IMPORT_SUFFIXES = {".csv", ".jsonl", ".md", ".markdown", ".html", ".htm"}
+# A .zip carries what a browser cannot send as one file: a folder of pages, or a sitemap .xml with its saved pages.
+IMPORT_SUFFIXES = {".csv", ".jsonl", ".md", ".markdown", ".html", ".htm", ".zip"}
 
 
 @router.get("", response_model=EntryList)
@@ -104,7 +105,8 @@ async def import_file(
     knowledge: KnowledgeDep,
     filename: Annotated[str, Query(description="Name of the uploaded file; its extension picks the format")],
 ) -> ImportReport:
-    """Import one file sent as the request body (CSV, JSONL, Markdown or HTML). All good rows or none."""
+    """Import one file sent as the request body (CSV, JSONL, Markdown, HTML, or a .zip of a pages folder or of a
+    sitemap with its saved pages). All good rows or none."""
     name = PurePath(filename).name
     suffix = PurePath(name).suffix.lower()
     if suffix not in IMPORT_SUFFIXES:
@@ -119,11 +121,17 @@ async def import_file(
         path = Path(folder) / name
         path.write_bytes(body)
         try:
+            if suffix == ".zip":
+                unpacked = Path(folder) / PurePath(name).stem
+                unpacked.mkdir()
+                path = importers.unpack_zip(path, unpacked)
             report = await service.import_path(session, knowledge, path)
         except importers.ImportFormatError as exc:
             raise HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT, str(exc).replace(folder + "/", "")) from exc
     for problem in report.problems:
-        problem.file = PurePath(problem.file).name
+        # Rows of a folder are named relative to it; only a whole-file problem may carry the temporary path.
+        if PurePath(problem.file).is_absolute():
+            problem.file = PurePath(problem.file).name
     return report
 
 
