@@ -43,7 +43,7 @@ class Settings(BaseSettings):
         default=24.0, gt=0, description="How long the worker keeps retrying a handoff before it goes dead"
     )
     outbox_concurrency: int = Field(
-        default=4, ge=1, le=32, description="Deliveries one worker process runs at once (one conversation's in order)"
+        default=8, ge=1, le=32, description="Deliveries one worker process runs at once (one conversation's in order)"
     )
     zendesk_rate_per_minute: int = Field(
         default=200, ge=1, description="The Zendesk plan's API limit per minute; each worker process stays under it"

@@ -111,7 +111,7 @@ def budgets_from(settings: Settings) -> dict[str, RequestBudget]:
     burst plus a minute's refill plus the further requests of the deliveries in flight stay within it. Gorgias's
     leaky bucket drains its 40 calls in 20 s: a burst under the bucket and a refill under the drain rate can never
     overflow it."""
-    in_flight = REQUESTS_PER_DELIVERY * settings.outbox_concurrency
+    in_flight = (REQUESTS_PER_DELIVERY - 1) * settings.outbox_concurrency  # the first is paid when claimed
     zendesk = settings.zendesk_rate_per_minute
     zendesk_burst = max(1, zendesk // 20)
     zendesk_rate = max(zendesk - zendesk_burst - in_flight, 1) / 60
