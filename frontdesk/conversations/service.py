@@ -11,13 +11,13 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import TypeVar
 
-from sqlalchemy import bindparam, func, insert, or_, select, update
+from sqlalchemy import ColumnElement, bindparam, func, insert, or_, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from sqlalchemy.orm.exc import StaleDataError
 
 from frontdesk.conversations import state, transcript
-from frontdesk.conversations.models import Conversation, Message, Profile, VisitorToken
+from frontdesk.conversations.models import Conversation, ConversationEvent, Message, Profile, VisitorToken
 from frontdesk.db import utcnow
 
 T = TypeVar("T")
@@ -296,3 +296,156 @@ async def last_messages(session: AsyncSession, ids: list[str]) -> dict[str, Mess
         )
     )
     return {message.conversation_id: message for message in rows.all()}
+
+
+# Read-only queries of the console's conversation pages and the metrics' knowledge gaps.
+
+#: The agent's decisions on a shopper message that make it a question (greetings and thanks are not).
+QUESTION_DECISIONS = ("answer", "unknown", "human_requested")
+
+
+def _decision() -> ColumnElement[str]:
+    """The agent's decision recorded on a shopper message (`meta.decision`), in SQL that SQLite and PostgreSQL share."""
+    return Message.meta["decision"].as_string()
+
+
+def started(
+    since: datetime | None, until: datetime | None, channel: str | None = None, outcome: str | None = None
+) -> list[ColumnElement[bool]]:
+    """The SQL conditions for conversations started in [since, until) on a channel with an outcome (None: any)."""
+    conditions: list[ColumnElement[bool]] = []
+    if since:
+        conditions.append(Conversation.created_at >= since)
+    if until:
+        conditions.append(Conversation.created_at < until)
+    if channel:
+        conditions.append(Conversation.channel == channel)
+    if outcome:
+        conditions.append(Conversation.outcome == outcome)
+    return conditions
+
+
+@dataclass(frozen=True)
+class Listed:
+    """One row of a conversation list: the conversation, its shopper's profile and the first question asked."""
+
+    conversation: Conversation
+    profile: Profile | None
+    first_question: str | None
+
+
+async def search(
+    session: AsyncSession,
+    *,
+    outcome: str | None = None,
+    since: datetime | None = None,
+    until: datetime | None = None,
+    channel: str | None = None,
+    limit: int = 25,
+    offset: int = 0,
+) -> tuple[list[Listed], int]:
+    """Conversations started in [since, until) with this outcome and channel, newest first, and how many match."""
+    conditions = started(since, until, channel, outcome)
+    total = await session.scalar(select(func.count()).select_from(Conversation).where(*conditions)) or 0
+    rows = (
+        await session.execute(
+            select(Conversation, Profile)
+            .outerjoin(Profile, Profile.id == Conversation.profile_id)
+            .where(*conditions)
+            .order_by(Conversation.created_at.desc(), Conversation.id.desc())
+            .limit(limit)
+            .offset(offset)
+        )
+    ).all()
+    firsts = await first_questions(session, [conversation.id for conversation, _ in rows])
+    return [Listed(conversation, profile, firsts.get(conversation.id)) for conversation, profile in rows], total
+
+
+async def first_questions(session: AsyncSession, ids: list[str]) -> dict[str, str]:
+    """The first question (not a greeting) the shopper asked in each conversation (one query)."""
+    if not ids:
+        return {}
+    first = (
+        select(Message.conversation_id, func.min(Message.seq).label("seq"))
+        .where(Message.conversation_id.in_(ids), Message.author == "shopper", _decision().in_(QUESTION_DECISIONS))
+        .group_by(Message.conversation_id)
+        .subquery()
+    )
+    rows = await session.execute(
+        select(Message.conversation_id, Message.text).join(
+            first, (Message.conversation_id == first.c.conversation_id) & (Message.seq == first.c.seq)
+        )
+    )
+    return {conversation_id: text for conversation_id, text in rows.all()}
+
+
+async def events_of(session: AsyncSession, conversation_id: str) -> list[ConversationEvent]:
+    """The conversation's status changes, oldest first."""
+    rows = await session.scalars(
+        select(ConversationEvent)
+        .where(ConversationEvent.conversation_id == conversation_id)
+        .order_by(ConversationEvent.at, ConversationEvent.id)
+    )
+    return list(rows.all())
+
+
+@dataclass(frozen=True)
+class Unanswered:
+    """A shopper question the agent could not answer, and the team's reply to it in the built-in inbox, if any."""
+
+    conversation_id: str
+    seq: int
+    text: str
+    at: datetime
+    reply: str | None
+
+
+async def unanswered_questions(
+    session: AsyncSession,
+    since: datetime | None = None,
+    until: datetime | None = None,
+    channel: str | None = None,
+    limit: int = 5000,
+) -> list[Unanswered]:
+    """The newest `limit` shopper questions asked in [since, until) that the agent decided it could not answer.
+
+    A question's reply is the first message a person of the team wrote after it in the same conversation, before
+    the shopper's next unanswered question (which that reply more likely answers)."""
+    query = (
+        select(Message.conversation_id, Message.seq, Message.text, Message.created_at)
+        .where(Message.author == "shopper", _decision() == "unknown")
+        .order_by(Message.created_at.desc(), Message.id.desc())
+        .limit(limit)
+    )
+    if since:
+        query = query.where(Message.created_at >= since)
+    if until:
+        query = query.where(Message.created_at < until)
+    if channel:
+        query = query.where(Message.conversation_id.in_(select(Conversation.id).where(Conversation.channel == channel)))
+    questions = (await session.execute(query)).all()
+    if not questions:
+        return []
+    asked = query.with_only_columns(Message.conversation_id).subquery()
+    replies = (
+        await session.execute(
+            select(Message.conversation_id, Message.seq, Message.text)
+            .where(Message.author == "agent", Message.conversation_id.in_(select(asked.c.conversation_id)))
+            .order_by(Message.conversation_id, Message.seq)
+        )
+    ).all()
+    replies_in: dict[str, list[tuple[int, str]]] = {}
+    for conversation_id, seq, text in replies:
+        replies_in.setdefault(conversation_id, []).append((seq, text))
+    asked_in: dict[str, list[int]] = {}
+    for conversation_id, seq, _, _ in questions:
+        asked_in.setdefault(conversation_id, []).append(seq)
+    out = []
+    for conversation_id, seq, text, at in questions:
+        before = min((later for later in asked_in[conversation_id] if later > seq), default=None)
+        reply = next(
+            (said for s, said in replies_in.get(conversation_id, []) if s > seq and (before is None or s < before)),
+            None,
+        )
+        out.append(Unanswered(conversation_id, seq, text, at, reply))
+    return out

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from datetime import date, datetime
+
 from pydantic import BaseModel, Field
 
 
@@ -13,3 +15,48 @@ class Overview(BaseModel):
     no_question: int
     resolution_rate: float | None = Field(description="resolved / (conversations − no_question); null with none")
     routed_to_team_rate: float | None = Field(description="routed_to_team / (conversations − no_question)")
+
+
+class Day(Overview):
+    """One UTC day's outcomes of the conversations started that day."""
+
+    day: date
+
+
+class Daily(BaseModel):
+    start: date = Field(serialization_alias="from", description="First day, UTC")
+    end: date = Field(serialization_alias="to", description="Last day, UTC, inclusive")
+    channel: str | None
+    days: list[Day] = Field(description="Every day of the range, oldest first; days without conversations count 0")
+
+
+class GapExample(BaseModel):
+    """One phrasing of a gap's question, as a shopper last wrote it, and where."""
+
+    text: str
+    asked: int = Field(description="How many times this phrasing was asked")
+    last_asked_at: datetime
+    conversation_id: str
+
+
+class Gap(BaseModel):
+    """Questions the agent could not answer that mean the same thing."""
+
+    question: str = Field(description="The group's most typical phrasing")
+    count: int = Field(description="How many times the group's questions were asked")
+    conversations: int
+    last_asked_at: datetime
+    examples: list[GapExample]
+    draft_answer: str | None = Field(description="A reply a person of the team gave in the built-in inbox")
+    draft_conversation_id: str | None
+    now_answered: bool = Field(description="The knowledge answers the question now")
+    answered_by: str | None = Field(description="Title of the entry that answers it now")
+    answered_by_id: int | None
+
+
+class Gaps(BaseModel):
+    start: date = Field(serialization_alias="from")
+    end: date = Field(serialization_alias="to")
+    channel: str | None
+    questions: int = Field(description="Unanswered questions in the range (grouped below)")
+    gaps: list[Gap] = Field(description="Open gaps by how often they were asked, then the ones answered now")
