@@ -49,6 +49,16 @@ class HandoffSettingsOut(BaseModel):
     holidays: list[str]
 
 
+class CustomMessagePreviewIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    custom_message: str = Field(max_length=2000)
+
+
+class CustomMessagePreviewOut(BaseModel):
+    custom_message: str = Field(description="The message as it would be saved and shown to the shopper")
+
+
 class OutboxStatus(StrEnum):
     pending = "pending"
     delivered = "delivered"

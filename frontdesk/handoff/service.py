@@ -8,7 +8,7 @@ from collections.abc import Callable
 from datetime import datetime
 
 import nh3
-from sqlalchemy import event, select
+from sqlalchemy import event, func, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from frontdesk.handoff import office_hours
@@ -186,12 +186,24 @@ class OutboxError(Exception):
         self.status = status
 
 
-async def outbox_rows(session: AsyncSession, status: str | None = None, limit: int = 200) -> list[OutboxItem]:
-    """The newest rows first, optionally of one status (pending, delivered, dead, skipped)."""
+async def outbox_rows(
+    session: AsyncSession, status: str | None = None, limit: int = 200, target: str | None = None
+) -> list[OutboxItem]:
+    """The newest rows first, optionally of one status (pending, delivered, dead, skipped) and one target."""
     query = select(OutboxItem).order_by(OutboxItem.id.desc()).limit(limit)
     if status:
         query = query.where(OutboxItem.status == status)
+    if target:
+        query = query.where(OutboxItem.target == target)
     return list((await session.scalars(query)).all())
+
+
+async def last_delivered_at(session: AsyncSession, target: str) -> datetime | None:
+    """When something last reached `target` (a helpdesk, "sms", "email"); None when nothing has yet."""
+    at: datetime | None = await session.scalar(
+        select(func.max(OutboxItem.delivered_at)).where(OutboxItem.target == target, OutboxItem.status == "delivered")
+    )
+    return at
 
 
 async def retry_now(session: AsyncSession, item_id: int, now: datetime) -> OutboxItem:

@@ -10,7 +10,14 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from frontdesk.deps import get_session, require_admin
 from frontdesk.handoff import service
 from frontdesk.handoff.office_hours import OfficeHoursError
-from frontdesk.handoff.schemas import HandoffSettingsIn, HandoffSettingsOut, OutboxItemOut, OutboxStatus
+from frontdesk.handoff.schemas import (
+    CustomMessagePreviewIn,
+    CustomMessagePreviewOut,
+    HandoffSettingsIn,
+    HandoffSettingsOut,
+    OutboxItemOut,
+    OutboxStatus,
+)
 
 router = APIRouter(tags=["handoff"], dependencies=[Depends(require_admin)])
 Session = Annotated[AsyncSession, Depends(get_session)]
@@ -39,11 +46,22 @@ async def put_handoff_settings(change: HandoffSettingsIn, session: Session) -> H
     return HandoffSettingsOut.model_validate(settings)
 
 
+@router.post("/api/settings/handoff/preview", response_model=CustomMessagePreviewOut)
+async def preview_custom_message(message: CustomMessagePreviewIn) -> CustomMessagePreviewOut:
+    """The custom message as saving it would store it (HTML removed, unsafe links reduced to their text); nothing is
+    saved. The console's live preview renders this the way the widget does."""
+    return CustomMessagePreviewOut(custom_message=service.sanitise_custom_message(message.custom_message))
+
+
 @router.get("/api/outbox", response_model=list[OutboxItemOut])
-async def outbox(session: Session, status: Annotated[OutboxStatus | None, Query()] = None) -> list[OutboxItemOut]:
+async def outbox(
+    session: Session,
+    status: Annotated[OutboxStatus | None, Query()] = None,
+    target: Annotated[str | None, Query(max_length=16, description="zendesk, gorgias, builtin, sms or email")] = None,
+) -> list[OutboxItemOut]:
     """What the worker has to deliver and how it went: target, kind, attempts, the last error, the next attempt and
     the ticket. `status=dead` lists what stopped retrying (POST /api/outbox/{id}/retry sends it again)."""
-    rows = await service.outbox_rows(session, status)
+    rows = await service.outbox_rows(session, status, target=target)
     return [OutboxItemOut.model_validate(row) for row in rows]
 
 

@@ -119,6 +119,9 @@ class IntegrationOut(BaseModel):
     account: AccountOut | None = None
     connected_at: datetime | None = None
     last_error: str | None = None
+    last_delivery_at: datetime | None = Field(
+        default=None, description="When a handoff, ticket message or text last reached it through the outbox"
+    )
     reply_path: ReplyPathOut | None = None
 
 

@@ -286,8 +286,8 @@ async def disconnect(session: AsyncSession, kind: Kind, chosen_method: str) -> N
     What was created in the helpdesk (webhook, trigger, HTTP integration) stays there for the admin to remove."""
     if chosen_method == kind.value:
         raise IntegrationError(
-            f"{TITLES[kind]} is the handoff method: choose another one (PUT /api/settings/handoff) before "
-            "disconnecting it",
+            f"{TITLES[kind]} is the handoff method: choose another one (Settings → Handoff in the console, or "
+            "PUT /api/settings/handoff) before disconnecting it",
             status=409,
         )
     result = await session.execute(delete(Integration).where(Integration.kind == kind.value))

@@ -7,6 +7,7 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, HTTPException, Request, Response, status
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from frontdesk.channels.sms.sending import SMS_TARGET
 from frontdesk.config import Settings
 from frontdesk.deps import get_session, get_settings, require_admin
 from frontdesk.handoff import service as handoff
@@ -31,6 +32,15 @@ def _vault(request: Request) -> Vault:
 
 
 AppVault = Annotated[Vault, Depends(_vault)]
+# The outbox target each integration delivers: a helpdesk's own name, and "sms" for Twilio.
+DELIVERY_TARGETS = {Kind.zendesk: Kind.zendesk.value, Kind.gorgias: Kind.gorgias.value, Kind.twilio: SMS_TARGET}
+
+
+async def shown(session: AsyncSession, kind: Kind) -> IntegrationOut:
+    """The integration as the API and the console show it, with its last delivery."""
+    integration = service.view(kind, await service.get(session, kind.value))
+    integration.last_delivery_at = await handoff.last_delivered_at(session, DELIVERY_TARGETS[kind])
+    return integration
 
 
 async def _connect(
@@ -76,12 +86,12 @@ async def connect_twilio(
 
 @router.get("", response_model=list[IntegrationOut])
 async def list_integrations(session: Session) -> list[IntegrationOut]:
-    return [service.view(kind, await service.get(session, kind.value)) for kind in Kind]
+    return [await shown(session, kind) for kind in Kind]
 
 
 @router.get("/{kind}", response_model=IntegrationOut)
 async def get_integration(kind: Kind, session: Session) -> IntegrationOut:
-    return service.view(kind, await service.get(session, kind.value))
+    return await shown(session, kind)
 
 
 @router.put("/{kind}/reply-secret", response_model=IntegrationOut)

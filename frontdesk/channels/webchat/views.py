@@ -276,7 +276,7 @@ settings_router = APIRouter(prefix="/api/settings/widget", tags=["web chat"], de
 async def get_widget_settings(session: Annotated[AsyncSession, Depends(get_session)]) -> WidgetSettingsOut:
     widget = await service.get_settings(session)
     await session.commit()
-    return _widget_out(widget)
+    return widget_out(widget)
 
 
 @settings_router.put("", response_model=WidgetSettingsOut)
@@ -285,7 +285,7 @@ async def put_widget_settings(
 ) -> WidgetSettingsOut:
     widget = await service.update_settings(session, change)
     await session.commit()
-    return _widget_out(widget)
+    return widget_out(widget)
 
 
 @settings_router.post("/identity-secret", response_model=IdentitySecretOut)
@@ -298,7 +298,8 @@ async def rotate_identity_secret(
     return IdentitySecretOut(identity_secret=secret)
 
 
-def _widget_out(widget: Any) -> WidgetSettingsOut:
+def widget_out(widget: Any) -> WidgetSettingsOut:
+    """The widget's settings as the API and the console show them: whether a secret is set, never the secret."""
     return WidgetSettingsOut(
         store_name=widget.store_name,
         greeting=widget.greeting,
