@@ -41,42 +41,18 @@ BASE_FEATURES: tuple[str, ...] = (
     "rare_match",  # idf of the rarest query word the top entry holds / idf of the rarest query word
     "title_cos",  # cosine of the query to the top entry's title
     "dense_rank",  # log(1 + number of candidates whose best cosine beats the top entry's)
-    "centroid_cos",  # cosine of the query to the top entry's centroid (the mean of its texts' vectors)
-    "centroid_margin",  # centroid_cos of the top entry minus the best other candidate's
-    "centroid_z",  # centroid_cos standardised against this query's cosines to every text
-    "rarest_token_match",  # best static-token cosine, within the top entry, of the query's rarest token
-    "token_gap",  # largest idf-weighted (1 - best token cosine) over query tokens, over the largest idf
-    "weakest_token_match",  # smallest best static-token cosine of any query token within the top entry
-    "unmatched_tokens",  # idf-weighted share of query tokens whose best cosine within the top entry is below 0.5
 )
 #: The confidence reads every base feature twice: as is, and gated by whether the top entry has at least
 #: MULTI_TEXTS texts (a FAQ with alternate phrasings), plus that flag. Features such as knn_share and
 #: entry_coherence mean something else for a one-text product than for a five-phrasing FAQ; the gate lets one
 #: logistic fit weigh them per shape instead of averaging two incompatible meanings.
 MULTI_TEXTS = 3
-#: Then every product of two base features: one confidence is right on a store only when several signals agree
-#: (a close centroid *and* no unmatched rare word), which a linear model over the features alone cannot say.
-PAIRS: tuple[tuple[int, int], ...] = tuple(
-    (i, j) for i in range(len(BASE_FEATURES)) for j in range(i, len(BASE_FEATURES))
-)
-FEATURE_NAMES: tuple[str, ...] = (
-    *BASE_FEATURES,
-    *(f"multi_{n}" for n in BASE_FEATURES),
-    "multi",
-    *(f"{BASE_FEATURES[i]}*{BASE_FEATURES[j]}" for i, j in PAIRS),
-)
-_PAIR_LEFT = np.array([i for i, _ in PAIRS])
-_PAIR_RIGHT = np.array([j for _, j in PAIRS])
+FEATURE_NAMES: tuple[str, ...] = (*BASE_FEATURES, *(f"multi_{n}" for n in BASE_FEATURES), "multi")
 
 SECOND_TEXT_WEIGHT = 0.25
 LEXICAL_WEIGHT = 0.1
 SOFT_WEIGHT = 0.5
 TITLE_WEIGHT = 0.2
-#: Rank weight of the cosine to an entry's centroid: the mean of five phrasings places a paraphrase better than
-#: its nearest single phrasing does (top-1 on the calibration files 0.821 -> 0.836 clinc150, 0.713 -> 0.737 banking).
-CENTROID_WEIGHT = 1.0
-#: A query token whose best cosine within the entry is below this counts as unmatched.
-TOKEN_MATCHED = 0.5
 #: Rank bonus (entries with fewer than MULTI_TEXTS texts only) for title precision (squared-idf-weighted share of
 #: the title's words the query names) times title_lexical: a query naming "basin tent" prefers "Basin Backpacking
 #: Tent" over "Basin Tent Footprint" (a rare word the query does not name).
@@ -251,7 +227,6 @@ class _Entry:
     token_counts: np.ndarray
     coherence: float
     title_terms: frozenset[str]
-    centroid: np.ndarray
 
 
 class _TokenTable:
@@ -377,7 +352,6 @@ class KnowledgeIndex:
             token_counts=counts.astype(np.int32),
             coherence=_coherence(block[:COHERENCE_TEXTS]),
             title_terms=frozenset(terms(passages[0])),
-            centroid=_unit(block.mean(axis=0)),
         )
 
     def _take_rows(self, count: int) -> np.ndarray:
@@ -430,11 +404,8 @@ class KnowledgeIndex:
         candidate_ids = [int(e) for e in near_entries[np.sort(first_seen)[:wanted]]]
         best = np.empty(len(candidate_ids))
         dense = np.empty(len(candidate_ids))
-        centroid = np.empty(len(candidate_ids))
         for i, entry_id in enumerate(candidate_ids):
-            entry = self._entries[entry_id]
-            rows = entry.rows
-            centroid[i] = float(entry.centroid @ q)
+            rows = self._entries[entry_id].rows
             cos = self._head[rows] @ q_head + self._tail[rows] @ q_tail
             if len(cos) == 1:
                 best[i] = dense[i] = cos[0]
@@ -446,11 +417,9 @@ class KnowledgeIndex:
         query_terms = self._correct(terms(query), candidate_ids)
         lexical, unseen, title_cover, rare = self._lexical(query_terms, candidate_ids)
         precision, title_rare = self._title_precision(query_terms, candidate_ids)
-        query_tokens = self._tokens.ids([query])[0]
-        soft = self._soft(query_tokens, candidate_ids)
+        soft = self._soft(query, candidate_ids)
         sizes = np.array([len(self._entries[e].rows) for e in candidate_ids], dtype=np.float64)
         rank = dense + LEXICAL_WEIGHT * lexical + SOFT_WEIGHT * soft + TITLE_WEIGHT * title_cover
-        rank += CENTROID_WEIGHT * centroid
         # product-name matching, for entries without alternate phrasings (a product: title + description)
         named = TITLE_PRECISION_WEIGHT * title_cover * precision + TITLE_RARE_WEIGHT * title_rare
         rank += np.where(sizes < MULTI_TEXTS, named, 0.0)
@@ -487,17 +456,11 @@ class KnowledgeIndex:
                 rare[top],
                 title_cos,
                 math.log1p(int(np.sum(best > best[top]))),
-                centroid[top],
-                centroid[top] - runner_up(centroid),
-                float(np.clip((centroid[top] - mean) / std, -10.0, 30.0)),
-                *self._token_gaps(query_tokens, top_entry),
             ],
             dtype=np.float64,
         )
         multi = float(len(top_entry.rows) >= MULTI_TEXTS)
-        features = np.nan_to_num(
-            np.r_[features, multi * features, multi, features[_PAIR_LEFT] * features[_PAIR_RIGHT]]
-        )
+        features = np.nan_to_num(np.r_[features, multi * features, multi])
         confidence = float(self.calibration.probability(features))
         candidates = [Candidate(candidate_ids[i], float(rank[i])) for i in order[:k]]
         return Retrieval(candidates, confidence, features)
@@ -571,37 +534,14 @@ class KnowledgeIndex:
             rare[i] = max((asked[t] for t in title if t in asked), default=0.0) / rarest
         return precision, rare
 
-    def _token_weights(self, query_ids: list[int]) -> np.ndarray:
-        """BM25-style idf of each query token over the indexed texts."""
-        n = max(self._rows_alive, 1)
-        df = self._token_df[np.asarray(query_ids, dtype=np.int64)].astype(np.float64)
-        return np.log1p((n - df + 0.5) / (df + 0.5))
-
-    def _token_gaps(self, query_ids: list[int], entry: _Entry) -> tuple[float, float, float, float]:
-        """How the entry covers the query's tokens one by one: the rarest token's best cosine, the largest
-        idf-weighted gap over the largest idf, the weakest token's best cosine, the idf share left unmatched.
-        An in-domain question the knowledge does not cover ("set a timer" against "set an alarm") matches most
-        tokens well but its one telling word badly; a mean such as soft_match hides that."""
-        if not query_ids or len(entry.tokens) == 0:
-            return 0.0, 0.0, 0.0, 0.0
-        weights = self._token_weights(query_ids)
-        table = self._tokens.vectors
-        match = (table[query_ids] @ table[entry.tokens].T).max(axis=1)
-        top = float(weights.max())
-        if top <= 0.0:
-            return 0.0, 0.0, float(match.min()), 0.0
-        return (
-            float(match[int(np.argmax(weights))]),
-            float(np.max(weights * (1.0 - match))) / top,
-            float(match.min()),
-            float(weights @ (match < TOKEN_MATCHED)) / float(weights.sum()),
-        )
-
-    def _soft(self, query_ids: list[int], candidate_ids: list[int]) -> np.ndarray:
+    def _soft(self, query: str, candidate_ids: list[int]) -> np.ndarray:
         """Per candidate, idf-weighted mean over query tokens of the best cosine to any of the entry's tokens."""
+        query_ids = self._tokens.ids([query])[0]
         if not query_ids or not candidate_ids:
             return np.zeros(len(candidate_ids))
-        weights = self._token_weights(query_ids)
+        n = max(self._rows_alive, 1)
+        df = self._token_df[np.asarray(query_ids, dtype=np.int64)].astype(np.float64)
+        weights = np.log1p((n - df + 0.5) / (df + 0.5))
         pieces = [self._entries[e].tokens for e in candidate_ids]
         union, inverse = np.unique(np.concatenate(pieces), return_inverse=True)
         table = self._tokens.vectors
@@ -634,12 +574,6 @@ def _trigrams(word: str) -> frozenset[str]:
     """Character trigrams of a word padded with one boundary mark on each side."""
     padded = f"#{word}#"
     return frozenset(padded[i : i + 3] for i in range(len(padded) - 2))
-
-
-def _unit(vector: np.ndarray) -> np.ndarray:
-    """The vector scaled to unit length (float32); a zero vector stays zero."""
-    norm = float(np.linalg.norm(vector))
-    return (vector / norm if norm > 1e-12 else vector).astype(np.float32)
 
 
 def _coherence(vectors: np.ndarray) -> float:
