@@ -268,7 +268,11 @@ class OutboxWorker:
                 if not running:
                     self.full_pass = len(tried) >= PASS_LIMIT
                     return delivered
-                done, _ = await asyncio.wait(running, return_when=asyncio.FIRST_COMPLETED)
+                # Wake for a finished delivery, or for a spent budget refilling while deliveries are in flight.
+                refill = [wait for budget in self.budgets.values() if (wait := budget.wait(self.clock())) > 0]
+                done, _ = await asyncio.wait(
+                    running, timeout=min(refill) if refill else None, return_when=asyncio.FIRST_COMPLETED
+                )
                 for task in done:
                     del running[task]
                     delivered += task.result()
