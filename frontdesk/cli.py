@@ -87,8 +87,9 @@ def serve(
     out.print(f"  API docs:     {base}/docs")
     out.print(f"  Health:       {base}/healthz")
     if demo_admin:
-        out.print(f"  Sign in to the inbox at {base}/inbox as {DEMO_ADMIN} / {demo_admin}", highlight=False)
+        out.print(f"  Sign in to the inbox and console as {DEMO_ADMIN} / {demo_admin}", highlight=False)
     out.print(f"  Inbox (the team's page): {base}/inbox")
+    out.print(f"  Console (the store admin's: dashboard, knowledge, settings): {base}/console")
     worker_line = (
         "in this process" if settings.run_worker else "not here (FRONTDESK_RUN_WORKER=false): run `frontdesk worker`"
     )

@@ -28,6 +28,7 @@ def test_serve_with_demo_answers_a_shopper_question_over_http(settings: Settings
     printed = log.read_text()
     assert f"{base}/docs" in printed
     assert f"{base}/" in printed
+    assert f"{base}/console" in printed
 
 
 def test_first_demo_start_prints_an_admin_who_can_sign_in_and_later_starts_do_not(
@@ -36,7 +37,7 @@ def test_first_demo_start_prints_an_admin_who_can_sign_in_and_later_starts_do_no
     first = tmp_path / "first.log"
     # Unbuffered, so that the startup lines are in the log while the server runs.
     with running_server(settings.database_url, first, {"PYTHONUNBUFFERED": "1"}) as base:
-        printed = re.search(rf"Sign in to the inbox at {base}/inbox as (\S+) / (\S+)", first.read_text())
+        printed = re.search(r"Sign in to the inbox and console as (\S+) / (\S+)", first.read_text())
         assert printed, first.read_text()
         email, password = printed.groups()
         assert email == "admin@demo.store"
