@@ -234,7 +234,7 @@ class OutboxWorker:
     def _sleep_seconds(self) -> float:
         now = self.clock()
         waits = [w for w in (b.wait(now) for b in self.budgets.values()) if w > 0]
-        return max(0.05, min([POLL_SECONDS, *waits]))
+        return max(0.01, min([POLL_SECONDS, *waits]))  # a refill is due in tens of ms at a high rate limit
 
     def _held_back(self) -> list[str]:
         """Targets whose request budget is spent (or paused by a 429): their rows wait in the table, unclaimed."""
