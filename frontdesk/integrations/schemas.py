@@ -10,7 +10,8 @@ from pydantic import BaseModel, ConfigDict, EmailStr, Field, SecretStr, field_va
 
 from frontdesk.channels.sms.phones import to_e164
 
-MANUAL_STEPS_URL = "/docs/helpdesks"
+# The console page that lists the manual steps for a helpdesk (they are in docs/helpdesks.md too).
+MANUAL_STEPS_URL = "/console/integrations#{kind}"
 _LABEL = re.compile(r"^[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?$")
 _ACCOUNT_SID = re.compile(r"^AC[0-9a-fA-F]{32}$")
 _SERVICE_SID = re.compile(r"^MG[0-9a-fA-F]{32}$")

@@ -276,7 +276,7 @@ def view(kind: Kind, row: Integration | None) -> IntegrationOut:
             automatic=automatic,
             ready=row.reply_secret is not None,
             error=None if automatic else reply.get("error"),
-            manual_steps_url=None if automatic else MANUAL_STEPS_URL,
+            manual_steps_url=None if automatic else MANUAL_STEPS_URL.format(kind=kind),
         ),
     )
 

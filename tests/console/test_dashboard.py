@@ -188,6 +188,8 @@ def test_a_routed_conversation_shows_who_the_shopper_is_and_the_handoff(admin_pa
     expect(facts).to_contain_text(re.compile(r"Profile\s*prof_"))
     expect(facts).to_contain_text(re.compile(r"Handoff\s*builtin: the agent could not answer"))
     expect(page.get_by_role("table").filter(has_text="Why")).to_contain_text("handing off")
+    page.get_by_role("link", name="Open in the inbox").click()  # an admin may answer it there
+    expect(page).to_have_url(f"{server.base}/inbox#{conversation_id}")
 
 
 def test_a_channel_without_conversations_shows_zeros_and_no_rates(admin_page: Page, server: Server) -> None:

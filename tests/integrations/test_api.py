@@ -106,7 +106,7 @@ async def test_reply_path_failure_keeps_the_connection_and_points_to_the_manual_
     assert body["status"] == "connected"
     assert body["reply_path"]["automatic"] is False and body["reply_path"]["ready"] is False
     assert "500" in body["reply_path"]["error"]
-    assert body["reply_path"]["manual_steps_url"] == "/docs/helpdesks"
+    assert body["reply_path"]["manual_steps_url"] == "/console/integrations#zendesk"
 
     # The admin follows the manual steps and hands frontdesk the signing secret Zendesk revealed.
     manual = await client.put("/api/integrations/zendesk/reply-secret", json={"secret": "revealed-by-zendesk"})
