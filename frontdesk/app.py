@@ -61,7 +61,7 @@ def create_app(settings: Settings | None = None, clock: Callable[[], datetime] =
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        database = Database(settings.database_url)
+        database = Database(settings.database_url, settings.sqlite_synchronous)
         knowledge = Knowledge(load_embedder(settings.embedder))
         async with database.session() as session:
             await knowledge.load(session)

@@ -137,7 +137,7 @@ async def _run_worker(settings: Settings, secret_key: str, name: str) -> None:
     from frontdesk.realtime.bus import EventBus
     from frontdesk.vault import Vault
 
-    database = Database(settings.database_url)
+    database = Database(settings.database_url, settings.sqlite_synchronous)
     # No inbox page connects to this process: Presence stays empty (nobody online here), and events published on
     # this bus reach no shopper until the Redis bus carries them between processes.
     outbox = OutboxWorker(
@@ -179,7 +179,7 @@ async def _load_demo(settings: Settings, only_if_empty: bool) -> None:
     from frontdesk.db import Database
     from frontdesk.knowledge.models import Entry
 
-    database = Database(settings.database_url)
+    database = Database(settings.database_url, settings.sqlite_synchronous)
     try:
         async with database.session() as session:
             count = await session.scalar(select(func.count(Entry.id))) or 0
@@ -201,7 +201,7 @@ async def _demo_admin(settings: Settings) -> str | None:
     from frontdesk.db import Database
     from frontdesk.users import service
 
-    database = Database(settings.database_url)
+    database = Database(settings.database_url, settings.sqlite_synchronous)
     try:
         async with database.session() as session:
             if await service.any_users(session):
@@ -243,7 +243,7 @@ def kb_import(
     run_migrations(settings.database_url)
 
     async def go() -> bool:
-        database = Database(settings.database_url)
+        database = Database(settings.database_url, settings.sqlite_synchronous)
         try:
             results = [await _import(database, p) for p in paths]
         finally:
@@ -434,7 +434,7 @@ async def _team_session() -> AsyncIterator[Any]:
 
     settings = Settings()
     run_migrations(settings.database_url)
-    database = Database(settings.database_url)
+    database = Database(settings.database_url, settings.sqlite_synchronous)
     try:
         async with database.session() as session:
             yield session
@@ -528,7 +528,7 @@ class _session:
 
         settings = Settings()
         run_migrations(settings.database_url)
-        self.database = Database(settings.database_url)
+        self.database = Database(settings.database_url, settings.sqlite_synchronous)
         self.session = self.database.sessions()
         knowledge = service.Knowledge(load_embedder(settings.embedder))
         if self.load:

@@ -16,6 +16,11 @@ class Settings(BaseSettings):
         default="sqlite+aiosqlite:///./frontdesk.db",
         description="SQLAlchemy async URL: sqlite+aiosqlite:///path.db or postgresql+asyncpg://user@host/db",
     )
+    sqlite_synchronous: Literal["normal", "full"] = Field(
+        default="normal",
+        description='SQLite only. "normal": commits survive a crash of the process, not always a power loss or an OS '
+        'crash (the last ones may roll back); "full": an fsync per commit survives those too, and costs latency',
+    )
     host: str = "127.0.0.1"
     port: int = 8000
     public_url: str = "http://127.0.0.1:8000"

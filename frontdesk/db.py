@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import functools
 import sqlite3
 from collections import deque
 from collections.abc import AsyncIterator, Iterable
@@ -10,6 +11,7 @@ from concurrent.futures import ThreadPoolExecutor
 from contextlib import asynccontextmanager
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Literal
 
 import aiosqlite
 import aiosqlite.context
@@ -30,6 +32,9 @@ NAMING = {
 }
 
 
+SqliteSynchronous = Literal["normal", "full"]
+
+
 def utcnow() -> datetime:
     return datetime.now(UTC)
 
@@ -46,7 +51,7 @@ class Timestamped:
 class Database:
     """One engine and its session factory; made by the app or the CLI and handed to whoever needs it."""
 
-    def __init__(self, url: str) -> None:
+    def __init__(self, url: str, synchronous: SqliteSynchronous = "normal") -> None:
         self.url = url
         kwargs: dict[str, object] = {}
         if url.startswith("sqlite"):
@@ -63,7 +68,7 @@ class Database:
             kwargs["pool_reset_on_return"] = None
         self.engine: AsyncEngine = create_async_engine(url, **kwargs)
         if url.startswith("sqlite"):
-            event.listen(self.engine.sync_engine, "connect", _sqlite_pragmas)
+            event.listen(self.engine.sync_engine, "connect", functools.partial(_sqlite_pragmas, synchronous))
         self.sessions = async_sessionmaker(self.engine, expire_on_commit=False)
 
     @asynccontextmanager
@@ -75,12 +80,16 @@ class Database:
         await self.engine.dispose()
 
 
-def _sqlite_pragmas(dbapi_connection: object, _record: object) -> None:
+def _sqlite_pragmas(synchronous: SqliteSynchronous, dbapi_connection: object, _record: object) -> None:
     cursor = dbapi_connection.cursor()  # type: ignore[attr-defined]
     # WAL lets the server read while an import writes; foreign keys are off by default in SQLite.
     cursor.execute("PRAGMA journal_mode=WAL")
     cursor.execute("PRAGMA foreign_keys=ON")
     cursor.execute("PRAGMA busy_timeout=30000")
+    # NORMAL in WAL mode: a commit survives the process crashing, and the database is never corrupted; only the last
+    # commits before a power loss or an OS crash may roll back. FULL also survives those, at an fsync per commit
+    # (at 200 web chat messages a second: p99 40 ms with NORMAL, 80-150 ms with FULL; docs/benchmarks.md).
+    cursor.execute("PRAGMA synchronous=" + ("FULL" if synchronous == "full" else "NORMAL"))
     cursor.close()
     driver = getattr(dbapi_connection, "_connection", None)
     if type(driver) is aiosqlite.Connection:
