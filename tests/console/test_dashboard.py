@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import re
+import time
 from collections.abc import Callable
 from types import TracebackType
 from typing import Any
@@ -179,6 +180,9 @@ def test_a_routed_conversation_shows_who_the_shopper_is_and_the_handoff(admin_pa
         shopper.ask(UNKNOWN)
         shopper.accept("second-routed@example.com")
         conversation_id = shopper.conversation_id
+    deadline = time.monotonic() + 10
+    while not server.tickets(conversation_id) and time.monotonic() < deadline:
+        time.sleep(0.1)  # the outbox worker makes the inbox ticket just after the shopper's Yes
     page = admin_page
     page.goto(f"{server.base}/console/conversations/{conversation_id}")
     expect(page.get_by_role("heading", name="Outcome: Routed to team")).to_be_visible()
