@@ -23,6 +23,7 @@ from frontdesk.channels.webchat.limits import WebchatLimits
 from frontdesk.channels.webchat.service import Connections
 from frontdesk.channels.webchat.views import router as webchat_router
 from frontdesk.channels.webchat.views import settings_router as widget_settings_router
+from frontdesk.channels.webchat.views import widget_source
 from frontdesk.config import Settings
 from frontdesk.console.views import router as console_router
 from frontdesk.conversations.service import ResumeLinks
@@ -80,6 +81,7 @@ def create_app(settings: Settings | None = None, clock: Callable[[], datetime] =
         app.state.vault = Vault(secret_key)
         app.state.resume_links = ResumeLinks.from_secret_key(secret_key, settings.public_url)
         app.state.connections = Connections()
+        app.state.widget_source = widget_source()
         app.state.limits = WebchatLimits.from_settings(settings, time.monotonic)
         app.state.flow = ChatFlow(
             database.sessions, knowledge, bus, clock, wake, settings.answer_threshold, settings.max_question_chars,

@@ -24,7 +24,10 @@ def test_serve_with_demo_answers_a_shopper_question_over_http(settings: Settings
         assert httpx.get(f"{base}/docs").status_code == 200
         shop = httpx.get(f"{base}/")
         assert '<script src="/widget.js"' in shop.text
-        assert httpx.get(f"{base}/widget.js").headers["content-type"].startswith("text/javascript")
+        widget = httpx.get(f"{base}/widget.js")
+        assert widget.headers["content-type"].startswith("text/javascript")
+        # One file for the store's page: the custom message's renderer is inside it, not a second script to load.
+        assert "function renderRich(" in widget.text and "/* rich-text.js */" not in widget.text
     printed = log.read_text()
     assert f"{base}/docs" in printed
     assert f"{base}/" in printed

@@ -5,56 +5,10 @@
   "use strict";
   const { api, flash, el } = window.frontdesk;
 
-  // ---- The custom message as the widget shows it -------------------------------------------------------------
-  // The same Markdown subset and the same rules as frontdesk/channels/webchat/static/widget.js (renderRich): the
-  // preview must show exactly what the shopper will see. Text only ever becomes text nodes.
-  const INLINE = /\[([^\]\n]+)\]\(([^()\s]+)\)|\*\*(.+?)\*\*|\*([^*\s](?:[^*]*?[^*\s])?)\*/;
-
-  function safeUrl(raw) {
-    try {
-      const url = new URL(raw); // absolute URLs only
-      return ["http:", "https:", "mailto:"].includes(url.protocol) ? url.href : null;
-    } catch (error) {
-      return null;
-    }
-  }
-
-  function renderInline(text, parent, links) {
-    while (text) {
-      const m = INLINE.exec(text);
-      if (!m) {
-        parent.append(document.createTextNode(text));
-        return;
-      }
-      if (m.index) parent.append(document.createTextNode(text.slice(0, m.index)));
-      if (m[1] !== undefined) {
-        const href = links ? safeUrl(m[2]) : null;
-        if (href) {
-          const a = el("a", { href, target: "_blank", rel: "noopener noreferrer" });
-          renderInline(m[1], a, false);
-          parent.append(a);
-        } else {
-          renderInline(m[1], parent, false); // not a safe link: its label as text
-        }
-      } else if (m[3] !== undefined) {
-        const strong = el("strong");
-        renderInline(m[3], strong, links);
-        parent.append(strong);
-      } else {
-        const em = el("em");
-        renderInline(m[4], em, links);
-        parent.append(em);
-      }
-      text = text.slice(m.index + m[0].length);
-    }
-  }
-
-  function renderRich(text, parent) {
+  // ---- The custom message as the widget shows it: renderRich from /static/rich-text.js, the widget's own code ----
+  function showRich(text, parent) {
     parent.replaceChildren();
-    String(text).split(/\r\n|\r|\n/).forEach((line, i) => {
-      if (i) parent.append(el("br"));
-      renderInline(line, parent, true);
-    });
+    window.renderRich(text, parent);
   }
 
   const TITLES = { builtin: "the built-in inbox", zendesk: "Zendesk", gorgias: "Gorgias" };
@@ -149,7 +103,7 @@
       const mine = ++asked;
       try {
         const answer = await api("POST", "/api/settings/handoff/preview", { custom_message: message.value });
-        if (mine === asked) renderRich(answer.custom_message, preview);
+        if (mine === asked) showRich(answer.custom_message, preview);
       } catch (error) {
         if (mine === asked) flash(`Preview: ${error.message}`, "error");
       }
@@ -259,7 +213,7 @@
         const saved = await api("PUT", "/api/settings/handoff", change);
         state.method = saved.method;
         message.value = saved.custom_message;
-        renderRich(saved.custom_message, preview);
+        showRich(saved.custom_message, preview);
         flash(saved.method === "none"
           ? "Saved. From now on, nothing is handed off: shoppers see your support message."
           : `Saved. From now on, handoffs go to ${title(saved.method)}.`, "ok");

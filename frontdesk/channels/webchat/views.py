@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Query, Request, WebSocket, WebSocketDisconnect
-from fastapi.responses import FileResponse, HTMLResponse
+from fastapi.responses import HTMLResponse, Response
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from frontdesk.channels.webchat import service
@@ -25,6 +25,7 @@ from frontdesk.realtime.bus import Subscription, conversation_topic
 log = logging.getLogger("frontdesk.webchat")
 router = APIRouter(tags=["web chat"])
 STATIC = Path(__file__).parent / "static"
+RICH_TEXT = Path(__file__).parents[2] / "static" / "rich-text.js"  # the console's preview draws with it too
 HELLO_SECONDS = 10.0
 MAX_FRAME_BYTES = 32_000
 
@@ -35,9 +36,16 @@ class Refused(Exception):
         self.code = code
 
 
+def widget_source() -> str:
+    """widget.js with the custom message's renderer put in its scope: one file for the store's page to load."""
+    widget = (STATIC / "widget.js").read_text(encoding="utf-8")
+    return widget.replace("  /* rich-text.js */\n", RICH_TEXT.read_text(encoding="utf-8"), 1)
+
+
 @router.get("/widget.js", include_in_schema=False)
-async def widget_script() -> FileResponse:
-    return FileResponse(STATIC / "widget.js", media_type="text/javascript", headers={"Cache-Control": "no-cache"})
+async def widget_script(request: Request) -> Response:
+    source: str = request.app.state.widget_source
+    return Response(source, media_type="text/javascript", headers={"Cache-Control": "no-cache"})
 
 
 @router.get("/", response_class=HTMLResponse, include_in_schema=False)

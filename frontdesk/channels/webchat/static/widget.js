@@ -107,54 +107,8 @@
     return node;
   }
 
-  // ---- The Markdown subset of the custom message: [text](url), **bold**, *italic*, line breaks ----
-  var INLINE = /\[([^\]\n]+)\]\(([^()\s]+)\)|\*\*(.+?)\*\*|\*([^*\s](?:[^*]*?[^*\s])?)\*/;
-
-  function safeUrl(raw) {
-    try {
-      var url = new URL(raw); // absolute URLs only
-      return ["http:", "https:", "mailto:"].indexOf(url.protocol) >= 0 ? url.href : null;
-    } catch (e) {
-      return null;
-    }
-  }
-
-  function renderInline(text, parent, links) {
-    while (text) {
-      var m = INLINE.exec(text);
-      if (!m) {
-        parent.appendChild(document.createTextNode(text));
-        return;
-      }
-      if (m.index) parent.appendChild(document.createTextNode(text.slice(0, m.index)));
-      if (m[1] !== undefined) {
-        var href = links ? safeUrl(m[2]) : null;
-        if (href) {
-          var a = el("a", { href: href, target: "_blank", rel: "noopener noreferrer" });
-          renderInline(m[1], a, false);
-          parent.appendChild(a);
-        } else {
-          renderInline(m[1], parent, false); // not a safe link: its label as text
-        }
-      } else if (m[3] !== undefined) {
-        var strong = el("strong");
-        renderInline(m[3], strong, links);
-        parent.appendChild(strong);
-      } else {
-        var em = el("em");
-        renderInline(m[4], em, links);
-        parent.appendChild(em);
-      }
-      text = text.slice(m.index + m[0].length);
-    }
-  }
-
-  function renderRich(text, parent) {
-    String(text).split(/\r\n|\r|\n/).forEach(function (line, i) {
-      if (i) parent.appendChild(el("br"));
-      renderInline(line, parent, true);
-    });
-  }
+  // ---- The Markdown subset of the custom message: frontdesk/static/rich-text.js, put here when served ----
+  /* rich-text.js */
 
   // ---- Colours ----
   function parseColour(value) {
