@@ -11,7 +11,7 @@ from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from datetime import UTC, datetime
 
-from fastapi import FastAPI
+from fastapi import FastAPI, Request, Response
 from sqlalchemy import text
 
 from frontdesk import __version__
@@ -29,6 +29,7 @@ from frontdesk.console.views import router as console_router
 from frontdesk.conversations.service import ResumeLinks
 from frontdesk.conversations.views import router as conversations_router
 from frontdesk.db import Database
+from frontdesk.deps import PageRefused
 from frontdesk.handoff.flow import ChatFlow, TeamActions
 from frontdesk.handoff.views import router as handoff_router
 from frontdesk.handoff.webhooks import router as webhooks_router
@@ -55,6 +56,11 @@ def _return_freed_memory() -> None:
 
 def utc_now() -> datetime:
     return datetime.now(UTC)
+
+
+async def refused_page(_request: Request, refused: Exception) -> Response:
+    assert isinstance(refused, PageRefused)
+    return refused.response
 
 
 def create_app(settings: Settings | None = None, clock: Callable[[], datetime] = utc_now) -> FastAPI:
@@ -129,6 +135,7 @@ def create_app(settings: Settings | None = None, clock: Callable[[], datetime] =
     app.include_router(webhooks_router)
     app.include_router(sms_router)
     app.include_router(sms_status_router)
+    app.add_exception_handler(PageRefused, refused_page)
     mount_static(app)
 
     @app.get("/healthz", tags=["ops"])

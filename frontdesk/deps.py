@@ -128,18 +128,41 @@ async def require_admin(request: Request) -> Principal:
     return await _require(request, "admin")
 
 
-async def page_user(request: Request, role: str) -> Principal | Response:
-    """The signed-in user of an HTML page, or the response to send instead: to the sign-in form (303), or a 403
-    page when the role is missing."""
+class PageRefused(Exception):
+    """An HTML page its visitor may not see: `response` (to the sign-in form, or the 403 page) goes out instead.
+    The app turns it into that response (app.py), so pages depend on `agent_page` / `admin_page` like the API does
+    on `require_agent` / `require_admin`."""
+
+    def __init__(self, response: Response) -> None:
+        super().__init__(response.status_code)
+        self.response = response
+
+
+async def page_user(request: Request, role: str) -> Principal:
+    """The signed-in user of an HTML page; raises PageRefused with the sign-in redirect (303) when signed out, or a
+    403 page when the role is missing."""
     principal = await principal_of(request)
     if principal is None:
         path = request.url.path + (f"?{request.url.query}" if request.url.query else "")
-        return RedirectResponse(f"/signin?next={quote(path, safe='/')}", status_code=status.HTTP_303_SEE_OTHER)
+        raise PageRefused(RedirectResponse(f"/signin?next={quote(path, safe='/')}", status.HTTP_303_SEE_OTHER))
     if not principal.may(role):
-        return render(
-            request,
-            "base.html",
-            {"heading": "Not for your role", "message": f"This page needs the {role} role. Ask an admin of the store."},
-            status=status.HTTP_403_FORBIDDEN,
+        raise PageRefused(
+            render(
+                request,
+                "base.html",
+                {
+                    "heading": "Not for your role",
+                    "message": f"This page needs the {role} role. Ask an admin of the store.",
+                },
+                status=status.HTTP_403_FORBIDDEN,
+            )
         )
     return principal
+
+
+async def agent_page(request: Request) -> Principal:
+    return await page_user(request, "agent")
+
+
+async def admin_page(request: Request) -> Principal:
+    return await page_user(request, "admin")

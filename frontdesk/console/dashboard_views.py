@@ -14,7 +14,7 @@ from fastapi.responses import HTMLResponse
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from frontdesk.config import Settings
-from frontdesk.console.pages import admin, console_page
+from frontdesk.console.pages import PAGE_SIZE, Pager, console_page
 from frontdesk.conversations import service as conversations
 from frontdesk.conversations.transcript import AUTHORS, iso
 from frontdesk.deps import get_session, now_of
@@ -27,7 +27,6 @@ from frontdesk.metrics.schemas import Gap
 pages = APIRouter(prefix="/console", include_in_schema=False)
 Session = Annotated[AsyncSession, Depends(get_session)]
 
-PAGE_SIZE = 25
 MAX_PAGE = 100_000
 CHANNELS = {"webchat": "Web chat", "sms": "SMS"}
 OUTCOMES = {
@@ -156,9 +155,6 @@ def _page_context(request: Request, filters: Filters) -> dict[str, Any]:
 
 @pages.get("/overview", response_class=HTMLResponse)
 async def overview_page(request: Request, session: Session) -> Response:
-    principal = await admin(request)
-    if isinstance(principal, Response):
-        return principal
     filters = Filters.of(request)
     totals = await service.overview(session, filters.start, filters.end, filters.channel)
     per_day = await service.daily(session, filters.start, filters.end, filters.channel)
@@ -211,9 +207,6 @@ async def overview_page(request: Request, session: Session) -> Response:
 
 @pages.get("/conversations", response_class=HTMLResponse)
 async def conversations_page(request: Request, session: Session) -> Response:
-    principal = await admin(request)
-    if isinstance(principal, Response):
-        return principal
     filters = Filters.of(request)
     low, high = service.bounds(filters.start, filters.end)
 
@@ -225,9 +218,9 @@ async def conversations_page(request: Request, session: Session) -> Response:
 
     rows, total = await listed(filters.page)
     if not rows and total:  # past the last page (an old link): show the last one
-        filters = replace(filters, page=-(-total // PAGE_SIZE))
+        filters = replace(filters, page=Pager(filters.page, total).pages)
         rows, total = await listed(filters.page)
-    pages_count = max(1, -(-total // PAGE_SIZE))
+    pager = Pager(filters.page, total)
     return console_page(
         request,
         "console/conversations.html",
@@ -236,17 +229,14 @@ async def conversations_page(request: Request, session: Session) -> Response:
             **_page_context(request, filters),
             "rows": rows,
             "total": total,
-            "first": (filters.page - 1) * PAGE_SIZE + 1,
-            "pages_count": pages_count,
+            "first": pager.first,
+            "pages_count": pager.pages,
         },
     )
 
 
 @pages.get("/conversations/{conversation_id}", response_class=HTMLResponse)
 async def conversation_page(conversation_id: str, request: Request, session: Session) -> Response:
-    principal = await admin(request)
-    if isinstance(principal, Response):
-        return principal
     try:
         conversation = await conversations.get(session, conversation_id)
     except conversations.ConversationNotFound:
@@ -305,9 +295,6 @@ def knowledge_link(gap: Gap) -> str:
 
 @pages.get("/gaps", response_class=HTMLResponse)
 async def gaps_page(request: Request, session: Session) -> Response:
-    principal = await admin(request)
-    if isinstance(principal, Response):
-        return principal
     filters = Filters.of(request)
     knowledge: Knowledge = request.app.state.knowledge
     settings: Settings = request.app.state.settings

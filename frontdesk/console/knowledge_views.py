@@ -6,7 +6,6 @@ and scripts share one set of rules. The playground asks the agent the same way P
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Query, Request, Response
@@ -17,7 +16,7 @@ from frontdesk.agent import engine
 from frontdesk.agent.schemas import DecisionOut
 from frontdesk.agent.views import describe, threshold_of
 from frontdesk.config import Settings
-from frontdesk.console.pages import admin, console_page
+from frontdesk.console.pages import PAGE_SIZE, Pager, console_page
 from frontdesk.db import Database
 from frontdesk.knowledge import service
 from frontdesk.knowledge.schemas import Availability, EntryKind, EntryOut
@@ -25,7 +24,6 @@ from frontdesk.knowledge.views import IMPORT_SUFFIXES, MAX_IMPORT_BYTES
 
 pages = APIRouter(prefix="/console", include_in_schema=False)
 
-PAGE_SIZE = 25
 KIND_LABELS = {EntryKind.faq: "FAQ", EntryKind.article: "Article", EntryKind.product: "Product"}
 AVAILABILITY_LABELS = {
     Availability.in_stock: "In stock",
@@ -38,27 +36,6 @@ FIELD_LABELS = {
     "title": {EntryKind.faq: "Question", EntryKind.article: "Title", EntryKind.product: "Product name"},
     "body": {EntryKind.faq: "Answer", EntryKind.article: "Text", EntryKind.product: "Description"},
 }
-
-
-@dataclass(frozen=True)
-class Pager:
-    """Where a page of the entry list sits among all matching entries."""
-
-    page: int
-    total: int
-    size: int = PAGE_SIZE
-
-    @property
-    def pages(self) -> int:
-        return max(1, -(-self.total // self.size))
-
-    @property
-    def first(self) -> int:
-        return 0 if self.total == 0 else (self.page - 1) * self.size + 1
-
-    @property
-    def last(self) -> int:
-        return min(self.total, self.page * self.size)
 
 
 def _common() -> dict[str, Any]:
@@ -81,9 +58,6 @@ async def knowledge_page(
     kind: Annotated[str, Query(description="faq, article or product; empty for all (the search form's default)")] = "",
     page: Annotated[int, Query(ge=1)] = 1,
 ) -> Response:
-    principal = await admin(request)
-    if isinstance(principal, Response):
-        return principal
     text = q.strip()
     chosen = EntryKind(kind) if kind in EntryKind.__members__ else None
     async with _database(request).session() as session:
@@ -111,9 +85,6 @@ async def new_entry_page(
     alternates: Annotated[str, Query(max_length=25_000, description="Alternate phrasings, one a line")] = "",
 ) -> Response:
     """The form for a new entry; `question`, `answer` and `alternates` pre-fill a FAQ (the knowledge gaps page)."""
-    principal = await admin(request)
-    if isinstance(principal, Response):
-        return principal
     draft = {
         "kind": kind.value,
         "title": question,
@@ -127,9 +98,6 @@ async def new_entry_page(
 
 @pages.get("/knowledge/{entry_id}", response_class=HTMLResponse)
 async def entry_page(request: Request, entry_id: int) -> Response:
-    principal = await admin(request)
-    if isinstance(principal, Response):
-        return principal
     async with _database(request).session() as session:
         try:
             entry = EntryOut.model_validate(await service.get_entry(session, entry_id))
@@ -146,9 +114,6 @@ async def entry_page(request: Request, entry_id: int) -> Response:
 @pages.get("/playground", response_class=HTMLResponse)
 async def playground_page(request: Request, q: Annotated[str, Query(max_length=4000)] = "") -> Response:
     """Ask the agent a question as a shopper would; `?q=` asks at once (links from entries and gaps)."""
-    principal = await admin(request)
-    if isinstance(principal, Response):
-        return principal
     decision: DecisionOut | None = None
     if q.strip():
         decision = await run_in_threadpool(_ask, request, q)

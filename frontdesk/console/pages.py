@@ -1,13 +1,37 @@
-"""What every console page shares: the admin check and the layout's navigation."""
+"""What the console's pages share: paging and the layout's navigation (views.py makes every page the admin's)."""
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any
 
 from fastapi import Request, Response
 
-from frontdesk.deps import Principal, page_user
 from frontdesk.pages import render
+
+PAGE_SIZE = 25
+
+
+@dataclass(frozen=True)
+class Pager:
+    """Where a page of a list (entries, conversations) sits among all that match."""
+
+    page: int
+    total: int
+    size: int = PAGE_SIZE
+
+    @property
+    def pages(self) -> int:
+        return max(1, -(-self.total // self.size))
+
+    @property
+    def first(self) -> int:
+        return 0 if self.total == 0 else (self.page - 1) * self.size + 1
+
+    @property
+    def last(self) -> int:
+        return min(self.total, self.page * self.size)
+
 
 # (path, label): the console's side navigation, in the order an admin meets the work.
 NAVIGATION = [
@@ -20,11 +44,6 @@ NAVIGATION = [
     ("/console/settings/widget", "Widget"),
     ("/console/integrations", "Integrations"),
 ]
-
-
-async def admin(request: Request) -> Principal | Response:
-    """The signed-in admin, or the response to send instead (sign-in redirect, 403 page)."""
-    return await page_user(request, "admin")
 
 
 def console_page(

@@ -15,7 +15,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from frontdesk.channels.webchat import service as webchat
 from frontdesk.channels.webchat.views import widget_out
 from frontdesk.config import Settings
-from frontdesk.console.pages import admin, console_page
+from frontdesk.console.pages import console_page
 from frontdesk.deps import get_session, get_settings
 from frontdesk.handoff import service as handoff
 from frontdesk.handoff.office_hours import WEEKDAYS
@@ -79,9 +79,6 @@ CONNECT_FIELDS = {
 
 @pages.get("/settings/handoff", response_class=HTMLResponse)
 async def handoff_page(request: Request, session: Session, settings: AppSettings) -> Response:
-    user = await admin(request)
-    if isinstance(user, Response):
-        return user
     saved = HandoffSettingsOut.model_validate(await handoff.get_settings(session))
     helpdesks = {kind.value: await shown(session, kind) for kind in HELPDESKS}
     await session.commit()
@@ -108,9 +105,6 @@ async def handoff_page(request: Request, session: Session, settings: AppSettings
 
 @pages.get("/settings/widget", response_class=HTMLResponse)
 async def widget_page(request: Request, session: Session, settings: AppSettings) -> Response:
-    user = await admin(request)
-    if isinstance(user, Response):
-        return user
     widget = widget_out(await webchat.get_settings(session))
     await session.commit()
     return console_page(
@@ -123,9 +117,6 @@ async def widget_page(request: Request, session: Session, settings: AppSettings)
 
 @pages.get("/integrations", response_class=HTMLResponse)
 async def integrations_page(request: Request, session: Session, settings: AppSettings) -> Response:
-    user = await admin(request)
-    if isinstance(user, Response):
-        return user
     cards = []
     for kind in Kind:
         dead = await handoff.outbox_rows(session, "dead", target=DELIVERY_TARGETS[kind])

@@ -13,7 +13,7 @@ from fastapi.responses import HTMLResponse, Response
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from frontdesk.conversations import service as conversations
-from frontdesk.deps import Principal, get_session, page_user, require_agent
+from frontdesk.deps import Principal, agent_page, get_session, require_agent
 from frontdesk.handoff import service as handoff
 from frontdesk.handoff.flow import FlowError
 from frontdesk.inbox import service
@@ -40,11 +40,8 @@ Session = Annotated[AsyncSession, Depends(get_session)]
 Agent = Annotated[Principal, Depends(require_agent)]
 
 
-@pages.get("/inbox", response_class=HTMLResponse)
+@pages.get("/inbox", response_class=HTMLResponse, dependencies=[Depends(agent_page)])
 async def inbox_page(request: Request) -> Response:
-    principal = await page_user(request, "agent")
-    if isinstance(principal, Response):
-        return principal
     return render(request, "inbox.html", {"title": "Inbox"})
 
 

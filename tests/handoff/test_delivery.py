@@ -357,6 +357,25 @@ async def test_one_worker_delivers_several_handoffs_at_once_and_each_once(
     assert {(await shop.row(c)).status for c in conversation_ids} == {"delivered"}
 
 
+async def test_deliveries_started_together_never_spend_more_than_the_budget_holds(
+    shop: Shop, fake_zendesk: ZendeskFake
+) -> None:
+    """The plan's rate limit holds with several deliveries in flight: a budget with one request left lets one ticket
+    go, and the other handoffs wait for the refill instead of all starting on that one token."""
+    await shop.connect("zendesk", ZENDESK_TOKEN)
+    shop.settings = shop.settings.model_copy(update={"outbox_concurrency": 8, "zendesk_rate_per_minute": 20})
+    for i in range(5):
+        await shop.hand_off(f"budget{i}@example.com")
+    worker = shop.worker()  # a burst of 1 request, refilled slowly; the clock does not move
+
+    assert await worker.deliver_due() == 1
+    assert len(fake_zendesk.requests_to("POST", "/api/v2/tickets.json")) == 1
+    assert await shop.pending() == 4
+
+    shop.clock.advance(60)  # a minute's refill
+    assert await worker.deliver_due() >= 1
+
+
 async def test_two_workers_over_fifty_handoffs_make_fifty_tickets_and_no_duplicate(
     shop: Shop, fake_zendesk: ZendeskFake, database_url: str
 ) -> None:

@@ -7,10 +7,11 @@ import re
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from typing import Annotated
 
 import httpx
 import pytest
-from fastapi import FastAPI, Request, Response
+from fastapi import Depends, FastAPI, Response
 from fastapi.responses import PlainTextResponse
 from typer.testing import CliRunner
 
@@ -18,7 +19,7 @@ from frontdesk.app import create_app
 from frontdesk.cli import app as cli
 from frontdesk.config import Settings
 from frontdesk.db import Database
-from frontdesk.deps import page_user
+from frontdesk.deps import Principal, admin_page
 from frontdesk.users import service
 from tests.server import ADMIN_HEADERS
 
@@ -221,9 +222,8 @@ async def test_sign_in_only_returns_to_a_page_of_this_site(shop: Shop, target: s
 
 async def test_a_page_sends_a_signed_out_visitor_to_sign_in_and_back(shop: Shop) -> None:
     @shop.app.get("/team/report")
-    async def report(request: Request) -> Response:
-        principal = await page_user(request, "admin")
-        return principal if isinstance(principal, Response) else PlainTextResponse(f"hello {principal.email}")
+    async def report(principal: Annotated[Principal, Depends(admin_page)]) -> Response:
+        return PlainTextResponse(f"hello {principal.email}")
 
     async with shop.browser() as browser:
         asked = await browser.get("/team/report", params={"week": "9"})
