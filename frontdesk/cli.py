@@ -546,7 +546,8 @@ def evaluate(
     queries_file: Annotated[Path, typer.Option("--queries", help="Questions JSONL: {text, expected}")],
     predictions_file: Annotated[Path, typer.Option("--predictions", help="Where to write one JSON line per question")],
     calibration_file: Annotated[
-        Path | None, typer.Option("--calibration", help="Questions JSONL to fit the confidence and threshold on")
+        Path | None,
+        typer.Option("--calibration", help="Labelled questions JSONL to choose the answer/hand-off threshold on"),
     ] = None,
 ) -> None:
     """Answer each question as a fresh conversation over a throwaway copy of the knowledge, and score it."""
@@ -582,7 +583,7 @@ async def _eval(knowledge_file: Path, queries: list[Any], calibration: list[Any]
     import numpy as np
 
     from frontdesk.agent import engine, evaluation
-    from frontdesk.agent.confidence import fit_calibration
+    from frontdesk.agent.confidence import refit_threshold
     from frontdesk.agent.embedders import load_embedder
     from frontdesk.db import Database
     from frontdesk.db import migrate as run_migrations
@@ -622,7 +623,9 @@ async def _eval(knowledge_file: Path, queries: list[Any], calibration: list[Any]
                 labels.append(query.expected is not None and top == by_ref.get(query.expected))
                 answerable.append(query.expected is not None)
                 progress.advance(task)
-        knowledge.index.calibration = fit_calibration(np.array(features), np.array(labels), np.array(answerable))
+        knowledge.index.calibration = refit_threshold(
+            knowledge.index.calibration, np.array(features), np.array(labels), np.array(answerable)
+        )
 
     threshold = knowledge.index.calibration.threshold
     predictions: list[evaluation.Prediction] = []

@@ -1,7 +1,8 @@
-"""Calibrated confidence: a small logistic regression over retrieval features, plus the answer/hand-off threshold.
+"""Calibrated confidence: gradient-boosted trees over retrieval features, plus the answer/hand-off threshold.
 
-The probability is P(the top candidate is the right entry). It is fit with Newton's method (IRLS) on labelled
-questions; the threshold is chosen on the same data to keep wrong answers to unanswerable questions rare.
+The probability is P(the top candidate is the right entry). The trees are fit once, by the reproducible recipe in
+`fitting.py` (scikit-learn, only needed to fit), and shipped as arrays in `calibration_default.json`; answering
+needs numpy alone. A store's own labelled questions re-choose the threshold (`refit_threshold`).
 """
 
 from __future__ import annotations
@@ -9,79 +10,134 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
-#: Wrong-answer rate the threshold rule allows on the fitting data. The default calibration is fit on shape-varied
-#: stores whose small-store unanswerable questions are easy, so 0.10 on the pool lands at ~0.12-0.13 wrong on a
-#: plain FAQ store (0.12 let it drift above 0.15 on clinc150).
+#: Wrong-answer rate the threshold rule allows on the fitting data.
 TARGET_WRONG_ANSWER_RATE = 0.10
-#: L2 penalty on the (standardised) weights, per fitting row. Strong on purpose: the features are collinear
-#: (score, dense_max,
-#: soft_match...), and a weak penalty let them take large opposite weights that broke on other entry shapes.
-RIDGE_PER_ROW = 2.5e-3
 DEFAULT_CALIBRATION_FILE = Path(__file__).with_name("calibration_default.json")
+
+
+@dataclass(frozen=True, eq=False)
+class Trees:
+    """A sum of regression trees giving the log-odds; arrays are (trees, nodes), padded with leaves of value 0.
+
+    A sample goes left at a node when its feature value is <= the node's threshold.
+    """
+
+    feature: np.ndarray
+    threshold: np.ndarray
+    left: np.ndarray
+    right: np.ndarray
+    value: np.ndarray
+    leaf: np.ndarray
+    baseline: float
+    depth: int
+
+    def log_odds(self, features: np.ndarray) -> np.ndarray:
+        """Raw score of each row of an (n, d) matrix."""
+        x = np.nan_to_num(np.asarray(features, dtype=np.float64))
+        trees = np.arange(self.feature.shape[0])[None, :]
+        rows = np.arange(len(x))[:, None]
+        node = np.zeros((len(x), self.feature.shape[0]), dtype=np.int64)
+        for _ in range(self.depth):
+            goes_left = x[rows, self.feature[trees, node]] <= self.threshold[trees, node]
+            step = np.where(goes_left, self.left[trees, node], self.right[trees, node])
+            node = np.where(self.leaf[trees, node], node, step)
+        return self.baseline + self.value[trees, node].sum(axis=1)
+
+    def probability(self, features: np.ndarray) -> np.ndarray:
+        """sigmoid(log-odds) of each row."""
+        return 1.0 / (1.0 + np.exp(-np.clip(self.log_odds(features), -40.0, 40.0)))
+
+    @classmethod
+    def from_sklearn(cls, model: Any) -> Trees:
+        """Export a fitted binary `HistGradientBoostingClassifier` (numeric features, no missing values)."""
+        nodes = [predictors[0].nodes for predictors in model._predictors]
+        width = max(len(n) for n in nodes)
+        shape = (len(nodes), width)
+        out = {
+            "feature": np.zeros(shape, dtype=np.int64),
+            "threshold": np.zeros(shape),
+            "left": np.zeros(shape, dtype=np.int64),
+            "right": np.zeros(shape, dtype=np.int64),
+            "value": np.zeros(shape),
+            "leaf": np.ones(shape, dtype=bool),
+        }
+        for t, n in enumerate(nodes):
+            size = len(n)
+            out["feature"][t, :size] = n["feature_idx"]
+            out["threshold"][t, :size] = n["num_threshold"]
+            out["left"][t, :size] = n["left"]
+            out["right"][t, :size] = n["right"]
+            out["value"][t, :size] = np.where(n["is_leaf"].astype(bool), n["value"], 0.0)
+            out["leaf"][t, :size] = n["is_leaf"].astype(bool)
+        depth = int(max(int(n["depth"].max()) for n in nodes))
+        return cls(**out, baseline=float(np.ravel(model._baseline_prediction)[0]), depth=depth)
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "baseline": self.baseline,
+            "depth": self.depth,
+            "feature": self.feature.tolist(),
+            "threshold": self.threshold.tolist(),  # exact: a rounded cut moves rows that sit on it
+            "left": self.left.tolist(),
+            "right": self.right.tolist(),
+            "value": [[float(f"{v:.7g}") for v in row] for row in self.value],
+            "leaf": self.leaf.astype(int).tolist(),
+        }
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> Trees:
+        return cls(
+            feature=np.asarray(data["feature"], dtype=np.int64),
+            threshold=np.asarray(data["threshold"], dtype=np.float64),
+            left=np.asarray(data["left"], dtype=np.int64),
+            right=np.asarray(data["right"], dtype=np.int64),
+            value=np.asarray(data["value"], dtype=np.float64),
+            leaf=np.asarray(data["leaf"], dtype=bool),
+            baseline=float(data["baseline"]),
+            depth=int(data["depth"]),
+        )
 
 
 @dataclass(frozen=True)
 class Calibration:
-    """Logistic coefficients over named features, and the probability cut below which the agent hands off."""
+    """The confidence model over named features, and the probability cut below which the agent hands off."""
 
-    weights: tuple[float, ...]
-    bias: float
+    trees: Trees
     threshold: float
     feature_names: tuple[str, ...]
 
     def probability(self, features: np.ndarray) -> np.ndarray | float:
-        """sigmoid(w·x + b): a float for one feature vector, an array for a (n, d) matrix."""
+        """P(top candidate right): a float for one feature vector, an array for a (n, d) matrix."""
         x = np.asarray(features, dtype=np.float64)
-        if x.shape[-1] != len(self.weights):
-            raise ValueError(f"expected {len(self.weights)} features ({', '.join(self.feature_names)}), got {x.shape}")
-        z = np.clip(np.nan_to_num(x) @ np.asarray(self.weights) + self.bias, -40.0, 40.0)
-        p = 1.0 / (1.0 + np.exp(-z))
-        return float(p) if x.ndim == 1 else p
+        if x.shape[-1] != len(self.feature_names):
+            raise ValueError(
+                f"expected {len(self.feature_names)} features ({', '.join(self.feature_names)}), got {x.shape}"
+            )
+        p = self.trees.probability(x.reshape(-1, x.shape[-1]))
+        return float(p[0]) if x.ndim == 1 else p
 
     def to_json(self) -> str:
         """The calibration as a JSON document (what `calibration_default.json` holds)."""
-        return json.dumps(
-            {
-                "feature_names": list(self.feature_names),
-                "weights": list(self.weights),
-                "bias": self.bias,
-                "threshold": self.threshold,
-            },
-            indent=2,
-        )
+        document = {
+            "feature_names": list(self.feature_names),
+            "threshold": self.threshold,
+            "trees": self.trees.as_dict(),
+        }
+        return json.dumps(document, separators=(",", ":"))
 
     @classmethod
     def from_json(cls, text: str) -> Calibration:
         """Parse a calibration written by `to_json`."""
         data = json.loads(text)
         return cls(
-            weights=tuple(float(w) for w in data["weights"]),
-            bias=float(data["bias"]),
+            trees=Trees.from_dict(data["trees"]),
             threshold=float(data["threshold"]),
             feature_names=tuple(str(n) for n in data["feature_names"]),
         )
-
-
-def _logistic_newton(
-    x: np.ndarray, y: np.ndarray, ridge_per_row: float = RIDGE_PER_ROW, iterations: int = 50
-) -> np.ndarray:
-    """Ridge-penalised logistic regression by Newton/IRLS on columns already standardised; last weight = bias."""
-    ridge = ridge_per_row * len(x)
-    design = np.column_stack([x, np.ones(len(x))])
-    penalty = ridge * np.diag(np.r_[np.ones(x.shape[1]), 0.0])
-    w = np.zeros(design.shape[1])
-    for _ in range(iterations):
-        p = 1.0 / (1.0 + np.exp(-np.clip(design @ w, -40.0, 40.0)))
-        gradient = design.T @ (p - y) + penalty @ w
-        hessian = (design * (p * (1.0 - p))[:, None]).T @ design + penalty
-        step = np.linalg.solve(hessian, gradient)
-        w -= step
-        if np.max(np.abs(step)) < 1e-8:
-            break
-    return w
 
 
 def choose_threshold(
@@ -112,28 +168,19 @@ def choose_threshold(
     return float(cut_values[best])
 
 
-def fit_calibration(features: np.ndarray, labels: np.ndarray, answerable: np.ndarray) -> Calibration:
-    """Fit P(top candidate right) on labelled questions and pick the threshold with `choose_threshold`.
+def refit_threshold(
+    calibration: Calibration, features: np.ndarray, right: np.ndarray, answerable: np.ndarray
+) -> Calibration:
+    """The same model with the threshold chosen on a store's own labelled questions (`choose_threshold`).
 
-    features: (n, d) retrieval feature vectors; labels: 1 when the expected entry is not null and was ranked first;
-    answerable: whether the question had an expected entry. Feature names are the index's current ones.
+    features: (n, d) retrieval feature vectors; right: the expected entry is not null and was ranked first;
+    answerable: whether the question had an expected entry.
     """
-    from frontdesk.agent.index import FEATURE_NAMES
-
     x = np.nan_to_num(np.asarray(features, dtype=np.float64))
-    y = np.asarray(labels, dtype=np.float64)
-    if x.ndim != 2 or len(x) != len(y) or len(y) != len(answerable):
+    if x.ndim != 2 or len(x) != len(right) or len(right) != len(answerable):
         raise ValueError("features must be (n, d) with one label and one answerable flag per row")
-    names = FEATURE_NAMES if x.shape[1] == len(FEATURE_NAMES) else tuple(f"f{i}" for i in range(x.shape[1]))
-    mean = x.mean(axis=0)
-    scale = x.std(axis=0)
-    scale[scale < 1e-9] = 1.0
-    w = _logistic_newton((x - mean) / scale, y)
-    weights = w[:-1] / scale
-    bias = float(w[-1] - np.sum(weights * mean))
-    provisional = Calibration(tuple(float(v) for v in weights), bias, 0.5, names)
-    threshold = choose_threshold(np.asarray(provisional.probability(x)), labels, answerable)
-    return Calibration(provisional.weights, bias, threshold, names)
+    threshold = choose_threshold(np.asarray(calibration.probability(x)), right, answerable)
+    return Calibration(calibration.trees, threshold, calibration.feature_names)
 
 
 def load_calibration(path: Path) -> Calibration:

@@ -41,13 +41,22 @@ BASE_FEATURES: tuple[str, ...] = (
     "rare_match",  # idf of the rarest query word the top entry holds / idf of the rarest query word
     "title_cos",  # cosine of the query to the top entry's title
     "dense_rank",  # log(1 + number of candidates whose best cosine beats the top entry's)
+    "texts",  # log(number of texts of the top entry): a one-text product and a five-phrasing FAQ differ in kind
+    "core_cover",  # weighted share of the top entry's core words (in >= CORE_SHARE of its texts) the query holds
+    "core_margin",  # core_cover of the top entry minus the runner-up's
+    "extra_words",  # idf-weighted share of the query's words (question words too) in none of the top entry's texts
+    "text_recall",  # best over the top entry's texts of the idf-weighted share of its tokens the query matches
+    "named",  # how plainly the query names the top entry's title (title precision and rarest word in the title)
 )
-#: The confidence reads every base feature twice: as is, and gated by whether the top entry has at least
-#: MULTI_TEXTS texts (a FAQ with alternate phrasings), plus that flag. Features such as knn_share and
-#: entry_coherence mean something else for a one-text product than for a five-phrasing FAQ; the gate lets one
-#: logistic fit weigh them per shape instead of averaging two incompatible meanings.
+FEATURE_NAMES: tuple[str, ...] = BASE_FEATURES
+#: Entries with fewer texts than this (a product: title + description) get the product-name rank bonuses.
 MULTI_TEXTS = 3
-FEATURE_NAMES: tuple[str, ...] = (*BASE_FEATURES, *(f"multi_{n}" for n in BASE_FEATURES), "multi")
+#: A word is one of an entry's core words when at least this share of its texts hold it. Question words count
+#: ("when" in every phrasing of "when should I change my oil" is what sets it apart from "how do I change my oil").
+CORE_SHARE = 0.4
+CENTROID_WEIGHT = 0.6
+#: Rank bonus for the share of an entry's core words the query holds.
+CORE_WEIGHT = 0.1
 
 SECOND_TEXT_WEIGHT = 0.25
 LEXICAL_WEIGHT = 0.1
@@ -158,11 +167,11 @@ _STOPWORDS = frozenset(
 )
 
 
-def terms(text: str) -> list[str]:
-    """Content words of a text: lower-cased, stop words dropped, lightly stemmed (plural, -ing, -ed)."""
+def terms(text: str, keep_stopwords: bool = False) -> list[str]:
+    """Content words of a text: lower-cased, stop words dropped (unless kept), lightly stemmed (plural, -ing, -ed)."""
     out: list[str] = []
     for word in _WORD.findall(text.lower()):
-        if word in _STOPWORDS:
+        if word in _STOPWORDS and not keep_stopwords:
             continue
         if len(word) > 4 and word.endswith("ies"):
             word = word[:-3] + "y"
@@ -227,6 +236,10 @@ class _Entry:
     token_counts: np.ndarray
     coherence: float
     title_terms: frozenset[str]
+    core: dict[str, float]
+    words: frozenset[str]
+    centre: np.ndarray
+    row_tokens: tuple[np.ndarray, ...]
 
 
 class _TokenTable:
@@ -270,6 +283,8 @@ class KnowledgeIndex:
         self._free: list[int] = []
         self._entries: dict[int, _Entry] = {}
         self._term_df: Counter[str] = Counter()
+        self._core_df: Counter[str] = Counter()  # entries holding each word as a core word
+        self._word_df: Counter[str] = Counter()  # entries holding each word, question words included
         self._token_df = np.zeros(self._tokens.vectors.shape[0], dtype=np.int32)
         self._sum = np.zeros(self._dim)
         self._sum_sq = np.zeros((self._dim, self._dim))
@@ -323,6 +338,14 @@ class KnowledgeIndex:
             if self._term_df[term] <= 0 and count:
                 del self._term_df[term]
         np.subtract.at(self._token_df, entry.tokens, entry.token_counts)
+        self._core_df.subtract(entry.core.keys())
+        self._word_df.subtract(entry.words)
+        for word in entry.words:
+            if self._word_df[word] <= 0:
+                del self._word_df[word]
+        for word in entry.core:
+            if self._core_df[word] <= 0:
+                del self._core_df[word]
         if self._rows_alive == 0:  # clear accumulated float drift
             self._sum[:] = 0.0
             self._sum_sq[:] = 0.0
@@ -342,6 +365,12 @@ class KnowledgeIndex:
         for passage in passages:
             entry_terms.update(set(terms(passage)))
         self._term_df.update(entry_terms)
+        shares: Counter[str] = Counter()
+        for passage in passages:
+            shares.update(set(terms(passage, keep_stopwords=True)))
+        core = {w: c / len(passages) for w, c in shares.items() if c / len(passages) >= CORE_SHARE}
+        self._core_df.update(core.keys())
+        self._word_df.update(shares.keys())
         per_row = [np.unique(np.asarray(ids, dtype=np.int32)) for ids in token_ids]
         tokens, counts = np.unique(np.concatenate([*per_row, np.zeros(0, np.int32)]), return_counts=True)
         np.add.at(self._token_df, tokens, counts.astype(np.int32))
@@ -352,6 +381,10 @@ class KnowledgeIndex:
             token_counts=counts.astype(np.int32),
             coherence=_coherence(block[:COHERENCE_TEXTS]),
             title_terms=frozenset(terms(passages[0])),
+            core=core,
+            words=frozenset(shares),
+            centre=_unit(block.mean(axis=0)),
+            row_tokens=tuple(per_row[:COHERENCE_TEXTS]),
         )
 
     def _take_rows(self, count: int) -> np.ndarray:
@@ -404,9 +437,11 @@ class KnowledgeIndex:
         candidate_ids = [int(e) for e in near_entries[np.sort(first_seen)[:wanted]]]
         best = np.empty(len(candidate_ids))
         dense = np.empty(len(candidate_ids))
+        centroid = np.empty(len(candidate_ids))
         for i, entry_id in enumerate(candidate_ids):
             rows = self._entries[entry_id].rows
             cos = self._head[rows] @ q_head + self._tail[rows] @ q_tail
+            centroid[i] = float(self._entries[entry_id].centre @ q)
             if len(cos) == 1:
                 best[i] = dense[i] = cos[0]
             else:
@@ -424,6 +459,9 @@ class KnowledgeIndex:
         named = TITLE_PRECISION_WEIGHT * title_cover * precision + TITLE_RARE_WEIGHT * title_rare
         rank += np.where(sizes < MULTI_TEXTS, named, 0.0)
         rank -= SIZE_PENALTY * np.log(np.minimum(sizes, SIZE_CAP))
+        asked = set(terms(query, keep_stopwords=True))
+        core = np.array([self._core_cover(asked, e) for e in candidate_ids])
+        rank += CORE_WEIGHT * core + CENTROID_WEIGHT * centroid
         order = np.argsort(-rank, kind="stable")
         top = int(order[0])
         top_entry = self._entries[candidate_ids[top]]
@@ -434,6 +472,12 @@ class KnowledgeIndex:
             others = np.delete(values, top)
             return float(others.max()) if len(others) else 0.0
 
+        core_top = float(core[top])
+        core_next = float(core[order[1]]) if len(order) > 1 else 0.0
+        entries = max(len(self._entries), 1)
+        asked_weight = {w: math.log1p(entries / (self._word_df.get(w, 0) + 0.5)) for w in asked}
+        asked_total = sum(asked_weight.values())
+        extra = sum(v for w, v in asked_weight.items() if w not in top_entry.words) / asked_total if asked else 0.0
         mean, std = self._moments(q)
         knn = near_entries[:KNN_TEXTS]
         features = np.array(
@@ -456,11 +500,16 @@ class KnowledgeIndex:
                 rare[top],
                 title_cos,
                 math.log1p(int(np.sum(best > best[top]))),
+                math.log(len(top_entry.rows)),
+                core_top,
+                core_top - core_next,
+                extra,
+                self._text_recall(query, top_entry),
+                named[top],
             ],
             dtype=np.float64,
         )
-        multi = float(len(top_entry.rows) >= MULTI_TEXTS)
-        features = np.nan_to_num(np.r_[features, multi * features, multi])
+        features = np.nan_to_num(features)
         confidence = float(self.calibration.probability(features))
         candidates = [Candidate(candidate_ids[i], float(rank[i])) for i in order[:k]]
         return Retrieval(candidates, confidence, features)
@@ -490,6 +539,37 @@ class KnowledgeIndex:
             title[i] = sum(weights[t] for t in query_terms if t in entry.title_terms)
             rare[i] = max((weights[t] for t in held), default=0.0) / rarest
         return cover / total, float(unseen), title / total, rare
+
+    def _core_cover(self, asked: set[str], entry_id: int) -> float:
+        """Share of an entry's core words the query holds, each weighted by its share of the entry's texts and by
+        how few entries have it as a core word."""
+        entries = max(len(self._entries), 1)
+        total = held = 0.0
+        for word, share in self._entries[entry_id].core.items():
+            weight = share * math.log1p(entries / (self._core_df.get(word, 0) + 0.5))
+            total += weight
+            if word in asked:
+                held += weight
+        return held / total if total > 0 else 0.0
+
+    def _text_recall(self, query: str, entry: _Entry) -> float:
+        """Best over the entry's texts of the idf-weighted mean over the text's tokens of the best cosine to a query
+        token: how much of what the entry's phrasing says the question says too."""
+        query_ids = self._tokens.ids([query])[0]
+        if not query_ids:
+            return 0.0
+        n = max(self._rows_alive, 1)
+        table = self._tokens.vectors
+        asked = table[np.asarray(query_ids, dtype=np.int64)]
+        best = 0.0
+        for tokens in entry.row_tokens:
+            if not len(tokens):
+                continue
+            df = self._token_df[tokens].astype(np.float64)
+            weights = np.log1p((n - df + 0.5) / (df + 0.5))
+            matched = (table[tokens] @ asked.T).max(axis=1)
+            best = max(best, float(weights @ matched) / max(float(weights.sum()), 1e-9))
+        return best
 
     def _correct(self, query_terms: list[str], candidate_ids: list[int]) -> list[str]:
         """Query words unseen in the knowledge replaced by the closest word (character trigrams) of a candidate."""
@@ -574,6 +654,12 @@ def _trigrams(word: str) -> frozenset[str]:
     """Character trigrams of a word padded with one boundary mark on each side."""
     padded = f"#{word}#"
     return frozenset(padded[i : i + 3] for i in range(len(padded) - 2))
+
+
+def _unit(vector: np.ndarray) -> np.ndarray:
+    """The vector scaled to unit length (zero stays zero)."""
+    norm = float(np.linalg.norm(vector))
+    return (vector / norm if norm > 1e-12 else vector).astype(np.float32)
 
 
 def _coherence(vectors: np.ndarray) -> float:

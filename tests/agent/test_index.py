@@ -8,8 +8,9 @@ import pytest
 from frontdesk.agent.confidence import (
     DEFAULT_CALIBRATION,
     Calibration,
+    Trees,
     choose_threshold,
-    fit_calibration,
+    refit_threshold,
 )
 from frontdesk.agent.embedders import Embedder, EmbedderError, load_embedder
 from frontdesk.agent.index import FEATURE_NAMES, KnowledgeIndex, split_passages
@@ -113,27 +114,93 @@ def test_single_text_entries_are_scored(embedder: Embedder) -> None:
     assert np.all(np.isfinite(result.features))
 
 
+def stump(feature: int, cut: float, low: float, high: float, baseline: float = 0.0) -> Trees:
+    """One tree with one split: log-odds `low` when features[feature] <= cut, else `high`."""
+    return Trees(
+        feature=np.array([[feature, 0, 0]]),
+        threshold=np.array([[cut, 0.0, 0.0]]),
+        left=np.array([[1, 0, 0]]),
+        right=np.array([[2, 0, 0]]),
+        value=np.array([[0.0, low, high]]),
+        leaf=np.array([[False, True, True]]),
+        baseline=baseline,
+        depth=1,
+    )
+
+
 def test_calibration_can_be_swapped(index: KnowledgeIndex) -> None:
-    always = Calibration((0.0,) * len(FEATURE_NAMES), 5.0, 0.5, FEATURE_NAMES)
+    always = Calibration(stump(0, -1e9, 5.0, 5.0), 0.5, FEATURE_NAMES)
     index.calibration = always
     assert index.retrieve("anything at all").confidence == pytest.approx(1 / (1 + np.exp(-5.0)))
 
 
-def test_fit_calibration_recovers_a_separable_signal() -> None:
+def test_the_shipped_model_reads_the_features_the_index_computes() -> None:
+    assert DEFAULT_CALIBRATION.feature_names == FEATURE_NAMES
+    assert DEFAULT_CALIBRATION.trees.feature.max() < len(FEATURE_NAMES)
+    assert 0.0 < DEFAULT_CALIBRATION.threshold < 1.0
+
+
+def test_trees_send_a_row_left_at_or_below_the_cut_and_add_up_their_leaves() -> None:
+    first, second = stump(0, 0.5, -2.0, 2.0), stump(1, 10.0, 0.0, 1.0, baseline=0.5)
+    both = Trees(
+        *(np.vstack([getattr(first, k), getattr(second, k)]) for k in ("feature", "threshold", "left", "right")),
+        value=np.vstack([first.value, second.value]),
+        leaf=np.vstack([first.leaf, second.leaf]),
+        baseline=0.5,
+        depth=1,
+    )
+    rows = np.array([[0.5, 10.0], [0.6, 10.0], [0.0, 11.0], [0.9, 99.0]])
+    assert both.log_odds(rows) == pytest.approx([-1.5, 2.5, -0.5, 3.5])
+
+
+def test_fitted_trees_predict_what_scikit_learn_predicts() -> None:
+    from sklearn.ensemble import HistGradientBoostingClassifier
+
+    from frontdesk.agent import fitting
+
     rng = np.random.default_rng(0)
+    x = rng.normal(size=(2000, len(FEATURE_NAMES)))
+    y = (x[:, 0] + 0.5 * x[:, 1] * x[:, 2] + rng.normal(scale=0.5, size=2000)) > 0
+    trees = fitting.fit_trees(x, y)
+    model = HistGradientBoostingClassifier(random_state=fitting.SEED, early_stopping=False, **fitting.BOOSTING)
+    monotonic = [
+        1 if n in fitting.RAISES_CONFIDENCE else -1 if n in fitting.LOWERS_CONFIDENCE else 0 for n in FEATURE_NAMES
+    ]
+    model.set_params(monotonic_cst=monotonic).fit(x, y.astype(int))
+    fresh = rng.normal(size=(500, len(FEATURE_NAMES)))
+    assert trees.probability(fresh) == pytest.approx(model.predict_proba(fresh)[:, 1], abs=1e-9)
+    saved = Calibration.from_json(Calibration(trees, 0.5, FEATURE_NAMES).to_json())
+    assert saved.probability(fresh) == pytest.approx(trees.probability(fresh), abs=1e-6)  # leaves keep 7 digits
+
+
+def test_a_stores_questions_refit_the_threshold_to_keep_wrong_answers_rare() -> None:
+    rng = np.random.default_rng(1)
     n = 600
     answerable = rng.random(n) < 0.6
-    signal = np.where(answerable, rng.normal(1.0, 0.5, n), rng.normal(-1.0, 0.5, n))
-    features = np.column_stack([signal, rng.normal(size=(n, len(FEATURE_NAMES) - 1))])
+    signal = np.where(answerable, rng.normal(1.0, 0.7, n), rng.normal(-1.0, 0.7, n))
+    features = np.column_stack([signal, np.zeros((n, len(FEATURE_NAMES) - 1))])
     labels = answerable & (rng.random(n) < 0.9)
-    cal = fit_calibration(features, labels, answerable)
-    assert cal.feature_names == FEATURE_NAMES
-    assert cal.weights[0] > 1.0
-    p = np.asarray(cal.probability(features))
-    assert p[labels].mean() > p[~answerable].mean() + 0.4
-    answered = p >= cal.threshold
-    assert answered[~answerable].mean() <= 0.12 + 1e-9
-    assert abs(p.mean() - labels.mean()) < 0.03  # calibrated on average
+    model = Calibration(stump(0, 0.0, -1.0, 1.0), 0.99, FEATURE_NAMES)
+    smooth = Calibration(
+        Trees(
+            feature=np.zeros((40, 3), dtype=np.int64),
+            threshold=np.tile(np.linspace(-2, 2, 40)[:, None], (1, 3)),
+            left=np.tile([1, 0, 0], (40, 1)),
+            right=np.tile([2, 0, 0], (40, 1)),
+            value=np.tile([0.0, -0.1, 0.1], (40, 1)),
+            leaf=np.tile([False, True, True], (40, 1)),
+            baseline=0.0,
+            depth=1,
+        ),
+        0.99,
+        FEATURE_NAMES,
+    )
+    for calibration in (model, smooth):
+        refit = refit_threshold(calibration, features, labels, answerable)
+        assert refit.trees is calibration.trees
+        answered = np.asarray(refit.probability(features)) >= refit.threshold
+        assert answered[~answerable].mean() <= 0.10
+    assert answered[labels].mean() > 0.6  # the smooth model's cut still answers most right ones
 
 
 def test_threshold_keeps_wrong_answers_within_target() -> None:
@@ -145,11 +212,11 @@ def test_threshold_keeps_wrong_answers_within_target() -> None:
 
 
 def test_probability_accepts_one_vector_or_a_matrix() -> None:
-    cal = Calibration((1.0, -1.0), 0.0, 0.5, ("a", "b"))
+    cal = Calibration(stump(1, 0.0, -1.0, 1.0), 0.5, ("a", "b"))
     assert isinstance(cal.probability(np.array([0.0, 0.0])), float)
     assert np.asarray(cal.probability(np.zeros((3, 2)))).shape == (3,)
-    assert Calibration.from_json(cal.to_json()) == cal
-    with pytest.raises(ValueError):
+    assert Calibration.from_json(cal.to_json()).probability(np.array([0.0, 1.0])) == cal.probability(np.array([0, 1.0]))
+    with pytest.raises(ValueError, match="expected 2 features"):
         cal.probability(np.zeros(3))
 
 

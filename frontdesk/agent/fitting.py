@@ -1,0 +1,471 @@
+"""How the default confidence model is made: a reproducible recipe over the public calibration sets.
+
+    .venv/bin/pip install -e '.[fit]'          # scikit-learn, only needed to fit
+    .venv/bin/python -m frontdesk.agent.fitting  # writes frontdesk/agent/confidence_default.json
+
+The model must work for a store it has never seen, so it is fit on the two `calibration.jsonl` files of
+../shared/data/eval (never on `test.jsonl`) with their knowledge reshaped into the forms stores really have:
+FAQs with a few or no alternate phrasings, a title alone, article- and product-like entries (a title and a body),
+small stores (most entries taken away, so their questions become ones the store cannot answer) and stores that mix
+those shapes. Every shape is built with a fixed seed. The label of a question is "the top entry is the expected
+one"; the threshold is the cut that keeps wrong answers to unanswerable questions at TARGET_WRONG_ANSWER_RATE of
+the pool.
+"""
+
+from __future__ import annotations
+
+import json
+import random
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from frontdesk.agent.confidence import (
+    DEFAULT_CALIBRATION_FILE,
+    Calibration,
+    Trees,
+    choose_threshold,
+)
+from frontdesk.agent.embedders import Embedder, load_embedder
+from frontdesk.agent.index import FEATURE_NAMES, KnowledgeIndex
+
+EVAL_ROOT = Path(__file__).resolve().parents[2].parent / "shared" / "data" / "eval"
+DATASETS = ("clinc150", "banking77-oos")
+SEED = 20261126
+#: Synthetic catalogue stores in the pool (about 120 questions each).
+CATALOGUES = 12
+#: Wrong-answer rate the default threshold allows on the pool. Below TARGET_WRONG_ANSWER_RATE because the pool's
+#: small stores make unanswerable questions easier than a full store's (0.10 on the pool lands near 0.15 on
+#: clinc150's calibration-like questions).
+POOL_WRONG_ANSWER_RATE = 0.08
+#: Boosting settings: shallow trees, many leaves' worth of data each, so the model learns shapes, not questions.
+BOOSTING = {
+    "max_iter": 300,
+    "learning_rate": 0.05,
+    "max_leaf_nodes": 31,
+    "min_samples_leaf": 60,
+    "l2_regularization": 1.0,
+}
+#: What is known before any fitting: more of these never makes the top entry less likely to be right...
+RAISES_CONFIDENCE = frozenset(
+    {
+        "score",
+        "margin",
+        "knn_share",
+        "lexical_coverage",
+        "soft_match",
+        "score_z",
+        "dense_margin",
+        "soft_margin",
+        "lexical_margin",
+        "dense_max",
+        "title_lexical",
+        "title_margin",
+        "rare_match",
+        "title_cos",
+        "core_cover",
+        "core_margin",
+        "text_recall",
+        "named",
+    }
+)
+#: ...and more of these never makes it more likely. Constraining the trees so keeps them sensible on stores whose
+#: shapes the pool lacks (a product named in the question scores high on the title features).
+LOWERS_CONFIDENCE = frozenset({"unseen_terms", "dense_rank", "extra_words"})
+
+
+@dataclass(frozen=True)
+class Entry:
+    """One FAQ entry of an evaluation set: its id, title and phrasings."""
+
+    ref: str
+    title: str
+    questions: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class Question:
+    text: str
+    expected: str | None
+
+
+@dataclass(frozen=True)
+class Shape:
+    """A way to turn an evaluation set's entries into a store: which entries it keeps and the texts of each."""
+
+    name: str
+    keep: float  # share of entries the store keeps (the others' questions become unanswerable)
+    texts: Callable[[Entry, random.Random], list[str]]
+    weight: float = 1.0  # weight of its rows in the fit
+
+
+def _article(entry: Entry, rng: random.Random) -> list[str]:
+    body = " ".join(q.rstrip("?.!") + "." for q in entry.questions)
+    return [entry.title, body]
+
+
+def _mixed(entry: Entry, rng: random.Random) -> list[str]:
+    kind = rng.random()
+    if kind < 0.4:
+        return [entry.title, *entry.questions]
+    if kind < 0.7:
+        return _article(entry, rng)
+    return list(entry.questions[: rng.randint(1, 3)])
+
+
+SHAPES: tuple[Shape, ...] = (
+    Shape("as published", 1.0, lambda e, r: [e.title, *e.questions], weight=2.0),
+    Shape("questions only", 1.0, lambda e, r: list(e.questions)),
+    Shape("question and one alternate", 1.0, lambda e, r: list(e.questions[:2])),
+    Shape("one question", 1.0, lambda e, r: list(e.questions[:1])),
+    Shape("title only", 1.0, lambda e, r: [e.title]),
+    Shape("article-like", 1.0, _article),
+    Shape("small store", 0.3, lambda e, r: [e.title, *e.questions]),
+    Shape("small mixed store", 0.4, _mixed),
+)
+
+
+#: A synthetic catalogue, for the shape the public sets lack: products, and shoppers naming them. Category:
+#: (title noun, what shoppers call it, what a description says, a question only a product page answers).
+CATEGORIES: tuple[tuple[str, str, str, str], ...] = (
+    (
+        "Wireless Earbuds",
+        "earbuds",
+        "up to 30 hours of battery with the case and a snug fit",
+        "how long does the battery last on the {n} earbuds",
+    ),
+    (
+        "Chef's Knife",
+        "knife",
+        "a full-tang blade of high-carbon steel with a walnut handle",
+        "is the {n} knife dishwasher safe",
+    ),
+    (
+        "Running Shoe",
+        "running shoes",
+        "a cushioned foam midsole and a breathable mesh upper",
+        "what sizes do the {n} running shoes come in",
+    ),
+    (
+        "Espresso Machine",
+        "espresso machine",
+        "a 15-bar pump, a steam wand and a removable water tank",
+        "how big is the water tank on the {n} espresso machine",
+    ),
+    ("Yoga Mat", "yoga mat", "6 mm of natural rubber with a grippy textured surface", "how thick is the {n} yoga mat"),
+    ("Desk Lamp", "lamp", "a dimmable LED head on an adjustable aluminium arm", "can you dim the {n} lamp"),
+    (
+        "Cast Iron Skillet",
+        "skillet",
+        "a pre-seasoned 12 inch pan that works on induction",
+        "does the {n} skillet work on induction",
+    ),
+    (
+        "Rain Jacket",
+        "rain jacket",
+        "a waterproof breathable shell with taped seams and a hood",
+        "is the {n} jacket waterproof",
+    ),
+    (
+        "Travel Backpack",
+        "backpack",
+        "a 40 litre carry-on bag with a padded laptop sleeve",
+        "will the {n} backpack fit as a carry on",
+    ),
+    (
+        "Vitamin C Serum",
+        "serum",
+        "15 percent vitamin C with hyaluronic acid, fragrance free",
+        "is the {n} serum fragrance free",
+    ),
+    (
+        "Dog Harness",
+        "harness",
+        "a no-pull padded harness with a reflective trim",
+        "what size {n} harness for a labrador",
+    ),
+    (
+        "Burr Coffee Grinder",
+        "grinder",
+        "conical steel burrs with 40 grind settings",
+        "how many grind settings does the {n} grinder have",
+    ),
+    ("Bluetooth Speaker", "speaker", "waterproof sound with 12 hours of play", "is the {n} speaker waterproof"),
+    ("Merino Sweater", "sweater", "soft merino wool knit in a relaxed fit", "can i machine wash the {n} sweater"),
+    (
+        "Insulated Bottle",
+        "bottle",
+        "double-wall steel that keeps drinks cold for 24 hours",
+        "how long does the {n} bottle keep water cold",
+    ),
+    (
+        "Office Chair",
+        "chair",
+        "an ergonomic mesh back with lumbar support and adjustable arms",
+        "what is the weight limit of the {n} chair",
+    ),
+    ("Bike Helmet", "helmet", "a lightweight shell with MIPS protection and 14 vents", "does the {n} helmet have mips"),
+    ("Ceramic Mug", "mug", "a 12 ounce stoneware mug glazed by hand", "is the {n} mug microwave safe"),
+    (
+        "Polarized Sunglasses",
+        "sunglasses",
+        "polarized lenses with full UV400 protection",
+        "are the {n} sunglasses polarized",
+    ),
+    (
+        "Linen Duvet Cover",
+        "duvet cover",
+        "stonewashed European linen with button closures",
+        "what sizes does the {n} duvet cover come in",
+    ),
+    (
+        "Kids' Rain Boots",
+        "rain boots",
+        "natural rubber boots with easy pull handles",
+        "do the {n} rain boots run small",
+    ),
+    (
+        "Electric Kettle",
+        "kettle",
+        "a 1.7 litre gooseneck kettle with temperature control",
+        "can you set the temperature on the {n} kettle",
+    ),
+)
+NAMES: tuple[str, ...] = (
+    "Aurora",
+    "Cobalt",
+    "Falcon",
+    "Harbor",
+    "Juno",
+    "Kestrel",
+    "Lumen",
+    "Meridian",
+    "Orbit",
+    "Pika",
+    "Quill",
+    "Rowan",
+    "Sable",
+    "Tundra",
+    "Vale",
+    "Willow",
+    "Zephyr",
+    "Atlas",
+    "Boreal",
+    "Cedar",
+    "Delta",
+    "Echo",
+    "Fjord",
+    "Granite",
+    "Halo",
+    "Iris",
+    "Jasper",
+    "Koda",
+    "Lark",
+    "Mesa",
+    "Nimbus",
+    "Onyx",
+    "Prairie",
+    "Quartz",
+    "Raven",
+    "Sierra",
+    "Talus",
+    "Umber",
+    "Vista",
+    "Wren",
+    "Maple",
+    "Hollow",
+    "Solstice",
+    "Canyon",
+    "Drift",
+    "Ember",
+    "Alder",
+    "Birch",
+    "Comet",
+    "Dune",
+    "Everest",
+    "Flint",
+    "Glacier",
+    "Heron",
+    "Indigo",
+    "Juniper",
+    "Kodiak",
+    "Lagoon",
+    "Monarch",
+    "Nomad",
+    "Osprey",
+    "Pebble",
+    "Quest",
+    "Ridge",
+    "Summit",
+    "Thistle",
+    "Ursa",
+    "Vesper",
+    "Whistler",
+    "Yarrow",
+    "Zenith",
+    "Bramble",
+    "Cinder",
+    "Dawn",
+    "Fern",
+    "Gale",
+)
+ASKING = (
+    "how much is the {n} {s}",
+    "{n} {s} price",
+    "is the {n} {s} in stock",
+    "tell me about the {n} {s}",
+    "do you have the {n} {s}",
+    "whats the price of the {n}",
+)
+CARE = ("how should i clean my {s}", "can i wash the {s}", "how do i look after my {s}")
+CHOOSE = ("which {s} should i buy", "help me pick {s}", "what should i look for in {s}")
+NOT_SOLD = ("do you sell {s}", "do you have any {s}", "how much are your {s}")
+
+
+def catalogue(seed: int) -> tuple[list[tuple[str, list[str]]], list[Question]]:
+    """A synthetic store of 10-16 product categories, 1-3 products each (often with a care guide for the category),
+    and questions about them: named products it sells and the guides (answerable), and named products or whole
+    categories it does not sell (hand off)."""
+    rng = random.Random(seed)
+    categories = list(CATEGORIES)
+    rng.shuffle(categories)
+    sold, unsold = categories[: rng.randint(10, 16)], categories[16:]
+    names = list(NAMES)
+    rng.shuffle(names)
+    products: list[tuple[str, list[str]]] = []
+    questions: list[Question] = []
+    for noun, short, description, detail in sold:
+        for _ in range(rng.randint(1, 3)):
+            name = names.pop()
+            model = rng.choice(("", "", " 2", " Pro", f" {rng.randint(10, 90)}"))
+            ref = f"{name}{model} {noun}"
+            products.append((ref, [ref, f"The {name} is {description}. Free returns within 30 days."]))
+            for template in rng.sample(ASKING, 2):
+                questions.append(Question(template.format(n=name.lower(), s=short), ref))
+            questions.append(Question(detail.format(n=name.lower()), ref))
+        if rng.random() < 0.6:  # a care or buying guide about the category, competing with its products
+            guide = f"How do I care for my {short}?"
+            products.append((guide, [guide, f"cleaning my {short}", f"how to wash {short}", f"{short} care tips"]))
+            questions.append(Question(rng.choice(CARE).format(s=short), guide))
+        if rng.random() < 0.5:  # a buying guide that says more of a detail question's words than the product
+            title = f"How to choose {short}"
+            asks = " ".join(detail.format(n="").split())
+            products.append((title, [title, f"Before you buy, ask: {asks}? Look for {description}."]))
+            questions.append(Question(rng.choice(CHOOSE).format(s=short), title))
+        stranger = names.pop()  # a product of a category the store sells, but not one it has
+        questions.append(Question(rng.choice(ASKING[:5]).format(n=stranger.lower(), s=short), None))
+    for _noun, short, _, detail in unsold:
+        questions.append(Question(rng.choice(NOT_SOLD).format(s=short), None))
+        questions.append(Question(detail.format(n=names.pop().lower()), None))
+    return products, questions
+
+
+def read_entries(path: Path) -> list[Entry]:
+    rows = [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
+    return [Entry(r["id"], r["title"], tuple(r["questions"])) for r in rows]
+
+
+def read_questions(path: Path) -> list[Question]:
+    rows = [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
+    return [Question(r["text"], r.get("expected")) for r in rows]
+
+
+@dataclass(frozen=True)
+class Rows:
+    """Feature rows of one shaped store: X, whether the top entry was right, whether the question was answerable."""
+
+    features: np.ndarray
+    right: np.ndarray
+    answerable: np.ndarray
+    weight: float
+
+
+def shaped_rows(
+    embedder: Embedder, entries: Sequence[Entry], questions: Sequence[Question], shape: Shape, seed: int
+) -> Rows:
+    """Index the entries in the given shape and read every question against them."""
+    rng = random.Random(seed)
+    kept = [e for e in entries if rng.random() < shape.keep] if shape.keep < 1.0 else list(entries)
+    return store_rows(embedder, [(e.ref, shape.texts(e, rng)) for e in kept], questions, shape.weight)
+
+
+def store_rows(
+    embedder: Embedder, store: Sequence[tuple[str, list[str]]], questions: Sequence[Question], weight: float = 1.0
+) -> Rows:
+    """Index a store's entries (ref, texts) and read every question against them."""
+    index = KnowledgeIndex(embedder)
+    ids = {ref: n for n, (ref, _) in enumerate(store, start=1)}
+    index.upsert_many([(ids[ref], texts) for ref, texts in store])
+    features, right, answerable = [], [], []
+    for q in questions:
+        expected = ids.get(q.expected) if q.expected else None
+        retrieval = index.retrieve(q.text)
+        top = retrieval.candidates[0].entry_id if retrieval.candidates else None
+        features.append(retrieval.features)
+        right.append(expected is not None and top == expected)
+        answerable.append(expected is not None)
+    return Rows(np.array(features), np.array(right), np.array(answerable), weight)
+
+
+def pool(embedder: Embedder, root: Path = EVAL_ROOT, progress: Callable[[str], None] | None = None) -> Iterator[Rows]:
+    """The fitting pool: every dataset's calibration questions against every shape of its knowledge."""
+    for d, dataset in enumerate(DATASETS):
+        entries = read_entries(root / dataset / "knowledge.jsonl")
+        questions = read_questions(root / dataset / "calibration.jsonl")
+        for s, shape in enumerate(SHAPES):
+            if progress:
+                progress(f"{dataset}: {shape.name}")
+            yield shaped_rows(embedder, entries, questions, shape, SEED + 100 * d + s)
+        # a store with both: a share of the FAQ entries as published, and a catalogue
+        rng = random.Random(SEED + 100 * d + 99)
+        products, asked = catalogue(SEED + 100 * d + 98)
+        faqs = [(e.ref, [e.title, *e.questions]) for e in entries if rng.random() < 0.3]
+        kept = {ref for ref, _ in faqs}
+        mixed = [Question(q.text, q.expected if q.expected in kept else None) for q in questions]
+        if progress:
+            progress(f"{dataset}: FAQ and catalogue")
+        yield store_rows(embedder, [*faqs, *products], [*mixed, *asked])
+    for n in range(CATALOGUES):
+        if progress:
+            progress(f"catalogue {n + 1}")
+        yield store_rows(embedder, *catalogue(SEED + n))
+
+
+def fit_trees(features: np.ndarray, right: np.ndarray, weights: np.ndarray | None = None) -> Trees:
+    """Gradient-boosted trees for P(top entry right), exported to the arrays `Trees` evaluates (scikit-learn)."""
+    from sklearn.ensemble import HistGradientBoostingClassifier
+
+    monotonic = [1 if n in RAISES_CONFIDENCE else -1 if n in LOWERS_CONFIDENCE else 0 for n in FEATURE_NAMES]
+    model = HistGradientBoostingClassifier(random_state=SEED, early_stopping=False, monotonic_cst=monotonic, **BOOSTING)
+    model.fit(features, right.astype(int), sample_weight=weights)
+    return Trees.from_sklearn(model)
+
+
+def fit_default(
+    embedder: Embedder, root: Path = EVAL_ROOT, progress: Callable[[str], None] | None = None
+) -> Calibration:
+    """The default calibration: trees over the whole pool, threshold from the pool."""
+    parts = list(pool(embedder, root, progress))
+    features = np.vstack([p.features for p in parts])
+    right = np.concatenate([p.right for p in parts])
+    answerable = np.concatenate([p.answerable for p in parts])
+    weights = np.concatenate([np.full(len(p.right), p.weight) for p in parts])
+    trees = fit_trees(features, right, weights)
+    threshold = choose_threshold(trees.probability(features), right, answerable, POOL_WRONG_ANSWER_RATE)
+    return Calibration(trees, threshold, FEATURE_NAMES)
+
+
+def main() -> None:
+    from rich.console import Console
+
+    console = Console(stderr=True)
+    with console.status("fitting") as status:
+        calibration = fit_default(load_embedder("wordllama"), progress=lambda s: status.update(f"reading {s}"))
+    DEFAULT_CALIBRATION_FILE.write_text(calibration.to_json(), encoding="utf-8")
+    console.print(f"wrote {DEFAULT_CALIBRATION_FILE} (threshold {calibration.threshold:.3f})")
+
+
+if __name__ == "__main__":
+    main()
