@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: run test lint install browser eval bench clean
+.PHONY: run test lint install browser eval confidence bench clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -44,6 +44,11 @@ eval: $(STAMP)
 	  $(BIN)/frontdesk eval --knowledge ../shared/data/eval/$$set/knowledge.jsonl \
 	    --queries ../shared/data/eval/$$set/test.jsonl --predictions .eval/$$set.predictions.jsonl || exit 1; \
 	done
+
+## make confidence: refit frontdesk/agent/calibration_default.json by the recipe in frontdesk/agent/fitting.py
+confidence: $(STAMP)
+	$(BIN)/pip install --quiet -e '.[fit]'
+	$(BIN)/python -m frontdesk.agent.fitting
 
 bench: $(STAMP)
 	$(BIN)/python bench/answer_latency.py

@@ -320,6 +320,7 @@ ASKING = (
     "whats the price of the {n}",
 )
 CARE = ("how should i clean my {s}", "can i wash the {s}", "how do i look after my {s}")
+GUIDE_SKIPS = frozenset({"how", "what", "is", "the", "on", "does", "do", "can", "you", "i", "are", "of", "a", "for"})
 CHOOSE = ("which {s} should i buy", "help me pick {s}", "what should i look for in {s}")
 NOT_SOLD = ("do you sell {s}", "do you have any {s}", "how much are your {s}")
 
@@ -349,10 +350,10 @@ def catalogue(seed: int) -> tuple[list[tuple[str, list[str]]], list[Question]]:
             guide = f"How do I care for my {short}?"
             products.append((guide, [guide, f"cleaning my {short}", f"how to wash {short}", f"{short} care tips"]))
             questions.append(Question(rng.choice(CARE).format(s=short), guide))
-        if rng.random() < 0.5:  # a buying guide that says more of a detail question's words than the product
+        if rng.random() < 0.5:  # a buying guide sharing more of a detail question's words than the product does
             title = f"How to choose {short}"
-            asks = " ".join(detail.format(n="").split())
-            products.append((title, [title, f"Before you buy, ask: {asks}? Look for {description}."]))
+            topic = " ".join(w for w in detail.format(n="").split() if w not in GUIDE_SKIPS)
+            products.append((title, [title, f"Before you buy {short}, compare: {topic}. Look for {description}."]))
             questions.append(Question(rng.choice(CHOOSE).format(s=short), title))
         stranger = names.pop()  # a product of a category the store sells, but not one it has
         questions.append(Question(rng.choice(ASKING[:5]).format(n=stranger.lower(), s=short), None))

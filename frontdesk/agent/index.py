@@ -2,8 +2,9 @@
 
 Scoring (per entry, over its texts and passages):
   dense   = 0.75 * best cosine + 0.25 * second-best cosine (best alone for a one-text entry)
-  rank    = dense + 0.1 * lexical coverage + 0.5 * soft token match
-The confidence is a logistic regression (see `confidence.py`) over FEATURE_NAMES, computed for the top entry.
+  rank    = dense + 0.1 * lexical coverage + 0.5 * soft token match + 0.2 * title coverage
+            + 0.6 * cosine to the entry's centroid + 0.1 * core-word cover (+ product-name terms, - a size penalty)
+The confidence is gradient-boosted trees (see `confidence.py`) over FEATURE_NAMES, computed for the top entry.
 Every structure is updated per entry (upsert/remove touch only that entry's rows, document frequencies and the
 running moments of the vectors), so edits never rebuild the index.
 """
