@@ -237,10 +237,11 @@ class _Entry:
     token_counts: np.ndarray
     coherence: float
     title_terms: frozenset[str]
-    core: dict[str, float]
-    words: frozenset[str]
-    centre: np.ndarray
-    row_tokens: tuple[np.ndarray, ...]
+    core: tuple[tuple[str, float], ...]  # (word, share of the entry's texts holding it)
+    words: tuple[str, ...]  # every word of its texts, question words included (a tuple: ~1/7 of a set's memory)
+    spread: float  # length of the sum of its text vectors: cosine to the centroid = sum of cosines / spread
+    text_tokens: np.ndarray  # distinct token ids of its first COHERENCE_TEXTS texts, one after the other
+    text_ends: tuple[int, ...]  # where each of those texts ends in text_tokens
 
 
 class _TokenTable:
@@ -339,12 +340,13 @@ class KnowledgeIndex:
             if self._term_df[term] <= 0 and count:
                 del self._term_df[term]
         np.subtract.at(self._token_df, entry.tokens, entry.token_counts)
-        self._core_df.subtract(entry.core.keys())
+        core_words = [word for word, _ in entry.core]
+        self._core_df.subtract(core_words)
         self._word_df.subtract(entry.words)
         for word in entry.words:
             if self._word_df[word] <= 0:
                 del self._word_df[word]
-        for word in entry.core:
+        for word in core_words:
             if self._core_df[word] <= 0:
                 del self._core_df[word]
         if self._rows_alive == 0:  # clear accumulated float drift
@@ -382,10 +384,11 @@ class KnowledgeIndex:
             token_counts=counts.astype(np.int32),
             coherence=_coherence(block[:COHERENCE_TEXTS]),
             title_terms=frozenset(terms(passages[0])),
-            core=core,
-            words=frozenset(shares),
-            centre=_unit(block.mean(axis=0)),
-            row_tokens=tuple(per_row[:COHERENCE_TEXTS]),
+            core=tuple(core.items()),
+            words=tuple(shares),
+            spread=max(float(np.linalg.norm(wide.sum(axis=0))), 1e-12),
+            text_tokens=np.concatenate([*per_row[:COHERENCE_TEXTS], np.zeros(0, np.int32)]),
+            text_ends=tuple(np.cumsum([len(t) for t in per_row[:COHERENCE_TEXTS]]).tolist()),
         )
 
     def _take_rows(self, count: int) -> np.ndarray:
@@ -442,7 +445,7 @@ class KnowledgeIndex:
         for i, entry_id in enumerate(candidate_ids):
             rows = self._entries[entry_id].rows
             cos = self._head[rows] @ q_head + self._tail[rows] @ q_tail
-            centroid[i] = float(self._entries[entry_id].centre @ q)
+            centroid[i] = float(cos.sum()) / self._entries[entry_id].spread
             if len(cos) == 1:
                 best[i] = dense[i] = cos[0]
             else:
@@ -478,7 +481,8 @@ class KnowledgeIndex:
         entries = max(len(self._entries), 1)
         asked_weight = {w: math.log1p(entries / (self._word_df.get(w, 0) + 0.5)) for w in asked}
         asked_total = sum(asked_weight.values())
-        extra = sum(v for w, v in asked_weight.items() if w not in top_entry.words) / asked_total if asked else 0.0
+        held = set(top_entry.words)
+        extra = sum(v for w, v in asked_weight.items() if w not in held) / asked_total if asked else 0.0
         mean, std = self._moments(q)
         knn = near_entries[:KNN_TEXTS]
         features = np.array(
@@ -546,7 +550,7 @@ class KnowledgeIndex:
         how few entries have it as a core word."""
         entries = max(len(self._entries), 1)
         total = held = 0.0
-        for word, share in self._entries[entry_id].core.items():
+        for word, share in self._entries[entry_id].core:
             weight = share * math.log1p(entries / (self._core_df.get(word, 0) + 0.5))
             total += weight
             if word in asked:
@@ -563,7 +567,8 @@ class KnowledgeIndex:
         table = self._tokens.vectors
         asked = table[np.asarray(query_ids, dtype=np.int64)]
         best = 0.0
-        for tokens in entry.row_tokens:
+        for start, end in zip((0, *entry.text_ends), entry.text_ends, strict=False):
+            tokens = entry.text_tokens[start:end]
             if not len(tokens):
                 continue
             df = self._token_df[tokens].astype(np.float64)
@@ -655,12 +660,6 @@ def _trigrams(word: str) -> frozenset[str]:
     """Character trigrams of a word padded with one boundary mark on each side."""
     padded = f"#{word}#"
     return frozenset(padded[i : i + 3] for i in range(len(padded) - 2))
-
-
-def _unit(vector: np.ndarray) -> np.ndarray:
-    """The vector scaled to unit length (zero stays zero)."""
-    norm = float(np.linalg.norm(vector))
-    return (vector / norm if norm > 1e-12 else vector).astype(np.float32)
 
 
 def _coherence(vectors: np.ndarray) -> float:
