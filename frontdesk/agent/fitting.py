@@ -69,11 +69,14 @@ RAISES_CONFIDENCE = frozenset(
         "core_margin",
         "text_recall",
         "named",
+        "centroid_cos",
+        "centroid_margin",
+        "second_cos",
     }
 )
 #: ...and more of these never makes it more likely. Constraining the trees so keeps them sensible on stores whose
 #: shapes the pool lacks (a product named in the question scores high on the title features).
-LOWERS_CONFIDENCE = frozenset({"unseen_terms", "dense_rank", "extra_words"})
+LOWERS_CONFIDENCE = frozenset({"unseen_terms", "dense_rank", "extra_words", "knn_entries"})
 
 
 @dataclass(frozen=True)
@@ -375,12 +378,23 @@ def read_questions(path: Path) -> list[Question]:
 
 @dataclass(frozen=True)
 class Rows:
-    """Feature rows of one shaped store: X, whether the top entry was right, whether the question was answerable."""
+    """One shaped store's questions: a feature row per entry read as the answer (the index reads the RERANK best),
+    whether that entry is the expected one, the question each row belongs to, and which questions are answerable."""
 
     features: np.ndarray
     right: np.ndarray
+    question: np.ndarray
     answerable: np.ndarray
     weight: float
+
+    def picks(self, probability: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Per question, as the index decides: the highest probability among its rows, and whether that row is right."""
+        best = np.full(len(self.answerable), -1.0)
+        right = np.zeros(len(self.answerable), dtype=bool)
+        for row, q in enumerate(self.question):
+            if probability[row] > best[q]:
+                best[q], right[q] = probability[row], self.right[row]
+        return np.maximum(best, 0.0), right
 
 
 def shaped_rows(
@@ -399,15 +413,22 @@ def store_rows(
     index = KnowledgeIndex(embedder)
     ids = {ref: n for n, (ref, _) in enumerate(store, start=1)}
     index.upsert_many([(ids[ref], texts) for ref, texts in store])
-    features, right, answerable = [], [], []
-    for q in questions:
+    features, right, asked, answerable = [], [], [], []
+    for number, q in enumerate(questions):
         expected = ids.get(q.expected) if q.expected else None
         retrieval = index.retrieve(q.text)
-        top = retrieval.candidates[0].entry_id if retrieval.candidates else None
-        features.append(retrieval.features)
-        right.append(expected is not None and top == expected)
+        features.extend(retrieval.read_features)
+        right.extend(expected is not None and entry == expected for entry in retrieval.read)
+        asked.extend([number] * len(retrieval.read))
         answerable.append(expected is not None)
-    return Rows(np.array(features), np.array(right), np.array(answerable), weight)
+    width = len(FEATURE_NAMES)
+    return Rows(
+        np.array(features).reshape(-1, width),
+        np.array(right, dtype=bool),
+        np.array(asked, dtype=np.int64),
+        np.array(answerable),
+        weight,
+    )
 
 
 def pool(embedder: Embedder, root: Path = EVAL_ROOT, progress: Callable[[str], None] | None = None) -> Iterator[Rows]:
@@ -451,10 +472,13 @@ def fit_default(
     parts = list(pool(embedder, root, progress))
     features = np.vstack([p.features for p in parts])
     right = np.concatenate([p.right for p in parts])
-    answerable = np.concatenate([p.answerable for p in parts])
     weights = np.concatenate([np.full(len(p.right), p.weight) for p in parts])
     trees = fit_trees(features, right, weights)
-    threshold = choose_threshold(trees.probability(features), right, answerable, POOL_WRONG_ANSWER_RATE)
+    picked = [p.picks(trees.probability(p.features)) for p in parts]
+    confidence = np.concatenate([c for c, _ in picked])
+    answered_right = np.concatenate([r for _, r in picked])
+    answerable = np.concatenate([p.answerable for p in parts])
+    threshold = choose_threshold(confidence, answered_right, answerable, POOL_WRONG_ANSWER_RATE)
     return Calibration(trees, threshold, FEATURE_NAMES)
 
 

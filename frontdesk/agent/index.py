@@ -48,6 +48,10 @@ BASE_FEATURES: tuple[str, ...] = (
     "extra_words",  # idf-weighted share of the query's words (question words too) in none of the top entry's texts
     "text_recall",  # best over the top entry's texts of the idf-weighted share of its tokens the query matches
     "named",  # how plainly the query names the top entry's title (title precision and rarest word in the title)
+    "centroid_cos",  # cosine of the query to the centroid of the top entry's texts
+    "centroid_margin",  # centroid_cos of the top entry minus the best other candidate's
+    "second_cos",  # second-best cosine among the top entry's texts (its best for a one-text entry)
+    "knn_entries",  # log(number of distinct entries among the KNN_TEXTS nearest texts)
 )
 FEATURE_NAMES: tuple[str, ...] = BASE_FEATURES
 #: Entries with fewer texts than this (a product: title + description) get the product-name rank bonuses.
@@ -77,6 +81,8 @@ TYPO_MIN_CHARS = 4
 #: Rank penalty per log(texts) of an entry (capped at SIZE_CAP texts): the best of many phrasings is high by chance.
 SIZE_PENALTY = 0.1
 SIZE_CAP = 8
+#: Best entries by rank score that the confidence model reads as the answer; the likeliest to be right is chosen.
+RERANK = 3
 #: Entries rescored per query (taken in order of their best cosine).
 CANDIDATE_ENTRIES = 20
 #: Texts nearest to the query that vote in `knn_share`.
@@ -225,6 +231,8 @@ class Retrieval:
     candidates: list[Candidate]
     confidence: float
     features: np.ndarray = field(default_factory=lambda: np.zeros(len(FEATURE_NAMES)))
+    read: tuple[int, ...] = ()  # the entries read as the answer, in rank-score order
+    read_features: np.ndarray = field(default_factory=lambda: np.zeros((0, len(FEATURE_NAMES))))
 
 
 @dataclass
@@ -442,15 +450,16 @@ class KnowledgeIndex:
         best = np.empty(len(candidate_ids))
         dense = np.empty(len(candidate_ids))
         centroid = np.empty(len(candidate_ids))
+        second = np.empty(len(candidate_ids))
         for i, entry_id in enumerate(candidate_ids):
             rows = self._entries[entry_id].rows
             cos = self._head[rows] @ q_head + self._tail[rows] @ q_tail
             centroid[i] = float(cos.sum()) / self._entries[entry_id].spread
             if len(cos) == 1:
-                best[i] = dense[i] = cos[0]
+                best[i] = dense[i] = second[i] = cos[0]
             else:
                 top2 = np.partition(cos, len(cos) - 2)[-2:]
-                best[i] = top2[1]
+                best[i], second[i] = top2[1], top2[0]
                 dense[i] = (1 - SECOND_TEXT_WEIGHT) * top2[1] + SECOND_TEXT_WEIGHT * top2[0]
 
         query_terms = self._correct(terms(query), candidate_ids)
@@ -467,57 +476,71 @@ class KnowledgeIndex:
         core = np.array([self._core_cover(asked, e) for e in candidate_ids])
         rank += CORE_WEIGHT * core + CENTROID_WEIGHT * centroid
         order = np.argsort(-rank, kind="stable")
-        top = int(order[0])
-        top_entry = self._entries[candidate_ids[top]]
-        title_row = top_entry.rows[:1]
-        title_cos = float((self._head[title_row] @ q_head + self._tail[title_row] @ q_tail)[0])
-
-        def runner_up(values: np.ndarray) -> float:
-            others = np.delete(values, top)
-            return float(others.max()) if len(others) else 0.0
-
-        core_top = float(core[top])
-        core_next = float(core[order[1]]) if len(order) > 1 else 0.0
         entries = max(len(self._entries), 1)
         asked_weight = {w: math.log1p(entries / (self._word_df.get(w, 0) + 0.5)) for w in asked}
         asked_total = sum(asked_weight.values())
-        held = set(top_entry.words)
-        extra = sum(v for w, v in asked_weight.items() if w not in held) / asked_total if asked else 0.0
         mean, std = self._moments(q)
         knn = near_entries[:KNN_TEXTS]
-        features = np.array(
-            [
-                rank[top],
-                rank[top] - (rank[order[1]] if len(order) > 1 else 0.0),
-                float(np.mean(knn == candidate_ids[top])) if len(knn) else 0.0,
-                unseen,
-                lexical[top],
-                soft[top],
-                float(np.clip((best[top] - mean) / std, -10.0, 30.0)),
-                math.log1p(len(query_terms)),
-                best[top] - runner_up(best),
-                soft[top] - runner_up(soft),
-                lexical[top] - runner_up(lexical),
-                best[top],
-                top_entry.coherence,
-                title_cover[top],
-                title_cover[top] - runner_up(title_cover),
-                rare[top],
-                title_cos,
-                math.log1p(int(np.sum(best > best[top]))),
-                math.log(len(top_entry.rows)),
-                core_top,
-                core_top - core_next,
-                extra,
-                self._text_recall(query, top_entry),
-                named[top],
-            ],
-            dtype=np.float64,
-        )
-        features = np.nan_to_num(features)
-        confidence = float(self.calibration.probability(features))
-        candidates = [Candidate(candidate_ids[i], float(rank[i])) for i in order[:k]]
-        return Retrieval(candidates, confidence, features)
+        knn_entries = math.log(max(len(np.unique(knn)), 1))
+        query_length = math.log1p(len(query_terms))
+
+        def features_for(pick: int) -> np.ndarray:
+            """The features of candidate `pick` read as the answer: its own values and its margins over the rest."""
+            entry = self._entries[candidate_ids[pick]]
+            title_row = entry.rows[:1]
+            title_cos = float((self._head[title_row] @ q_head + self._tail[title_row] @ q_tail)[0])
+
+            def over_rest(values: np.ndarray) -> float:
+                others = np.delete(values, pick)
+                return float(values[pick] - others.max()) if len(others) else float(values[pick])
+
+            held = set(entry.words)
+            extra = sum(v for w, v in asked_weight.items() if w not in held) / asked_total if asked else 0.0
+            return np.nan_to_num(
+                np.array(
+                    [
+                        rank[pick],
+                        over_rest(rank),
+                        float(np.mean(knn == candidate_ids[pick])) if len(knn) else 0.0,
+                        unseen,
+                        lexical[pick],
+                        soft[pick],
+                        float(np.clip((best[pick] - mean) / std, -10.0, 30.0)),
+                        query_length,
+                        over_rest(best),
+                        over_rest(soft),
+                        over_rest(lexical),
+                        best[pick],
+                        entry.coherence,
+                        title_cover[pick],
+                        over_rest(title_cover),
+                        rare[pick],
+                        title_cos,
+                        math.log1p(int(np.sum(best > best[pick]))),
+                        math.log(len(entry.rows)),
+                        core[pick],
+                        over_rest(core),
+                        extra,
+                        self._text_recall(query, entry),
+                        named[pick],
+                        centroid[pick],
+                        over_rest(centroid),
+                        second[pick],
+                        knn_entries,
+                    ],
+                    dtype=np.float64,
+                )
+            )
+
+        # the RERANK best by rank score are read as the answer in turn; the likeliest to be right goes first
+        heads = [int(i) for i in order[:RERANK]]
+        rows = np.vstack([features_for(i) for i in heads])
+        p = np.atleast_1d(np.asarray(self.calibration.probability(rows), dtype=np.float64))
+        pick = int(np.argmax(p))
+        ranked = [heads[pick], *(int(i) for i in order if int(i) != heads[pick])]
+        candidates = [Candidate(candidate_ids[i], float(rank[i])) for i in ranked[:k]]
+        read = tuple(candidate_ids[i] for i in heads)
+        return Retrieval(candidates, float(p[pick]), rows[pick], read, rows)
 
     def _lexical(
         self, query_terms: list[str], candidate_ids: Iterable[int]

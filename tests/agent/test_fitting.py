@@ -63,10 +63,11 @@ def test_the_recipe_fits_trees_that_trust_right_answers_more_than_unanswerable_q
     assert calibration.feature_names == FEATURE_NAMES
     assert "clinc150: small store" in seen and "catalogue 1" in seen
     rows = list(fitting.pool(embedder, tmp_path))
-    features = np.vstack([r.features for r in rows])
-    right = np.concatenate([r.right for r in rows])
+    assert all(len(r.features) == len(r.right) == len(r.question) for r in rows)
+    picked = [r.picks(np.asarray(calibration.probability(r.features))) for r in rows]
+    p = np.concatenate([confidence for confidence, _ in picked])
+    right = np.concatenate([is_right for _, is_right in picked])
     answerable = np.concatenate([r.answerable for r in rows])
-    p = np.asarray(calibration.probability(features))
     assert p[right].mean() > p[~answerable].mean() + 0.2
     answered = p >= calibration.threshold
     assert answered[~answerable].mean() <= fitting.POOL_WRONG_ANSWER_RATE + 1e-9

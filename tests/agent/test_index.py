@@ -230,3 +230,15 @@ def test_wordllama_vectors_are_unit_length(embedder: Embedder) -> None:
     assert vectors.shape == (2, embedder.dim) and vectors.dtype == np.float32
     assert np.linalg.norm(vectors[0]) == pytest.approx(1.0, abs=1e-4)
     assert np.all(np.isfinite(vectors))
+
+
+def test_the_answer_is_the_read_entry_the_confidence_model_trusts_most(index: KnowledgeIndex) -> None:
+    result = index.retrieve("can i send back the shoes i bought")
+    assert 1 < len(result.read) <= 3 and result.read_features.shape == (len(result.read), len(FEATURE_NAMES))
+    probabilities = np.asarray(index.calibration.probability(result.read_features))
+    assert result.confidence == pytest.approx(probabilities.max())
+    assert result.candidates[0].entry_id == result.read[int(np.argmax(probabilities))]
+    assert result.features == pytest.approx(result.read_features[int(np.argmax(probabilities))])
+    rerank = Calibration(stump(0, 1e9, 0.0, 0.0), 0.5, FEATURE_NAMES)  # every reading equally likely: rank order
+    index.calibration = rerank
+    assert index.retrieve("can i send back the shoes i bought").candidates[0].entry_id == result.read[0]
