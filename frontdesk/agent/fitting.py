@@ -35,7 +35,9 @@ EVAL_ROOT = Path(__file__).resolve().parents[2].parent / "shared" / "data" / "ev
 DATASETS = ("clinc150", "banking77-oos")
 SEED = 20261126
 #: Synthetic catalogue stores in the pool (about 120 questions each).
-CATALOGUES = 12
+CATALOGUES = 24
+#: Weight of a catalogue's rows: online stores are what frontdesk serves, and the public sets are not stores.
+CATALOGUE_WEIGHT = 2.0
 #: Wrong-answer rate the default threshold allows on the pool. Below TARGET_WRONG_ANSWER_RATE because the pool's
 #: small stores make unanswerable questions easier than a full store's (0.10 on the pool lands near 0.15 on
 #: clinc150's calibration-like questions).
@@ -328,10 +330,97 @@ CHOOSE = ("which {s} should i buy", "help me pick {s}", "what should i look for 
 NOT_SOLD = ("do you sell {s}", "do you have any {s}", "how much are your {s}")
 
 
+#: Store policies a catalogue store may have as FAQs: (question, alternate phrasings, how shoppers ask it). A store
+#: keeps some; shoppers ask about all of them, so the rest (close in wording, different in subject) are unanswerable.
+POLICIES: tuple[tuple[str, tuple[str, ...], tuple[str, ...]], ...] = (
+    (
+        "What is your return window?",
+        ("can i send an item back", "returns policy", "how many days to return"),
+        ("i want to return a jacket i bought", "is it too late to return my order"),
+    ),
+    (
+        "Do you exchange items for another size?",
+        ("swap for a different size", "exchange policy"),
+        ("can i exchange my shoes for a bigger size", "the size is wrong can i swap it"),
+    ),
+    (
+        "How long does delivery take?",
+        ("delivery times", "when will my package arrive", "shipping speed"),
+        ("how many days until my order gets here", "how fast do you deliver"),
+    ),
+    (
+        "Do you deliver outside the country?",
+        ("international shipping", "ship abroad"),
+        ("do you deliver to mexico", "can you ship to australia"),
+    ),
+    (
+        "Which payment methods do you take?",
+        ("can i pay with paypal", "accepted cards"),
+        ("do you take klarna", "can i pay by bank transfer"),
+    ),
+    (
+        "Do you sell gift vouchers?",
+        ("gift voucher", "buy a voucher for a friend"),
+        ("can i buy a voucher as a present", "do you have e-gift vouchers"),
+    ),
+    (
+        "How do I track my parcel?",
+        ("where is my parcel", "tracking link", "parcel status"),
+        ("my parcel hasnt arrived where is it", "how do i find my tracking number"),
+    ),
+    (
+        "Can I change the address on my order?",
+        ("edit my delivery address", "wrong address on my order"),
+        ("i typed the wrong address", "can i update where my order goes"),
+    ),
+    (
+        "Is there a warranty on your products?",
+        ("product guarantee", "what if it breaks"),
+        ("my lamp stopped working after a month", "how long is the guarantee"),
+    ),
+    (
+        "Do you have a loyalty scheme?",
+        ("rewards points", "member rewards"),
+        ("how do i earn points", "do members get rewards"),
+    ),
+    (
+        "Can I cancel my order?",
+        ("cancel an order", "stop my order"),
+        ("i want to cancel what i ordered", "is it too late to cancel"),
+    ),
+    (
+        "Where is your shop?",
+        ("shop address", "opening hours", "do you have a shop"),
+        ("what time do you open on saturday", "what is your address"),
+    ),
+)
+#: Services such a store is asked about and never covers: the question's subject is the one thing it lacks.
+SERVICES: tuple[str, ...] = (
+    "gift wrapping",
+    "engraving",
+    "assembly",
+    "installation",
+    "financing",
+    "student discounts",
+    "price matching",
+    "same day delivery",
+    "repairs",
+    "rentals",
+    "custom orders",
+    "bulk discounts",
+    "a military discount",
+    "free samples",
+    "click and collect",
+    "a recycling scheme",
+)
+SERVICE_ASKING = ("do you offer {x}", "can i get {x}", "is {x} available", "do you do {x}")
+
+
 def catalogue(seed: int) -> tuple[list[tuple[str, list[str]]], list[Question]]:
     """A synthetic store of 10-16 product categories, 1-3 products each (often with a care guide for the category),
-    and questions about them: named products it sells and the guides (answerable), and named products or whole
-    categories it does not sell (hand off)."""
+    some store policies, and questions about them: named products it sells, the guides and the policies it has
+    (answerable), and named products or whole categories it does not sell, policies it lacks and services it does
+    not offer (hand off)."""
     rng = random.Random(seed)
     categories = list(CATEGORIES)
     rng.shuffle(categories)
@@ -363,6 +452,13 @@ def catalogue(seed: int) -> tuple[list[tuple[str, list[str]]], list[Question]]:
     for _noun, short, _, detail in unsold:
         questions.append(Question(rng.choice(NOT_SOLD).format(s=short), None))
         questions.append(Question(detail.format(n=names.pop().lower()), None))
+    for title, alternates, asked in POLICIES:
+        kept = rng.random() < 0.6
+        if kept:
+            products.append((title, [title, *alternates]))
+        questions.extend(Question(text, title if kept else None) for text in asked)
+    for service in rng.sample(SERVICES, 4):
+        questions.append(Question(rng.choice(SERVICE_ASKING).format(x=service), None))
     return products, questions
 
 
@@ -452,7 +548,7 @@ def pool(embedder: Embedder, root: Path = EVAL_ROOT, progress: Callable[[str], N
     for n in range(CATALOGUES):
         if progress:
             progress(f"catalogue {n + 1}")
-        yield store_rows(embedder, *catalogue(SEED + n))
+        yield store_rows(embedder, *catalogue(SEED + n), weight=CATALOGUE_WEIGHT)
 
 
 def fit_trees(features: np.ndarray, right: np.ndarray, weights: np.ndarray | None = None) -> Trees:
