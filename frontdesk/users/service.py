@@ -5,8 +5,11 @@ from __future__ import annotations
 import hashlib
 import math
 import secrets
+from collections import OrderedDict
 from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from typing import NoReturn
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
@@ -26,9 +29,25 @@ FIRST_LOCK = timedelta(seconds=30)
 LONGEST_LOCK = timedelta(minutes=15)
 REFUSED = "wrong email or password"
 
+#: Addresses with no account whose failures are remembered (the oldest forgotten first), so that signing in as
+#: nobody locks exactly as signing in as someone does and the lockout does not tell which accounts exist.
+UNKNOWN_ADDRESSES_KEPT = 10_000
+
 _hasher = PasswordHasher()
 # Verified against when the email is unknown, so that answering "no such user" takes as long as a wrong password.
 _DUMMY_HASH = _hasher.hash(secrets.token_urlsafe(16))
+
+
+@dataclass
+class _Failures:
+    """Failed sign-ins of an address with no account: what a User row keeps for one that has an account."""
+
+    failed_sign_ins: int = 0
+    locked_until: datetime | None = None
+
+
+# Per process, like the connections: with several `serve` processes each keeps its own.
+_unknown: OrderedDict[str, _Failures] = OrderedDict()
 
 
 class UserError(Exception):
@@ -76,19 +95,19 @@ async def authenticate(session: AsyncSession, email: str, password: str, now: da
         address = email.strip().lower()
     user = await session.scalar(select(User).where(User.email == address))
     if user is None:
+        failures = _unknown.pop(address, None) or _Failures()
+        _unknown[address] = failures
+        while len(_unknown) > UNKNOWN_ADDRESSES_KEPT:
+            _unknown.popitem(last=False)
+        _refuse_while_locked(failures, now)
         _verify(_DUMMY_HASH, password)
-        raise SignInRefused(REFUSED)
-    if user.locked_until is not None and _aware(user.locked_until) > now:
-        # The password is not even checked while locked: guessing must not go on during the delay.
-        raise SignInRefused(_locked_message(_aware(user.locked_until) - now), _seconds(_aware(user.locked_until) - now))
+        _count_failure(failures, now)
+    _refuse_while_locked(user, now)
     if not _verify(user.password_hash, password):
-        user.failed_sign_ins += 1
-        delay = _lock_delay(user.failed_sign_ins)
-        user.locked_until = now + delay if delay else None
-        await session.commit()
-        if delay:
-            raise SignInRefused(_locked_message(delay), _seconds(delay))
-        raise SignInRefused(REFUSED)
+        try:
+            _count_failure(user, now)
+        finally:
+            await session.commit()
     if not user.active:
         raise SignInRefused("this account is deactivated; ask an admin of the store")
     user.failed_sign_ins = 0
@@ -98,6 +117,23 @@ async def authenticate(session: AsyncSession, email: str, password: str, now: da
         user.password_hash = _hasher.hash(password)
     await session.commit()
     return user
+
+
+def _refuse_while_locked(account: User | _Failures, now: datetime) -> None:
+    """SignInRefused while the address is locked: the password is not even checked, guessing must wait."""
+    if account.locked_until is not None and _aware(account.locked_until) > now:
+        left = _aware(account.locked_until) - now
+        raise SignInRefused(_locked_message(left), _seconds(left))
+
+
+def _count_failure(account: User | _Failures, now: datetime) -> NoReturn:
+    """Count a wrong password, lock the address once there were too many, and refuse."""
+    account.failed_sign_ins += 1
+    delay = _lock_delay(account.failed_sign_ins)
+    account.locked_until = now + delay if delay else None
+    if delay:
+        raise SignInRefused(_locked_message(delay), _seconds(delay))
+    raise SignInRefused(REFUSED)
 
 
 def _verify(password_hash: str, password: str) -> bool:

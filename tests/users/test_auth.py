@@ -125,6 +125,22 @@ async def test_five_wrong_passwords_lock_the_account_for_a_while_even_for_the_ri
         assert (await sign_in(browser, AGENT[0], "a wrong guess!")).status_code == 400
 
 
+async def test_the_lockout_does_not_tell_which_accounts_exist(shop: Shop) -> None:
+    async def answers(email: str) -> list[tuple[int, str | None, str]]:
+        seen = []
+        async with shop.browser() as browser:
+            for _ in range(7):
+                response = await sign_in(browser, email, "a wrong guess!")
+                message = re.search(r"(wrong email or password|too many failed sign-ins[^<]*)", response.text)
+                seen.append((response.status_code, response.headers.get("retry-after"), message and message[0]))
+        return seen
+
+    known, nobody = await answers(AGENT[0]), await answers("nobody-here@shop.example")
+    assert known == nobody
+    assert known[4] == (429, "30", "too many failed sign-ins: try again in 30 seconds")
+    assert known[5][0] == 429  # still locked: the guess is not even checked
+
+
 async def test_signing_out_ends_the_session_on_the_server(shop: Shop) -> None:
     async with shop.browser() as browser:
         await sign_in(browser, *ADMIN)
