@@ -208,9 +208,15 @@ def test_a_channel_without_conversations_shows_zeros_and_no_rates(admin_page: Pa
 
 
 def test_a_wrong_filter_is_said_and_the_default_shown(admin_page: Page, server: Server) -> None:
+    with Shopper(server) as shopper:  # at least one conversation, whichever tests ran before
+        shopper.ask("how long does shipping take?")
+    admin_page.goto(f"{server.base}/console/conversations")
+    everything = admin_page.locator("#conversations-summary").inner_text()
+    total = re.search(r"of ([\d,]+ conversations?)", everything)
+    assert total, everything
     admin_page.goto(f"{server.base}/console/conversations?from=yesterday&outcome=lost&page=9")
-    # The module's 6 conversations so far (the mix, then one more routed), on the last page there is.
-    expect(admin_page.locator("#conversations-summary")).to_contain_text("1–6 of 6 conversations")
+    # Every conversation (the filters were dropped), on the last page there is.
+    expect(admin_page.locator("#conversations-summary")).to_contain_text(f"of {total[1]},")
     expect(admin_page.get_by_role("alert")).to_contain_text("“yesterday” is not a date")
     expect(admin_page.get_by_role("alert")).to_contain_text("There is no outcome “lost”")
     expect(admin_page.get_by_label("Outcome", exact=True)).to_have_value("")
