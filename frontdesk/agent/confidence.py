@@ -20,17 +20,6 @@ TARGET_WRONG_ANSWER_RATE = 0.10
 DEFAULT_CALIBRATION_FILE = Path(__file__).with_name("calibration_default.json")
 
 
-@dataclass(frozen=True)
-class _FlatTrees:
-    roots: np.ndarray
-    feature: np.ndarray
-    threshold: np.ndarray
-    left: np.ndarray
-    right: np.ndarray
-    value: np.ndarray
-    leaf: np.ndarray
-
-
 @dataclass(frozen=True, eq=False)
 class Trees:
     """A sum of regression trees giving the log-odds; arrays are (trees, nodes), padded with leaves of value 0.
@@ -48,33 +37,26 @@ class Trees:
     depth: int
 
     def log_odds(self, features: np.ndarray) -> np.ndarray:
-        """Raw score of each row of an (n, d) matrix."""
+        """Raw score of each row of an (n, d) matrix, walking all trees at once through the flattened arrays."""
         x = np.nan_to_num(np.asarray(features, dtype=np.float64))
-        flat = self._flat
+        roots, left, right = self._children
+        feature, threshold, leaf = self.feature.ravel(), self.threshold.ravel(), self.leaf.ravel()
         rows = np.arange(len(x))[:, None]
-        node = np.broadcast_to(flat.roots, (len(x), len(flat.roots)))
+        node = np.broadcast_to(roots, (len(x), len(roots)))
         for _ in range(self.depth):
-            inner = ~flat.leaf[node]
+            inner = ~leaf[node]
             if not inner.any():
                 break
-            goes_left = x[rows, flat.feature[node]] <= flat.threshold[node]
-            node = np.where(inner, np.where(goes_left, flat.left[node], flat.right[node]), node)
-        return self.baseline + flat.value[node].sum(axis=1)
+            goes_left = x[rows, feature[node]] <= threshold[node]
+            node = np.where(inner, np.where(goes_left, left[node], right[node]), node)
+        return self.baseline + self.value.ravel()[node].sum(axis=1)
 
     @functools.cached_property
-    def _flat(self) -> _FlatTrees:
-        """The trees as one array per field, children as indices into them (faster to walk)."""
+    def _children(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Each tree's root and each node's children as indices into the flattened (trees * nodes) arrays."""
         trees, width = self.feature.shape
         offsets = (np.arange(trees) * width)[:, None]
-        return _FlatTrees(
-            roots=offsets.ravel(),
-            feature=self.feature.ravel(),
-            threshold=self.threshold.ravel(),
-            left=(self.left + offsets).ravel(),
-            right=(self.right + offsets).ravel(),
-            value=self.value.ravel(),
-            leaf=self.leaf.ravel(),
-        )
+        return offsets.ravel(), (self.left + offsets).ravel(), (self.right + offsets).ravel()
 
     def probability(self, features: np.ndarray) -> np.ndarray:
         """sigmoid(log-odds) of each row."""

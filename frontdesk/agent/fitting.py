@@ -29,6 +29,7 @@ from frontdesk.agent.confidence import (
     choose_threshold,
 )
 from frontdesk.agent.embedders import Embedder, load_embedder
+from frontdesk.agent.evaluation import Query, read_queries
 from frontdesk.agent.index import FEATURE_NAMES, KnowledgeIndex
 
 EVAL_ROOT = Path(__file__).resolve().parents[2].parent / "shared" / "data" / "eval"
@@ -88,12 +89,6 @@ class Entry:
     ref: str
     title: str
     questions: tuple[str, ...]
-
-
-@dataclass(frozen=True)
-class Question:
-    text: str
-    expected: str | None
 
 
 @dataclass(frozen=True)
@@ -416,7 +411,7 @@ SERVICES: tuple[str, ...] = (
 SERVICE_ASKING = ("do you offer {x}", "can i get {x}", "is {x} available", "do you do {x}")
 
 
-def catalogue(seed: int) -> tuple[list[tuple[str, list[str]]], list[Question]]:
+def catalogue(seed: int) -> tuple[list[tuple[str, list[str]]], list[Query]]:
     """A synthetic store of 10-16 product categories, 1-3 products each (often with a care guide for the category),
     some store policies, and questions about them: named products it sells, the guides and the policies it has
     (answerable), and named products or whole categories it does not sell, policies it lacks and services it does
@@ -428,7 +423,7 @@ def catalogue(seed: int) -> tuple[list[tuple[str, list[str]]], list[Question]]:
     names = list(NAMES)
     rng.shuffle(names)
     products: list[tuple[str, list[str]]] = []
-    questions: list[Question] = []
+    questions: list[Query] = []
     for noun, short, description, detail in sold:
         for _ in range(rng.randint(1, 3)):
             name = names.pop()
@@ -436,40 +431,35 @@ def catalogue(seed: int) -> tuple[list[tuple[str, list[str]]], list[Question]]:
             ref = f"{name}{model} {noun}"
             products.append((ref, [ref, f"The {name} is {description}. Free returns within 30 days."]))
             for template in rng.sample(ASKING, 2):
-                questions.append(Question(template.format(n=name.lower(), s=short), ref))
-            questions.append(Question(detail.format(n=name.lower()), ref))
+                questions.append(Query(template.format(n=name.lower(), s=short), ref))
+            questions.append(Query(detail.format(n=name.lower()), ref))
         if rng.random() < 0.6:  # a care or buying guide about the category, competing with its products
             guide = f"How do I care for my {short}?"
             products.append((guide, [guide, f"cleaning my {short}", f"how to wash {short}", f"{short} care tips"]))
-            questions.append(Question(rng.choice(CARE).format(s=short), guide))
+            questions.append(Query(rng.choice(CARE).format(s=short), guide))
         if rng.random() < 0.5:  # a buying guide sharing more of a detail question's words than the product does
             title = f"How to choose {short}"
             topic = " ".join(w for w in detail.format(n="").split() if w not in GUIDE_SKIPS)
             products.append((title, [title, f"Before you buy {short}, compare: {topic}. Look for {description}."]))
-            questions.append(Question(rng.choice(CHOOSE).format(s=short), title))
+            questions.append(Query(rng.choice(CHOOSE).format(s=short), title))
         stranger = names.pop()  # a product of a category the store sells, but not one it has
-        questions.append(Question(rng.choice(ASKING[:5]).format(n=stranger.lower(), s=short), None))
+        questions.append(Query(rng.choice(ASKING[:5]).format(n=stranger.lower(), s=short), None))
     for _noun, short, _, detail in unsold:
-        questions.append(Question(rng.choice(NOT_SOLD).format(s=short), None))
-        questions.append(Question(detail.format(n=names.pop().lower()), None))
+        questions.append(Query(rng.choice(NOT_SOLD).format(s=short), None))
+        questions.append(Query(detail.format(n=names.pop().lower()), None))
     for title, alternates, asked in POLICIES:
         kept = rng.random() < 0.6
         if kept:
             products.append((title, [title, *alternates]))
-        questions.extend(Question(text, title if kept else None) for text in asked)
+        questions.extend(Query(text, title if kept else None) for text in asked)
     for service in rng.sample(SERVICES, 4):
-        questions.append(Question(rng.choice(SERVICE_ASKING).format(x=service), None))
+        questions.append(Query(rng.choice(SERVICE_ASKING).format(x=service), None))
     return products, questions
 
 
 def read_entries(path: Path) -> list[Entry]:
     rows = [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
     return [Entry(r["id"], r["title"], tuple(r["questions"])) for r in rows]
-
-
-def read_questions(path: Path) -> list[Question]:
-    rows = [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
-    return [Question(r["text"], r.get("expected")) for r in rows]
 
 
 @dataclass(frozen=True)
@@ -494,7 +484,7 @@ class Rows:
 
 
 def shaped_rows(
-    embedder: Embedder, entries: Sequence[Entry], questions: Sequence[Question], shape: Shape, seed: int
+    embedder: Embedder, entries: Sequence[Entry], questions: Sequence[Query], shape: Shape, seed: int
 ) -> Rows:
     """Index the entries in the given shape and read every question against them."""
     rng = random.Random(seed)
@@ -503,7 +493,7 @@ def shaped_rows(
 
 
 def store_rows(
-    embedder: Embedder, store: Sequence[tuple[str, list[str]]], questions: Sequence[Question], weight: float = 1.0
+    embedder: Embedder, store: Sequence[tuple[str, list[str]]], questions: Sequence[Query], weight: float = 1.0
 ) -> Rows:
     """Index a store's entries (ref, texts) and read every question against them."""
     index = KnowledgeIndex(embedder)
@@ -531,7 +521,7 @@ def pool(embedder: Embedder, root: Path = EVAL_ROOT, progress: Callable[[str], N
     """The fitting pool: every dataset's calibration questions against every shape of its knowledge."""
     for d, dataset in enumerate(DATASETS):
         entries = read_entries(root / dataset / "knowledge.jsonl")
-        questions = read_questions(root / dataset / "calibration.jsonl")
+        questions = read_queries(root / dataset / "calibration.jsonl")
         for s, shape in enumerate(SHAPES):
             if progress:
                 progress(f"{dataset}: {shape.name}")
@@ -541,7 +531,7 @@ def pool(embedder: Embedder, root: Path = EVAL_ROOT, progress: Callable[[str], N
         products, asked = catalogue(SEED + 100 * d + 98)
         faqs = [(e.ref, [e.title, *e.questions]) for e in entries if rng.random() < 0.3]
         kept = {ref for ref, _ in faqs}
-        mixed = [Question(q.text, q.expected if q.expected in kept else None) for q in questions]
+        mixed = [Query(q.text, q.expected if q.expected in kept else None) for q in questions]
         if progress:
             progress(f"{dataset}: FAQ and catalogue")
         yield store_rows(embedder, [*faqs, *products], [*mixed, *asked])

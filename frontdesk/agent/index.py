@@ -465,7 +465,8 @@ class KnowledgeIndex:
         query_terms = self._correct(terms(query), candidate_ids)
         lexical, unseen, title_cover, rare = self._lexical(query_terms, candidate_ids)
         precision, title_rare = self._title_precision(query_terms, candidate_ids)
-        soft = self._soft(query, candidate_ids)
+        query_ids = self._tokens.ids([query])[0]  # tokenized once: soft match and every reading's recall use it
+        soft = self._soft(query_ids, candidate_ids)
         sizes = np.array([len(self._entries[e].rows) for e in candidate_ids], dtype=np.float64)
         rank = dense + LEXICAL_WEIGHT * lexical + SOFT_WEIGHT * soft + TITLE_WEIGHT * title_cover
         # product-name matching, for entries without alternate phrasings (a product: title + description)
@@ -521,7 +522,7 @@ class KnowledgeIndex:
                         core[pick],
                         over_rest(core),
                         extra,
-                        self._text_recall(query, entry),
+                        self._text_recall(query_ids, entry),
                         named[pick],
                         centroid[pick],
                         over_rest(centroid),
@@ -580,10 +581,9 @@ class KnowledgeIndex:
                 held += weight
         return held / total if total > 0 else 0.0
 
-    def _text_recall(self, query: str, entry: _Entry) -> float:
+    def _text_recall(self, query_ids: list[int], entry: _Entry) -> float:
         """Best over the entry's texts of the idf-weighted mean over the text's tokens of the best cosine to a query
         token: how much of what the entry's phrasing says the question says too."""
-        query_ids = self._tokens.ids([query])[0]
         if not query_ids:
             return 0.0
         n = max(self._rows_alive, 1)
@@ -643,9 +643,8 @@ class KnowledgeIndex:
             rare[i] = max((asked[t] for t in title if t in asked), default=0.0) / rarest
         return precision, rare
 
-    def _soft(self, query: str, candidate_ids: list[int]) -> np.ndarray:
+    def _soft(self, query_ids: list[int], candidate_ids: list[int]) -> np.ndarray:
         """Per candidate, idf-weighted mean over query tokens of the best cosine to any of the entry's tokens."""
-        query_ids = self._tokens.ids([query])[0]
         if not query_ids or not candidate_ids:
             return np.zeros(len(candidate_ids))
         n = max(self._rows_alive, 1)
