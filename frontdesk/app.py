@@ -6,6 +6,7 @@ import asyncio
 import contextlib
 import ctypes
 import gc
+import logging
 import time
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
@@ -28,6 +29,7 @@ from frontdesk.config import Settings
 from frontdesk.console.views import router as console_router
 from frontdesk.conversations.service import ResumeLinks
 from frontdesk.conversations.views import router as conversations_router
+from frontdesk.crashpoints import crash_at
 from frontdesk.db import Database
 from frontdesk.deps import PageRefused
 from frontdesk.handoff.flow import ChatFlow, TeamActions
@@ -46,6 +48,8 @@ from frontdesk.pages import mount_static
 from frontdesk.realtime.bus import EventBus
 from frontdesk.users.views import router as users_router
 from frontdesk.vault import Vault, key_for
+
+log = logging.getLogger("frontdesk")
 
 
 def _return_freed_memory() -> None:
@@ -91,9 +95,12 @@ def create_app(settings: Settings | None = None, clock: Callable[[], datetime] =
         app.state.limits = WebchatLimits.from_settings(settings, time.monotonic)
         app.state.flow = ChatFlow(
             database.sessions, knowledge, bus, clock, wake, settings.answer_threshold, settings.max_question_chars,
-            presence=presence,
+            presence=presence, crash=crash_at(settings.crash_at),
         )  # fmt: skip
         app.state.team = TeamActions(app.state.flow, app.state.connections)
+        # A shopper input stored just before the last stop got no answer: it gets one now, before anything new.
+        if answered := await app.state.flow.answer_awaiting():
+            log.warning("answered %d shopper message(s) left unanswered when the service last stopped", answered)
         worker = OutboxWorker(database.sessions, bus, presence, clock, wake, Mailer.from_settings(settings, clock),
                               app.state.resume_links, app.state.vault, settings)  # fmt: skip
         worker_task = asyncio.create_task(worker.run(), name="outbox-worker") if settings.run_worker else None

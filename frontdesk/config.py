@@ -8,6 +8,8 @@ from typing import Literal
 from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from frontdesk.crashpoints import POINTS
+
 
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="FRONTDESK_", env_file=".env", extra="ignore")
@@ -79,6 +81,17 @@ class Settings(BaseSettings):
     twilio_api_base: str = Field(
         default="https://api.twilio.com", description="Twilio's REST API, where texts are sent (tests use a fake)"
     )
+
+    crash_at: str | None = Field(
+        default=None, description="Crash tests only: the point where the process kills itself (crashpoints.POINTS)"
+    )
+
+    @field_validator("crash_at")
+    @classmethod
+    def _known_crash_point(cls, value: str | None) -> str | None:
+        if value is not None and value not in POINTS:
+            raise ValueError(f"must be one of {', '.join(sorted(POINTS))}")
+        return value
 
     @field_validator("database_url")
     @classmethod

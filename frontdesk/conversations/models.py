@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import JSON, Boolean, DateTime, ForeignKey, Integer, String, Text, UniqueConstraint
+from sqlalchemy import JSON, Boolean, DateTime, ForeignKey, Index, Integer, String, Text, UniqueConstraint, false
+from sqlalchemy import text as sql
 from sqlalchemy.orm import Mapped, mapped_column
 
 from frontdesk.db import Base, Timestamped, utcnow
@@ -52,11 +53,16 @@ class Conversation(Timestamped, Base):
     __mapper_args__ = {"version_id_col": version}  # noqa: RUF012
 
 
+AWAITING = sql("awaiting_turn")
+
+
 class Message(Base):
     __tablename__ = "messages"
     __table_args__ = (
         UniqueConstraint("conversation_id", "seq", name="uq_messages_conversation_seq"),
         UniqueConstraint("conversation_id", "client_id", name="uq_messages_conversation_client_id"),
+        # Only the few awaiting their turn are indexed: what a restart looks for.
+        Index("ix_messages_awaiting_turn", "awaiting_turn", sqlite_where=AWAITING, postgresql_where=AWAITING),
     )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
@@ -67,6 +73,10 @@ class Message(Base):
     text: Mapped[str] = mapped_column(Text)
     meta: Mapped[dict[str, object]] = mapped_column(JSON, default=dict)
     client_id: Mapped[str | None] = mapped_column(String(64))
+    # A shopper input stored but whose turn (the answer, offer, email check or handoff) is not committed yet: true
+    # from the message's own transaction until the one that commits its turn, so a crash in between is answered
+    # after the restart, and a resend of it answers instead of being dropped.
+    awaiting_turn: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
     # indexed: the knowledge-gaps report reads the newest unanswered questions of a date range
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow, index=True)
 

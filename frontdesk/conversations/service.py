@@ -27,6 +27,15 @@ SET_META = (
     .where(MESSAGES.c.conversation_id == bindparam("conversation_id_"), MESSAGES.c.seq == bindparam("seq_"))
     .values(meta=bindparam("meta_"))
 )
+TAKE_TURN = (
+    update(MESSAGES)
+    .where(
+        MESSAGES.c.conversation_id == bindparam("conversation_id_"),
+        MESSAGES.c.seq == bindparam("seq_"),
+        MESSAGES.c.awaiting_turn.is_(True),
+    )
+    .values(awaiting_turn=False)
+)
 RETRIES = 8
 RESUME_LIFETIME = timedelta(days=14)
 
@@ -149,10 +158,12 @@ async def insert_message(
     kind: str = "text",
     meta: dict[str, object] | None = None,
     client_id: str | None = None,
+    awaiting_turn: bool = False,
 ) -> Message:
     """Append a message with the next sequence number: one Core INSERT now, no ORM unit of work (and no autoflush).
     The conversation's new `last_seq` is written, with its version check, when the session flushes (at the latest
-    on commit); the returned Message is a value holder outside the session (its `id` is not set)."""
+    on commit); the returned Message is a value holder outside the session (its `id` is not set). A shopper's input
+    is stored `awaiting_turn` until `take_turn` commits what follows it."""
     conversation.last_seq += 1
     now = utcnow()
     conversation.last_activity_at = now
@@ -165,12 +176,14 @@ async def insert_message(
         meta=meta or {},
         client_id=client_id,
         created_at=now,
+        awaiting_turn=awaiting_turn,
     )
     with session.no_autoflush:  # the conversation's update waits for the commit: one UPDATE, not one per statement
         await session.execute(
             insert(MESSAGES),
             {"conversation_id": message.conversation_id, "seq": message.seq, "author": author, "kind": kind,
-             "text": text, "meta": message.meta, "client_id": client_id, "created_at": now},
+             "text": text, "meta": message.meta, "client_id": client_id, "created_at": now,
+             "awaiting_turn": awaiting_turn},
         )  # fmt: skip
     return message
 
@@ -178,6 +191,22 @@ async def insert_message(
 async def set_message_meta(session: AsyncSession, conversation_id: str, seq: int, meta: dict[str, object]) -> None:
     with session.no_autoflush:
         await session.execute(SET_META, {"conversation_id_": conversation_id, "seq_": seq, "meta_": meta})
+
+
+async def take_turn(session: AsyncSession, conversation_id: str, seq: int) -> bool:
+    """Mark the turn of shopper message `seq` taken, in the transaction that writes the turn; False when another
+    transaction took it first (a resend, or a restart's recovery, racing this one): this one must then roll back."""
+    with session.no_autoflush:
+        result = await session.execute(TAKE_TURN, {"conversation_id_": conversation_id, "seq_": seq})
+    return bool(result.rowcount)  # type: ignore[attr-defined]
+
+
+async def awaiting_turns(session: AsyncSession, after_id: int = 0, limit: int = 500) -> list[Message]:
+    """Shopper inputs stored but never answered (the process stopped in between), in the order they came."""
+    rows = await session.scalars(
+        select(Message).where(Message.awaiting_turn.is_(True), Message.id > after_id).order_by(Message.id).limit(limit)
+    )
+    return list(rows.all())
 
 
 async def by_client_id(session: AsyncSession, conversation_id: str, client_id: str) -> Message | None:

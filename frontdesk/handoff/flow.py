@@ -7,6 +7,7 @@ are published on the event bus after their transaction commits.
 from __future__ import annotations
 
 import asyncio
+import logging
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -26,6 +27,7 @@ from frontdesk.conversations import service as conversations
 from frontdesk.conversations.models import Conversation, Message
 from frontdesk.conversations.state import TEAM_OWNS, Status, Transition, TransitionRefused, can
 from frontdesk.conversations.transcript import iso
+from frontdesk.crashpoints import no_crash
 from frontdesk.handoff import service as handoff
 from frontdesk.handoff.schemas import Method
 from frontdesk.inbox import service as inbox
@@ -37,6 +39,7 @@ if TYPE_CHECKING:
     from frontdesk.channels.webchat.service import Connections
 
 Clock = Callable[[], datetime]
+log = logging.getLogger("frontdesk.flow")
 
 NO_THANKS_REPLY = "No problem — I'm still here if you have another question."
 GREETING_REPLY = "Hi! What can I help you with today?"
@@ -54,6 +57,10 @@ class Receipt(Protocol):
     async def seen(self, session: AsyncSession) -> bool: ...
 
     async def keep(self, session: AsyncSession, message: Message) -> None: ...
+
+
+class TurnTaken(Exception):
+    """The shopper message's turn was committed by another transaction first: this one's reply is not needed."""
 
 
 class FlowError(Exception):
@@ -118,6 +125,8 @@ class ChatFlow:
     max_chars: int = 4000
     handoff_settings: SettingsCache = field(default_factory=SettingsCache)
     presence: inbox.Presence | None = None
+    # Crash tests name a point where the process dies (crashpoints.py); nothing happens anywhere else.
+    crash: Callable[[str], None] = no_crash
 
     def __post_init__(self) -> None:
         handoff.on_settings_change(self.sessions, self.handoff_settings.clear)
@@ -127,18 +136,25 @@ class ChatFlow:
     ) -> None:
         """Store the message first; then let the AI answer, or pass it to the team that owns the conversation.
 
-        One session does both: the message is committed, the conversation read with it stays loaded, the decision is
-        made while no connection is held, and the reply is written in a second transaction whose conversation update
-        is checked against the version the first one wrote. When another writer changed the conversation in
-        between, that update fails and the reply is worked out again from a fresh read (`retrying`)."""
+        One session does both: the message is committed (`awaiting_turn`), the conversation read with it stays loaded,
+        the decision is made while no connection is held, and the reply is written in a second transaction that also
+        takes the message's turn and whose conversation update is checked against the version the first one wrote.
+        When another writer changed the conversation in between, that update fails and the reply is worked out again
+        from a fresh read (`retrying`). A crash between the two transactions leaves the message awaiting its turn:
+        `answer_awaiting` answers it after the restart, and so does a resend of it (same `client_id`) before that."""
+        resent: Message | None = None
 
         async def store(session: AsyncSession) -> tuple[Conversation, Message] | None:
-            if client_id and await conversations.by_client_id(session, conversation_id, client_id) is not None:
-                return None  # a resend of a message already taken care of
+            nonlocal resent
+            if client_id and (earlier := await conversations.by_client_id(session, conversation_id, client_id)):
+                resent = earlier if earlier.awaiting_turn else None  # answered already: a resend to drop
+                return None
             if receipt is not None and await receipt.seen(session):
                 return None
             conversation = await conversations.get(session, conversation_id)
-            message = await conversations.insert_message(session, conversation, "shopper", text, client_id=client_id)
+            message = await conversations.insert_message(
+                session, conversation, "shopper", text, client_id=client_id, awaiting_turn=True
+            )
             if receipt is not None:
                 await receipt.keep(session, message)  # a concurrent redelivery fails here, and finds it on retry
             if Status(conversation.status) in TEAM_OWNS and conversation.handoff_method in handoff.HELPDESKS:
@@ -159,31 +175,63 @@ class ChatFlow:
                 await session.rollback()
             else:
                 if stored is None:
+                    if resent is not None:  # stored before a crash, never answered: answer it now
+                        message = resent
+                        await self._respond(conversation_id, message)
                     return
                 conversation, message = stored
                 await self.publish(conversation_id, [message])
+                self.crash("message.stored")
                 try:
                     out, statuses = await self._reply(session, conversation, message, release=True)
                     await session.commit()
                 except (StaleDataError, IntegrityError):
                     await session.rollback()  # the conversation changed meanwhile: read it again below
+                except TurnTaken:
+                    await session.rollback()
+                    return
                 else:
                     await self.publish(conversation_id, out, statuses)
                     return
         if message is None:  # storing met another writer: the ordinary retry, each attempt in a fresh session
+            resent = None
             stored = await conversations.retrying(self.sessions, store)
             if stored is None:
+                if resent is not None:
+                    await self._respond(conversation_id, resent)
                 return
             message = stored[1]
             await self.publish(conversation_id, [message])
         await self._respond(conversation_id, message)
+
+    async def answer_awaiting(self) -> int:
+        """After a restart: the turn of every shopper input that was stored but never answered (the process stopped
+        in between), oldest first. Says how many were answered; one that fails is logged and left for the next."""
+        answered = 0
+        after = 0
+        while True:
+            async with self.sessions() as session:
+                waiting = await conversations.awaiting_turns(session, after)
+            if not waiting:
+                return answered
+            for message in waiting:
+                after = message.id
+                try:
+                    await self._respond(message.conversation_id, message)
+                except Exception:
+                    log.exception("could not answer message %s of %s", message.seq, message.conversation_id)
+                else:
+                    answered += 1
 
     async def _respond(self, conversation_id: str, shopper: Message) -> None:
         async def respond(session: AsyncSession) -> tuple[list[Message], list[str]]:
             conversation = await conversations.get(session, conversation_id)
             return await self._reply(session, conversation, shopper, release=False)
 
-        out, statuses = await conversations.retrying(self.sessions, respond)
+        try:
+            out, statuses = await conversations.retrying(self.sessions, respond)
+        except TurnTaken:
+            return  # answered by another transaction meanwhile
         await self.publish(conversation_id, out, statuses)
 
     async def _reply(
@@ -192,6 +240,8 @@ class ChatFlow:
         """The turn that follows a shopper's message; in an SMS conversation, what it says is queued as texts in the
         same transaction (the worker sends them, after the commit wakes it)."""
         out, statuses = await self._turn(session, conversation, shopper, release)
+        if not await conversations.take_turn(session, conversation.id, shopper.seq):
+            raise TurnTaken
         if conversation.channel == SMS and out:
             now = self.clock()
             for message in out:
@@ -210,6 +260,8 @@ class ChatFlow:
             return await self._team_turn(session, conversation, shopper), []
         if status is Status.closed:
             return [], []
+        if shopper.kind == "email" and status is not Status.needs_email:
+            return [], []  # an email given for a request that is no longer open: nothing to do with it
         if status is Status.needs_email:
             return await self._take_email(session, conversation, shopper.text, shopper.seq)
         # The previous turn is only read for a message that leans on it ("and for international orders?").
@@ -326,9 +378,11 @@ class ChatFlow:
             settings = await self.handoff_settings.get(session)
             message = await conversations.insert_message(session, conversation, "ai", settings.email_prompt,
                                                       kind="email_request")  # fmt: skip
+            self.crash("action.written")
             return [message], [Status.needs_email.value]
 
         out, statuses = await conversations.retrying(self.sessions, click)
+        self.crash("action.committed")
         await self.publish(conversation_id, out, statuses)
 
     async def email(self, conversation_id: str, address: str) -> None:
@@ -338,19 +392,14 @@ class ChatFlow:
             conversation = await conversations.get(session, conversation_id)
             if Status(conversation.status) is not Status.needs_email:
                 raise FlowError("not_offered", "no email address was asked for")
-            return await conversations.insert_message(session, conversation, "shopper", address[:320], kind="email")
+            return await conversations.insert_message(
+                session, conversation, "shopper", address[:320], kind="email", awaiting_turn=True
+            )
 
         message = await conversations.retrying(self.sessions, store)
         await self.publish(conversation_id, [message])
-
-        async def take(session: AsyncSession) -> tuple[list[Message], list[str]]:
-            conversation = await conversations.get(session, conversation_id)
-            if Status(conversation.status) is not Status.needs_email:
-                return [], []
-            return await self._take_email(session, conversation, address, message.seq)
-
-        out, statuses = await conversations.retrying(self.sessions, take)
-        await self.publish(conversation_id, out, statuses)
+        self.crash("email.stored")
+        await self._respond(conversation_id, message)
 
     async def _take_email(
         self, session: AsyncSession, conversation: Conversation, address: str, seq: int
