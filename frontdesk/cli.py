@@ -67,6 +67,7 @@ def serve(
     import uvicorn
 
     from frontdesk.app import create_app
+    from frontdesk.channels.webchat.views import MAX_WEBSOCKET_MESSAGE
     from frontdesk.db import migrate as run_migrations
     from frontdesk.vault import VaultError, key_for
 
@@ -95,7 +96,10 @@ def serve(
     )
     out.print(f"  Outbox worker: {worker_line}", highlight=False)
     out.print('  Ask the agent from a shell: frontdesk ask "do you ship to canada?"')
-    uvicorn.run(create_app(settings), host=settings.host, port=settings.port, log_level=settings.log_level)
+    uvicorn.run(
+        create_app(settings), host=settings.host, port=settings.port, log_level=settings.log_level,
+        ws_max_size=MAX_WEBSOCKET_MESSAGE,
+    )  # fmt: skip
 
 
 @app.command()

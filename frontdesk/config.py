@@ -61,6 +61,9 @@ class Settings(BaseSettings):
     rate_messages_per_minute: int = 20
     rate_ip_messages_per_minute: int = 60
     rate_ip_conversations_per_minute: int = 10
+    max_chats_per_ip: int = Field(
+        default=50, ge=1, description="Web chat connections one address may hold open at once (tabs, or a shared NAT)"
+    )
     smtp_host: str | None = Field(
         default=None, description="SMTP server for agents' replies to shoppers who left and team alerts; None = off"
     )

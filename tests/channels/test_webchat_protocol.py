@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 from collections.abc import AsyncIterator, Iterator
 from contextlib import asynccontextmanager
@@ -311,3 +312,72 @@ async def test_metrics_overview_counts_each_outcome(server: str) -> None:
         ]
         == 0
     )
+
+
+async def test_a_binary_frame_is_refused_and_the_connection_lives_on(server: str) -> None:
+    async with connect(server) as (chat, _welcome):
+        await chat.socket.send(b'{"type": "message", "text": "hi"}')
+        errors = [f for f in await chat.frames(0.5) if f["type"] == "error"]
+        assert [e["code"] for e in errors] == ["bad_frame"] and "binary" in errors[0]["message"]
+        await chat.send({"type": "message", "text": "do you ship to canada?"})
+        assert "Canada" in texts(await chat.until(lambda f: f.get("author") == "ai"), "ai")[0]
+
+
+async def test_a_binary_frame_before_hello_gets_hello_required_not_a_dropped_socket(server: str) -> None:
+    url = server.replace("http://", "ws://") + "/ws/webchat"
+    async with websockets.connect(url) as socket:
+        await socket.send(b"\x00\x01binary")
+        assert json.loads(await socket.recv())["code"] == "hello_required"
+        with pytest.raises(websockets.ConnectionClosed) as closed:
+            await socket.recv()
+        assert closed.value.rcvd.code == 4401
+
+
+async def test_a_lone_surrogate_is_refused_and_nothing_is_stored(server: str) -> None:
+    async with connect(server) as (chat, welcome):
+        await chat.send('{"type": "message", "text": "hello \\ud800 there"}')
+        await chat.send('{"type": "email", "email": "\\udfff@example.com"}')
+        errors = [f["code"] for f in await chat.frames(0.5) if f["type"] == "error"]
+        assert errors == ["bad_frame", "bad_frame"]
+        await chat.send('{"type": "message", "text": "paired is fine \\ud83d\\ude00"}')
+        echo = await chat.until(lambda f: f.get("author") == "shopper")
+        assert echo[-1]["text"] == "paired is fine \U0001f600"
+    messages = conversation(server, welcome["conversation_id"])["messages"]
+    assert [m["text"] for m in messages if m["author"] == "shopper"] == ["paired is fine \U0001f600"]
+
+
+@pytest.mark.parametrize("last_seq", [2**63, 2**64 + 5, -(2**63), True, 1.5])
+async def test_an_out_of_range_last_seq_opens_the_conversation_anyway(server: str, last_seq: object) -> None:
+    async with connect(server) as (chat, welcome):
+        await chat.send({"type": "message", "text": "do you ship to canada?"})
+        await chat.until(lambda f: f.get("author") == "ai")
+    async with connect(server, {"token": welcome["token"], "last_seq": last_seq}) as (chat, again):
+        assert again["conversation_id"] == welcome["conversation_id"]
+        await chat.send({"type": "ping"})
+        assert [f["type"] for f in await chat.frames(0.5)][-1] == "pong"
+
+
+async def test_a_frame_far_over_the_limit_closes_the_socket_before_it_is_read(server: str) -> None:
+    async with connect(server) as (chat, _welcome):
+        await chat.send({"type": "message", "text": "x" * 15_000_000})
+        with pytest.raises(websockets.ConnectionClosed) as closed:
+            await chat.until(lambda f: False, timeout=10)
+        assert closed.value.rcvd is not None and closed.value.rcvd.code == 1009  # "message too big"
+    assert httpx.get(f"{server}/healthz").status_code == 200
+
+
+async def test_one_address_may_hold_only_so_many_chats_open(settings: Settings, tmp_path: Path) -> None:
+    with running_server(settings.database_url, tmp_path / "serve.log", {"FRONTDESK_MAX_CHATS_PER_IP": "3"}) as base:
+        url = base.replace("http://", "ws://") + "/ws/webchat"
+        async with contextlib.AsyncExitStack() as stack:
+            for _ in range(3):
+                await stack.enter_async_context(connect(base))
+            async with websockets.connect(url) as extra:
+                refused = json.loads(await extra.recv())
+                assert refused["code"] == "too_many_connections"
+                with pytest.raises(websockets.ConnectionClosed) as closed:
+                    await extra.recv()
+                assert closed.value.rcvd.code == 4429
+        # Closed chats free their places.
+        async with connect(base) as (_chat, welcome):
+            assert welcome["type"] == "welcome"

@@ -51,12 +51,35 @@ class RateLimiter:
 
 
 @dataclass
+class OpenSockets:
+    """How many web chat connections each address has open; past `per_ip`, a new one is refused."""
+
+    per_ip: int
+    _open: dict[str, int] = field(default_factory=dict)
+
+    def open(self, ip: str) -> bool:
+        count = self._open.get(ip, 0)
+        if count >= self.per_ip:
+            return False
+        self._open[ip] = count + 1
+        return True
+
+    def close(self, ip: str) -> None:
+        left = self._open.get(ip, 0) - 1
+        if left > 0:
+            self._open[ip] = left
+        else:
+            self._open.pop(ip, None)
+
+
+@dataclass
 class WebchatLimits:
-    """The three limits of the web chat protocol ("Limits" in docs/webchat-protocol.md)."""
+    """The limits of the web chat protocol ("Limits" in docs/webchat-protocol.md)."""
 
     visitor_messages: RateLimiter
     ip_messages: RateLimiter
     ip_conversations: RateLimiter
+    sockets: OpenSockets
 
     @classmethod
     def from_settings(cls, settings: Settings, clock: Callable[[], float]) -> WebchatLimits:
@@ -64,4 +87,5 @@ class WebchatLimits:
             visitor_messages=RateLimiter(settings.rate_messages_per_minute, 5, clock),
             ip_messages=RateLimiter(settings.rate_ip_messages_per_minute, 20, clock),
             ip_conversations=RateLimiter(settings.rate_ip_conversations_per_minute, 10, clock),
+            sockets=OpenSockets(settings.max_chats_per_ip),
         )

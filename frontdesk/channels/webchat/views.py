@@ -28,6 +28,10 @@ STATIC = Path(__file__).parent / "static"
 RICH_TEXT = Path(__file__).parents[2] / "static" / "rich-text.js"  # the console's preview draws with it too
 HELLO_SECONDS = 10.0
 MAX_FRAME_BYTES = 32_000
+#: What a WebSocket message may weigh before the server stops reading it (closed with 1009): the most that
+#: MAX_FRAME_BYTES characters can take in UTF-8. Set on the server (`ws_max_size`), so a 15 MB frame is never read.
+MAX_WEBSOCKET_MESSAGE = 4 * MAX_FRAME_BYTES
+MAX_SEQ = 2**31 - 1  # messages.seq is a 32-bit integer
 
 
 class Refused(Exception):
@@ -84,9 +88,22 @@ async def chat_page(session: Annotated[AsyncSession, Depends(get_session)]) -> H
 
 @router.websocket("/ws/webchat")
 async def webchat(websocket: WebSocket) -> None:
-    await websocket.accept()
     state = websocket.app.state
     ip = websocket.client.host if websocket.client else "unknown"
+    await websocket.accept()
+    if not state.limits.sockets.open(ip):
+        too_many = "too many open chats from this address; close some and try again"
+        await websocket.send_json({"type": "error", "code": "too_many_connections", "message": too_many})
+        await websocket.close(code=4429)
+        return
+    try:
+        await _converse(websocket, ip)
+    finally:
+        state.limits.sockets.close(ip)
+
+
+async def _converse(websocket: WebSocket, ip: str) -> None:
+    state = websocket.app.state
     try:
         hello = await asyncio.wait_for(_receive(websocket), HELLO_SECONDS)
     except (TimeoutError, Refused, WebSocketDisconnect):
@@ -108,8 +125,7 @@ async def webchat(websocket: WebSocket) -> None:
     state.connections.opened(conversation_id)
     try:
         async with state.bus.subscribe(conversation_topic(conversation_id)) as subscription:
-            last_seq = hello.get("last_seq") if isinstance(hello.get("last_seq"), int) and not resumed else 0
-            sent = await _catch_up(websocket, conversation_id, max(0, last_seq))
+            sent = await _catch_up(websocket, conversation_id, 0 if resumed else _seq(hello.get("last_seq")))
             writer = asyncio.create_task(_forward(websocket, subscription, conversation_id, sent))
             try:
                 await _read(websocket, conversation_id, token, ip)
@@ -124,16 +140,34 @@ async def webchat(websocket: WebSocket) -> None:
 
 
 async def _receive(websocket: WebSocket) -> dict[str, Any]:
-    raw = await websocket.receive_text()
+    message = await websocket.receive()
+    if message["type"] == "websocket.disconnect":
+        raise WebSocketDisconnect(message.get("code", 1000), message.get("reason"))
+    raw = message.get("text")
+    if raw is None:
+        raise Refused("bad_frame", "frames are JSON text, not binary")
     if len(raw) > MAX_FRAME_BYTES:
         raise Refused("too_long", "frame too large")
     try:
         frame = json.loads(raw)
-    except json.JSONDecodeError as exc:
-        raise Refused("bad_frame", f"not JSON: {exc.msg}") from exc
+    except (json.JSONDecodeError, RecursionError) as exc:
+        raise Refused("bad_frame", f"not JSON: {getattr(exc, 'msg', 'nested too deep')}") from exc
     if not isinstance(frame, dict) or not isinstance(frame.get("type"), str):
         raise Refused("bad_frame", "a frame is a JSON object with a type")
+    if "\\u" in raw:  # an escape may spell a lone surrogate ("\ud800"): text no database or socket can take
+        try:
+            json.dumps(frame, ensure_ascii=False).encode("utf-8")
+        except UnicodeEncodeError as exc:
+            raise Refused("bad_frame", "text must be valid Unicode (a lone surrogate is not)") from exc
     return frame
+
+
+def _seq(value: object) -> int:
+    """A client's `last_seq`: a message number it has, or 0; out of range (negative, past any conversation) is 0
+    or the end, never a number the database cannot hold."""
+    if not isinstance(value, int) or isinstance(value, bool) or value < 0:
+        return 0
+    return min(value, MAX_SEQ)
 
 
 async def _open(websocket: WebSocket, hello: dict[str, Any], ip: str) -> tuple[str, str, bool]:
