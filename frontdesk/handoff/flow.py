@@ -287,13 +287,13 @@ class ChatFlow:
                                              "seq": shopper.seq, "author": "shopper"})  # fmt: skip
         if conversation.handoff_method in handoff.HELPDESKS:
             return []  # queued for the ticket with the message itself (`store`); the helpdesk's team answers there
-        if Status(conversation.status) is not Status.with_team or self.presence is None or self.presence.online:
+        if Status(conversation.status) is not Status.with_team or self.presence is None:
             return []
         now = self.clock()
         settings = await handoff.get_settings(session)
-        if not await inbox.take_auto_response_day(session, conversation.id, now.date().isoformat()):
+        text = handoff.team_notice(settings, now, self.presence.online > 0)
+        if text is None or not await inbox.take_auto_response_day(session, conversation.id, now.date().isoformat()):
             return []
-        text = settings.auto_response if handoff.team_is_open(settings, now) else settings.office_hours_message
         return [await conversations.insert_message(session, conversation, "system", text, kind="notice")]
 
     async def _answer(

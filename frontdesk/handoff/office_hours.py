@@ -45,12 +45,13 @@ def validate(schedule: Mapping[str, Sequence[Sequence[str]]], timezone: str, hol
 def is_open(
     now: datetime, schedule: Mapping[str, Sequence[Sequence[str]]], timezone: str, holidays: Sequence[str]
 ) -> bool:
-    """Whether `now` (aware) falls within office hours. No schedule at all means always open."""
-    if not schedule:
-        return True
+    """Whether `now` (aware) falls within office hours: never on a holiday (in the store's time zone); otherwise,
+    with no weekly schedule at all, always."""
     local = now.astimezone(ZoneInfo(timezone))
     if local.date().isoformat() in set(holidays):
         return False
+    if not schedule:
+        return True
     spans = schedule.get(WEEKDAYS[local.weekday()], [])
     moment = local.time().replace(tzinfo=None)
     return any(parse_time(a, "office_hours") <= moment < parse_time(b, "office_hours") for a, b in spans)

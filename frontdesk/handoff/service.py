@@ -121,6 +121,15 @@ def team_is_open(settings: HandoffSettings, now: datetime) -> bool:
     return office_hours.is_open(now, settings.office_hours, settings.timezone, settings.holidays)
 
 
+def team_notice(settings: HandoffSettings, now: datetime, agents_online: bool) -> str | None:
+    """What a shopper handed to the built-in inbox is told of who answers: None when a person is there to join (the
+    caller says so), else the office-hours message when the team is closed (outside hours, or a holiday — even with
+    someone signed in), and the auto-response when it is open but nobody is available."""
+    if not team_is_open(settings, now):
+        return settings.office_hours_message
+    return None if agents_online else settings.auto_response
+
+
 async def enqueue_handoff(
     session: AsyncSession, conversation_id: str, target: str, now: datetime, transcript_seq: int | None = None
 ) -> OutboxItem:
