@@ -25,15 +25,19 @@ def outcome_of(
 ) -> tuple[Outcome, str]:
     """The outcome from running counts of the agent's decisions on shopper questions.
 
-    A question answered after an earlier one was not still counts as resolved: the shopper got an answer in the
-    end. A handoff accepted (a ticket on its way or made) is routed to the team whatever came before.
+    Resolved means every question was answered: one left unanswered (do not hand off, or the shopper said no to a
+    person) leaves the conversation unresolved even when a later one was answered. A handoff accepted (a ticket on
+    its way or made) is routed to the team whatever came before.
     """
     if handoff_method:
         return Outcome.routed_to_team, f"handed off ({handoff_method}): {handoff_reason or 'no reason given'}"
     if not questions:
         return Outcome.no_question, "greetings only" if small_talk else "no question asked"
-    if last_decision == "answer":
+    if answered >= questions:
         return Outcome.resolved, f"answered {answered} question{'s' if answered != 1 else ''}"
     why = "the shopper said no to a person" if declined else "no handoff"
+    left = questions - answered
+    if last_decision == "answer":  # the last was answered; an earlier one was not
+        return Outcome.unresolved, f"{left} of {questions} questions not answered ({why})"
     what = "asked for a person" if last_decision == "human_requested" else "could not answer"
     return Outcome.unresolved, f"{what}: {(last_question or '')[:200]!r} ({why})"
