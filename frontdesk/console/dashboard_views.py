@@ -41,6 +41,8 @@ DECISIONS = {
     "human_requested": "asked for a person",
     "small_talk": "small talk",
 }
+#: The shopper's 👍 / 👎 on an AI answer, as the transcript says it.
+RATINGS = {"helpful": "the shopper rated it helpful", "not_helpful": "the shopper rated it “didn't help”"}
 QUICK_RANGES = (7, 30, 90)
 #: Characters of an "Add to knowledge" link: far below the 16 KB a request line may have on the server.
 LINK_BUDGET = 8000
@@ -55,6 +57,7 @@ class Filters:
     channel: str | None = None
     outcome: str | None = None
     page: int = 1
+    feedback_changed: bool = False
     problems: tuple[str, ...] = field(default=(), compare=False)
 
     @classmethod
@@ -91,7 +94,8 @@ class Filters:
             outcome = None
         raw_page = params.get("page", "1")
         page = min(int(raw_page), MAX_PAGE) if raw_page.isdigit() and int(raw_page) > 0 else 1
-        return cls(start, end, channel, outcome, page, tuple(problems))
+        feedback_changed = params.get("feedback") == "changed"
+        return cls(start, end, channel, outcome, page, feedback_changed, tuple(problems))
 
     def query(self, **changes: Any) -> str:
         """This view's query string with `changes` (the page goes back to 1 unless given)."""
@@ -101,6 +105,8 @@ class Filters:
             params["channel"] = changed.channel
         if changed.outcome:
             params["outcome"] = changed.outcome
+        if changed.feedback_changed:
+            params["feedback"] = "changed"
         if changed.page > 1:
             params["page"] = str(changed.page)
         return urlencode(params)
@@ -196,6 +202,7 @@ async def overview_page(request: Request, session: Session) -> Response:
             "totals": totals,
             "cards": cards,
             "counts": counts,
+            "feedback_href": filters.conversations(outcome=None, feedback_changed=True),
             "days": per_day.days,
             "bars": charts.outcome_bars(per_day.days),
             "rates": charts.rate_lines(per_day.days),
@@ -213,7 +220,7 @@ async def conversations_page(request: Request, session: Session) -> Response:
     async def listed(page: int) -> tuple[list[conversations.Listed], int]:
         return await conversations.search(
             session, outcome=filters.outcome, since=low, until=high, channel=filters.channel,
-            limit=PAGE_SIZE, offset=(page - 1) * PAGE_SIZE,
+            feedback_changed=filters.feedback_changed, limit=PAGE_SIZE, offset=(page - 1) * PAGE_SIZE,
         )  # fmt: skip
 
     rows, total = await listed(filters.page)
@@ -258,6 +265,7 @@ async def conversation_page(conversation_id: str, request: Request, session: Ses
             "decision": DECISIONS.get(str(decision)) if decision else None,
             "decision_key": decision,
             "confidence": f"{confidence:.2f}" if isinstance(confidence, float | int) else None,
+            "rating": RATINGS.get(str(meta.get("rating"))) if message.author == "ai" else None,
         })  # fmt: skip
     return console_page(
         request,

@@ -44,6 +44,9 @@ class Conversation(Timestamped, Base):
     small_talk: Mapped[bool] = mapped_column(Boolean, default=False)
     last_decision: Mapped[str | None] = mapped_column(String(16))
     last_question: Mapped[str | None] = mapped_column(Text)
+    # AI answers the shopper rated "didn't help": not answers, for the outcome; and whether that moved the outcome.
+    rated_unhelpful: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    feedback_changed: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
     outcome_reason: Mapped[str] = mapped_column(String(300), default="no question asked yet")
     last_seq: Mapped[int] = mapped_column(Integer, default=0)
     last_activity_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)

@@ -209,6 +209,10 @@ async def awaiting_turns(session: AsyncSession, after_id: int = 0, limit: int = 
     return list(rows.all())
 
 
+async def message_at(session: AsyncSession, conversation_id: str, seq: int) -> Message | None:
+    return await session.scalar(select(Message).where(Message.conversation_id == conversation_id, Message.seq == seq))
+
+
 async def by_client_id(session: AsyncSession, conversation_id: str, client_id: str) -> Message | None:
     return await session.scalar(
         select(Message).where(Message.conversation_id == conversation_id, Message.client_id == client_id)
@@ -370,11 +374,15 @@ async def search(
     since: datetime | None = None,
     until: datetime | None = None,
     channel: str | None = None,
+    feedback_changed: bool = False,
     limit: int = 25,
     offset: int = 0,
 ) -> tuple[list[Listed], int]:
-    """Conversations started in [since, until) with this outcome and channel, newest first, and how many match."""
+    """Conversations started in [since, until) with this outcome and channel (and, with `feedback_changed`, only
+    those whose outcome the shopper's feedback changed), newest first, and how many match."""
     conditions = started(since, until, channel, outcome)
+    if feedback_changed:
+        conditions.append(Conversation.feedback_changed.is_(True))
     total = await session.scalar(select(func.count()).select_from(Conversation).where(*conditions)) or 0
     rows = (
         await session.execute(

@@ -32,7 +32,7 @@ from frontdesk.handoff import service as handoff
 from frontdesk.handoff.schemas import Method
 from frontdesk.inbox import service as inbox
 from frontdesk.knowledge.service import Knowledge
-from frontdesk.metrics.outcomes import outcome_of
+from frontdesk.metrics.outcomes import Outcome, outcome_of
 from frontdesk.realtime.bus import INBOX_TOPIC, EventBus, conversation_topic
 
 if TYPE_CHECKING:
@@ -47,6 +47,8 @@ THANKS_REPLY = "You're welcome! Is there anything else I can help with?"
 HUMAN_OFFER = "Of course. Would you like to connect with a person from our team?"
 ON_ITS_WAY = "Thanks! I'm passing this conversation to our team now."
 HANDOFF_YES, HANDOFF_NO = "handoff_yes", "handoff_no"
+HELPFUL, NOT_HELPFUL = "helpful", "not_helpful"
+RATINGS = (HELPFUL, NOT_HELPFUL)
 SMS = "sms"  # the channel whose replies go out as texts, and whose handoffs need no consent step
 
 
@@ -428,17 +430,48 @@ class ChatFlow:
         return [message], [Status.handing_off.value]
 
     async def _update_outcome(self, session: AsyncSession, conversation: Conversation) -> None:
-        outcome, reason = outcome_of(
-            questions=conversation.questions,
-            answered=conversation.answered,
-            last_decision=conversation.last_decision,
-            last_question=conversation.last_question,
-            small_talk=conversation.small_talk,
-            handoff_method=conversation.handoff_method,
-            handoff_reason=conversation.handoff_reason,
-            declined=conversation.handoff_declined,
-        )
+        def of(unhelpful: int) -> tuple[Outcome, str]:
+            return outcome_of(
+                questions=conversation.questions,
+                answered=conversation.answered,
+                last_decision=conversation.last_decision,
+                last_question=conversation.last_question,
+                small_talk=conversation.small_talk,
+                handoff_method=conversation.handoff_method,
+                handoff_reason=conversation.handoff_reason,
+                declined=conversation.handoff_declined,
+                unhelpful=unhelpful,
+            )
+
+        outcome, reason = of(conversation.rated_unhelpful)
         conversation.outcome, conversation.outcome_reason = outcome.value, reason
+        conversation.feedback_changed = bool(conversation.rated_unhelpful) and outcome is not of(0)[0]
+
+    async def rate(self, conversation_id: str, seq: int, rating: str) -> None:
+        """The shopper's 👍 ("helpful") or 👎 ("not_helpful") on one of the AI's answers; the last one counts. An
+        answer rated "didn't help" is not an answer for the conversation's outcome."""
+        if rating not in RATINGS:
+            raise FlowError("bad_frame", "a rating is helpful or not_helpful")
+
+        async def keep(session: AsyncSession) -> str | None:
+            conversation = await conversations.get(session, conversation_id)
+            answer = await conversations.message_at(session, conversation_id, seq)
+            if answer is None or not is_rateable(answer):
+                raise FlowError("not_rateable", "only the assistant's answers can be rated")
+            before = (answer.meta or {}).get("rating")
+            if before == rating:
+                return None
+            await conversations.set_message_meta(
+                session, conversation_id, seq, {**(answer.meta or {}), "rating": rating}
+            )
+            conversation.rated_unhelpful += (rating == NOT_HELPFUL) - (before == NOT_HELPFUL)
+            await self._update_outcome(session, conversation)
+            return rating
+
+        if await conversations.retrying(self.sessions, keep):
+            await self.bus.publish(
+                conversation_topic(conversation_id), {"type": "rating", "seq": seq, "rating": rating}
+            )
 
     @staticmethod
     def _count(conversation: Conversation, decision: str, question: str) -> None:
@@ -476,6 +509,11 @@ async def reach_away(
     return True
 
 
+def is_rateable(message: Message) -> bool:
+    """An answer of the AI from the knowledge (not small talk, an offer or a notice): what the shopper may rate."""
+    return message.author == "ai" and message.kind == "text" and "entry" in (message.meta or {})
+
+
 def message_event(message: Message) -> dict[str, object]:
     event: dict[str, object] = {
         "type": "message",
@@ -489,6 +527,9 @@ def message_event(message: Message) -> dict[str, object]:
         event["actions"] = (message.meta or {}).get("actions", [])
     if message.client_id:
         event["client_id"] = message.client_id
+    if is_rateable(message):
+        event["rateable"] = True
+        event["rating"] = (message.meta or {}).get("rating")
     return event
 
 

@@ -7,7 +7,7 @@ from datetime import date, datetime
 from pydantic import BaseModel, Field
 
 
-class Overview(BaseModel):
+class Outcomes(BaseModel):
     conversations: int
     resolved: int
     routed_to_team: int
@@ -17,7 +17,13 @@ class Overview(BaseModel):
     routed_to_team_rate: float | None = Field(description="routed_to_team / (conversations − no_question)")
 
 
-class Day(Overview):
+class Overview(Outcomes):
+    changed_by_feedback: int = Field(
+        description="Conversations whose outcome the shopper's feedback changed (an answer rated “didn't help”)"
+    )
+
+
+class Day(Outcomes):
     """One UTC day's outcomes of the conversations started that day."""
 
     day: date

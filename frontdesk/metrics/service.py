@@ -76,7 +76,8 @@ async def overview(
     counts = dict.fromkeys(Outcome, 0)
     for outcome, count in (await session.execute(query)).all():
         counts[Outcome(outcome)] = count
-    return Overview.model_validate(_counted(counts))
+    changed = select(func.count()).where(*_in_range(start, end, channel), Conversation.feedback_changed.is_(True))
+    return Overview.model_validate({**_counted(counts), "changed_by_feedback": await session.scalar(changed) or 0})
 
 
 def _utc_day(session: AsyncSession) -> ColumnElement[object]:

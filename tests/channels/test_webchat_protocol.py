@@ -384,3 +384,52 @@ async def test_one_address_may_hold_only_so_many_chats_open(settings: Settings, 
         # Closed chats free their places.
         async with connect(base) as (_chat, welcome):
             assert welcome["type"] == "welcome"
+
+
+async def test_a_thumbs_down_unresolves_the_conversation_and_the_overview_counts_it(server: str) -> None:
+    before = httpx.get(f"{server}/api/metrics/overview", headers=ADMIN_HEADERS).json()
+    async with connect(server) as (chat, welcome):
+        await chat.send({"type": "message", "text": "do you ship to canada?"})
+        frames = await chat.until(lambda f: f.get("author") == "ai")
+        answer = frames[-1]
+        assert (answer["rateable"], answer["rating"]) == (True, None)
+        assert conversation(server, welcome["conversation_id"])["outcome"] == "resolved"
+        await chat.send({"type": "feedback", "seq": answer["seq"], "rating": "not_helpful"})
+        rated = await chat.until(lambda f: f["type"] == "rating")
+        assert rated[-1] == {"type": "rating", "seq": answer["seq"], "rating": "not_helpful"}
+        stored = conversation(server, welcome["conversation_id"])
+        assert stored["outcome"] == "unresolved"
+        assert stored["outcome_reason"] == "the shopper rated 1 answer of 1 “didn't help”"
+        after = httpx.get(f"{server}/api/metrics/overview", headers=ADMIN_HEADERS).json()
+        assert after["changed_by_feedback"] == before["changed_by_feedback"] + 1
+        assert after["resolved"] == before["resolved"]  # not counted as resolved
+        # A change of mind counts: the last rating is the one kept.
+        await chat.send({"type": "feedback", "seq": answer["seq"], "rating": "helpful"})
+        await chat.until(lambda f: f["type"] == "rating")
+        assert conversation(server, welcome["conversation_id"])["outcome"] == "resolved"
+        # Reconnecting shows the rating on the answer.
+        token = welcome["token"]
+    async with connect(server, {"token": token, "last_seq": 0}) as (chat, _again):
+        replay = [f for f in await chat.frames(0.5) if f["type"] == "message" and f["author"] == "ai"]
+        assert replay[-1]["rating"] == "helpful"
+
+
+async def test_feedback_on_anything_but_an_answer_or_with_a_bad_shape_is_refused(server: str) -> None:
+    async with connect(server) as (chat, welcome):
+        await chat.send({"type": "message", "text": "hello"})  # small talk: not an answer from the knowledge
+        frames = await chat.until(lambda f: f.get("author") == "ai")
+        assert "rateable" not in frames[-1]
+        for bad in [
+            {"seq": 1, "rating": "not_helpful"},  # the shopper's own message
+            {"seq": frames[-1]["seq"], "rating": "not_helpful"},  # small talk
+            {"seq": 99, "rating": "helpful"},  # no such message
+            {"seq": True, "rating": "helpful"},
+            {"seq": 2**63, "rating": "helpful"},
+            {"seq": "2", "rating": "helpful"},
+            {"seq": 2, "rating": "love it"},
+            {"seq": 2},
+        ]:
+            await chat.send({"type": "feedback", **bad})
+        errors = [f["code"] for f in await chat.frames(0.8) if f["type"] == "error"]
+        assert errors == ["not_rateable"] * 3 + ["bad_frame"] * 5
+    assert conversation(server, welcome["conversation_id"])["outcome"] == "no_question"

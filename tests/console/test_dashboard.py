@@ -248,3 +248,24 @@ def test_an_agent_gets_the_403_page_and_a_signed_out_visitor_the_sign_in(
             expect(page.get_by_role("navigation", name="Console")).to_have_count(0)
     finally:
         context.close()
+
+
+def test_outcomes_the_shoppers_feedback_changed_are_counted_and_listed(admin_page: Page, server: Server) -> None:
+    page = admin_page
+    page.goto(f"{server.base}/console/overview")
+    before = int(metric(page, "changed_by_feedback").locator(".dash-count-value").inner_text())
+    with Shopper(server) as shopper:
+        answer = shopper.ask(CANADA)
+        shopper.send({"type": "feedback", "seq": answer["seq"], "rating": "not_helpful"})
+        shopper.until(lambda f: f["type"] == "rating")
+        rated = shopper.conversation_id
+    page.reload()
+    expect(metric(page, "changed_by_feedback")).to_contain_text(f"{before + 1} outcome")
+    metric(page, "changed_by_feedback").click()
+    expect(page).to_have_url(re.compile(r"/console/conversations\?.*feedback=changed"))
+    expect(page.locator("#conversations-summary")).to_contain_text("whose outcome the shopper's feedback changed")
+    assert rated in listed_ids(page)
+    expect(page.locator(f'tr[data-conversation="{rated}"] .dash-badge')).to_have_text("Unresolved")
+    page.goto(f"{server.base}/console/conversations/{rated}")
+    expect(page.locator('[data-fact="reason"]')).to_contain_text("didn't help")
+    expect(page.locator(".dash-rating")).to_have_text("the shopper rated it “didn't help”")

@@ -432,3 +432,32 @@ def test_a_reply_while_the_panel_is_closed_shows_an_unread_count_but_a_reload_co
     expect(chat.hook("root")).to_have_attribute("data-conversation", re.compile("."))
     expect(chat.messages("ai")).to_have_count(1)
     expect(unread).to_be_hidden()
+
+
+def test_a_thumbs_down_on_an_answer_makes_the_conversation_unresolved(page: Page, server: Server) -> None:
+    chat = Chat(page, server).open()
+    chat.ask(CANADA)
+    answer = chat.messages("ai", "text").last
+    expect(answer).to_contain_text("shipping to Canada")
+    rating = answer.get_by_role("group", name="Was this answer helpful?")
+    down, up = rating.get_by_role("button", name="This didn't help"), rating.get_by_role("button", name="This helped")
+    expect(up).to_have_attribute("aria-pressed", "false")
+    down.click()
+    expect(down).to_have_attribute("aria-pressed", "true")
+    expect(up).to_have_attribute("aria-pressed", "false")
+    assert [f for f in chat.sent if f["type"] == "feedback"][-1]["rating"] == "not_helpful"
+
+    conversation_id = chat.conversation_id
+    for _ in range(50):  # the frame is sent: the server takes it at once
+        stored = server.api("GET", f"/api/conversations/{conversation_id}")
+        if stored["outcome"] == "unresolved":
+            break
+        page.wait_for_timeout(100)
+    assert stored["outcome"] == "unresolved"
+    assert "didn't help" in stored["outcome_reason"]
+    # Reloaded, the widget shows the rating it was given.
+    page.reload()
+    chat.bubble.click()
+    expect(chat.messages("ai", "text").last.get_by_role("button", name="This didn't help")).to_have_attribute(
+        "aria-pressed", "true"
+    )

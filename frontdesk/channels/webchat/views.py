@@ -297,6 +297,13 @@ async def _read(websocket: WebSocket, conversation_id: str, token: str, ip: str)
                 if not state.limits.visitor_messages.allow(token):
                     raise Refused("rate_limited", "you're sending messages too fast; wait a moment")
                 await state.flow.email(conversation_id, email.strip())
+            elif kind == "feedback":
+                seq, rating = frame.get("seq"), frame.get("rating")
+                if _seq(seq) != seq or not seq or not isinstance(rating, str):
+                    raise Refused("bad_frame", "a feedback frame needs the seq of an answer and a rating")
+                if not state.limits.visitor_messages.allow(token):
+                    raise Refused("rate_limited", "you're sending messages too fast; wait a moment")
+                await state.flow.rate(conversation_id, seq, rating)
             elif kind == "hello":
                 raise Refused("bad_frame", "already said hello")
             else:

@@ -177,6 +177,11 @@
     "  padding: 6px 12px; cursor: pointer; }",
     ".action[data-action='handoff_yes'] { background: var(--fd-colour); color: var(--fd-on-colour); }",
     ".action:disabled { opacity: .45; cursor: default; }",
+    ".rating { display: flex; gap: 4px; margin-top: 6px; white-space: normal; }",
+    ".rate { border: 1px solid #c4c4c4; background: #ffffff; border-radius: 12px; padding: 1px 8px; cursor: pointer;",
+    "  font-size: 13px; line-height: 20px; }",
+    ".rate[aria-pressed='true'] { border-color: var(--fd-colour); background: var(--fd-colour); }",
+    ".rate:focus-visible { outline: 2px solid var(--fd-colour); outline-offset: 2px; }",
     ".typing { padding: 0 16px 4px; font-size: 13px; color: #555; background: #f7f7f5; }",
     ".notice { margin: 0; padding: 6px 16px; font-size: 13px; background: #fdecea; color: #8a1c12; }",
     ".ended { padding: 12px 16px; text-align: center; border-top: 1px solid #e4e4e4; }",
@@ -503,6 +508,8 @@
         return this.showTyping(frame.author);
       case "error":
         return this.error(frame);
+      case "rating":
+        return this.showRating(Number(frame.seq), String(frame.rating));
       default:
         return undefined; // pong and anything newer
     }
@@ -640,7 +647,41 @@
       });
       node.appendChild(actions);
     }
+    if (frame.rateable) node.appendChild(this.ratingButtons(Number(frame.seq), frame.rating));
     return node;
+  };
+
+  // 👍 / 👎 under an answer of the assistant: "didn't help" tells the store the answer did not resolve the question.
+  Widget.prototype.ratingButtons = function (seq, rating) {
+    var self = this;
+    var group = el("div", { class: "rating", role: "group", "aria-label": "Was this answer helpful?",
+                            "data-frontdesk": "rating" });
+    [["helpful", "\uD83D\uDC4D", "This helped"], ["not_helpful", "\uD83D\uDC4E", "This didn't help"]].forEach(
+      function (choice) {
+        var button = el("button", { type: "button", class: "rate", "data-rating": choice[0],
+                                    "aria-label": choice[2], title: choice[2], "aria-pressed": "false" }, choice[1]);
+        button.addEventListener("click", function () {
+          self.showRating(seq, choice[0]);
+          var frame = { type: "feedback", seq: seq, rating: choice[0] };
+          if (!self.sendFrame(frame)) self.outbox.push(frame);
+        });
+        group.appendChild(button);
+      }
+    );
+    this.markRating(group, rating);
+    return group;
+  };
+
+  Widget.prototype.showRating = function (seq, rating) {
+    var node = this.bySeq[seq];
+    var group = node && node.querySelector("[data-frontdesk='rating']");
+    if (group) this.markRating(group, rating);
+  };
+
+  Widget.prototype.markRating = function (group, rating) {
+    Array.prototype.forEach.call(group.querySelectorAll("button"), function (button) {
+      button.setAttribute("aria-pressed", String(button.getAttribute("data-rating") === rating));
+    });
   };
 
   Widget.prototype.refreshOffers = function () {
