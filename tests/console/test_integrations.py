@@ -144,3 +144,10 @@ def test_the_page_fits_a_tablet(admin_page: Page, server: Server) -> None:
         expect(admin.get_by_role("heading", level=1)).to_be_visible()
         overflow = admin.evaluate("document.documentElement.scrollWidth - document.documentElement.clientWidth")
         assert overflow <= 0, f"{path} scrolls sideways on a 768px tablet ({overflow}px)"
+
+
+def test_the_page_shows_the_smtp_server_email_goes_through(admin_page: Page, server: Server) -> None:
+    admin_page.goto(f"{server.base}/console/integrations")
+    email = admin_page.locator('[data-integration="email"]')
+    expect(email.locator('[data-field="connection"]')).to_have_text("Set up")
+    expect(email.locator('[data-field="address"]')).to_contain_text("127.0.0.1:")

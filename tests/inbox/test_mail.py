@@ -304,6 +304,26 @@ async def test_email_waits_with_a_clear_error_while_smtp_is_not_configured(datab
         assert row is not None and row.attempts == 1
 
 
+async def test_a_team_alert_without_smtp_is_skipped_not_retried_forever(database: Database) -> None:
+    clock = Clock()
+    async with database.session() as session:
+        conversation = await conversations.create(session, "webchat", conversations.new_visitor_token())
+        await handoff.enqueue_email(session, conversation.id, handoff.TEAM_ALERT, clock())
+        await session.commit()
+        conversation_id = conversation.id
+    worker = OutboxWorker(database.sessions, EventBus(), Presence(), clock, asyncio.Event())
+    await worker.deliver_due()
+    async with database.session() as session:
+        row = await session.scalar(select(OutboxItem).where(OutboxItem.conversation_id == conversation_id))
+        assert row is not None
+        assert (row.status, row.last_error) == ("skipped", f"not sent: {NOT_CONFIGURED}")
+    clock.now += timedelta(hours=1)
+    assert await worker.deliver_due() == 0  # nothing left to try
+    async with database.session() as session:
+        row = await session.scalar(select(OutboxItem).where(OutboxItem.conversation_id == conversation_id))
+        assert row is not None and (row.status, row.attempts) == ("skipped", 1)  # tried once, when it was due
+
+
 def test_resume_link_holds_for_fourteen_days_and_only_for_its_key() -> None:
     now = datetime(2026, 11, 25, 12, 0, tzinfo=UTC)
     links = ResumeLinks.from_secret_key(TEST_SECRET_KEY, "https://chat.example/")

@@ -174,3 +174,12 @@ async def test_the_workers_connector_is_built_from_the_saved_credentials(
 async def test_integrations_need_the_admin(client: httpx.AsyncClient) -> None:
     anonymous = await client.get("/api/integrations/zendesk", headers={"Authorization": ""})
     assert anonymous.status_code == 401
+
+
+async def test_the_page_says_when_email_is_not_set_up_and_what_that_means(client: httpx.AsyncClient) -> None:
+    page = await client.get("/console/integrations")
+    assert page.status_code == 200
+    assert 'id="email-heading">Email (SMTP)' in page.text
+    assert "Not set up" in page.text
+    assert "Alerts to the team about handoffs nobody can take are skipped" in page.text
+    assert "FRONTDESK_SMTP_HOST" in page.text
