@@ -1,6 +1,6 @@
 """A whole SMS conversation that needs people: no consent step and no email question, the handoff at once, and the
-team's replies back as texts — through the built-in inbox, and through Zendesk (the fake, connected through the
-integrations API, its agent's reply delivered to our signed webhook)."""
+team's replies back as texts — through the built-in inbox, through Zendesk (the fake, connected through the
+integrations API, its agent's reply delivered to our signed webhook) and through Gorgias (its HTTP integration)."""
 
 from __future__ import annotations
 
@@ -15,6 +15,7 @@ from frontdesk.conversations.models import Profile
 from frontdesk.handoff.flow import ON_ITS_WAY
 from frontdesk.realtime.bus import INBOX_TOPIC
 from tests.channels.test_sms_inbound import SHOPPER, UNANSWERABLE, Phone, start_phone
+from tests.fakes.gorgias import GorgiasFake
 from tests.fakes.twilio import TwilioFake
 from tests.fakes.zendesk import ZendeskFake
 from tests.server import ADMIN_HEADERS
@@ -29,11 +30,16 @@ def zendesk() -> Iterator[ZendeskFake]:
 
 
 @pytest.fixture
-async def phone(settings: Settings, zendesk: ZendeskFake) -> AsyncIterator[Phone]:
+def gorgias() -> Iterator[GorgiasFake]:
+    with GorgiasFake() as fake:
+        yield fake
+
+
+@pytest.fixture
+async def phone(settings: Settings, zendesk: ZendeskFake, gorgias: GorgiasFake) -> AsyncIterator[Phone]:
+    helpdesks = {"zendesk_url_template": zendesk.url_template, "gorgias_url_template": gorgias.url_template}
     with TwilioFake() as twilio:
-        async for connected in start_phone(
-            settings.model_copy(update={"zendesk_url_template": zendesk.url_template}), twilio
-        ):
+        async for connected in start_phone(settings.model_copy(update=helpdesks), twilio):
             yield connected
 
 
@@ -142,3 +148,37 @@ async def test_zendesk_takes_a_shopper_known_only_by_phone(phone: Phone, zendesk
     assert ticket is not None and conversation.status == "with_team"
     requester = zendesk.user(ticket.requester_id)  # made an end user by phone first: a ticket's requester needs one
     assert (requester.phone, requester.email, requester.role) == (SHOPPER, None, "end-user")
+
+
+async def test_gorgias_gets_an_sms_ticket_later_texts_reach_it_and_its_agent_reply_is_texted(
+    phone: Phone, gorgias: GorgiasFake
+) -> None:
+    form = {"domain": gorgias.domain, "email": gorgias.email, "api_key": gorgias.api_key}
+    connected = await phone.http.post("/api/integrations/gorgias", json=form, headers=ADMIN_HEADERS)
+    assert connected.status_code == 201 and connected.json()["reply_path"]["ready"], connected.text
+    chosen = await phone.http.put("/api/settings/handoff", json={"method": "gorgias"}, headers=ADMIN_HEADERS)
+    assert chosen.status_code == 200, chosen.text
+
+    await phone.text(UNANSWERABLE)
+    await phone.deliver()
+
+    conversation = await phone.conversation()
+    ticket = gorgias.ticket_by_external_id(conversation.id)
+    assert ticket is not None and conversation.status == "with_team"
+    assert ticket.channel == "sms" and "sms" in ticket.tags
+    customer = gorgias.customer(ticket.customer["id"])  # made by phone first: a ticket's customer needs one
+    assert (customer["email"], customer["channels"][0]["address"]) == (None, SHOPPER)
+    assert SHOPPER in ticket.messages[0].body_text and UNANSWERABLE in ticket.messages[0].body_text
+    assert phone.received()[0] == ON_ITS_WAY
+
+    await phone.text("it's for a school project")
+    await phone.deliver()
+    assert gorgias.ticket(ticket.id).messages[-1].body_text == "it's for a school project"
+
+    _method, url, headers, body = gorgias.agent_message_request(ticket.id, AGENT_REPLY)
+    relayed = await phone.http.post(httpx.URL(url).path, content=body, headers=headers)
+    assert relayed.status_code == 200, relayed.text
+    await phone.deliver()
+
+    assert phone.received()[-1] == AGENT_REPLY
+    assert [m.author for m in await phone.messages(conversation.id)][-1] == "agent"

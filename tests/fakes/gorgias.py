@@ -204,7 +204,8 @@ class GorgiasFake(FakeHttpServer):
         self._customer_ids = Counter(2)
         self._integration_ids = Counter(501)
         self.agent = {"id": 1, "email": email, "name": "Juniper Agent"}
-        self._customers: dict[str, dict[str, Any]] = {}
+        self._customers: dict[str, dict[str, Any]] = {}  # by lower-cased email
+        self._customers_by_id: dict[int, dict[str, Any]] = {}
         self._tickets: dict[int, GorgiasTicket] = {}
         self._integrations: dict[int, GorgiasIntegration] = {}
         super().__init__(
@@ -316,6 +317,7 @@ class GorgiasFake(FakeHttpServer):
     def build_app(self) -> ASGIApp:
         routes = [
             Route("/api/account", self._api(self._account), methods=["GET"]),
+            Route("/api/customers", self._api(self._create_customer), methods=["POST"]),
             Route("/api/tickets", self._api(self._create_ticket), methods=["POST"]),
             Route("/api/tickets", self._api(self._list_tickets), methods=["GET"]),
             Route("/api/tickets/{ticket_id:int}", self._api(self._show_ticket), methods=["GET"]),
@@ -363,7 +365,10 @@ class GorgiasFake(FakeHttpServer):
             return _error("Invalid ticket", {"ticket": ["Must be an object."]})
         errors: Errors = {}
         customer = payload.get("customer")
-        if not (isinstance(customer, dict) and isinstance(customer.get("email"), str) and "@" in customer["email"]):
+        if isinstance(customer, dict) and isinstance(customer.get("id"), int):
+            if customer["id"] not in self._customers_by_id:
+                errors["customer.id"] = [f"No customer with the id {customer['id']}."]
+        elif not (isinstance(customer, dict) and isinstance(customer.get("email"), str) and "@" in customer["email"]):
             errors["customer.email"] = ["Missing data for required field."]
         messages = payload.get("messages")
         if not isinstance(messages, list) or not 1 <= len(messages) <= MAX_MESSAGES:
@@ -399,12 +404,48 @@ class GorgiasFake(FakeHttpServer):
             return JSONResponse(ticket.to_json(), status_code=201)
 
     def _customer_for(self, customer: dict[str, Any]) -> dict[str, Any]:
+        if isinstance(customer.get("id"), int):
+            return dict(self._customers_by_id[customer["id"]])
         email = customer["email"].lower()
         known = self._customers.get(email)
         if known is None:
             known = {"id": self._customer_ids.take(), "email": customer["email"], "name": customer.get("name")}
             self._customers[email] = known
+            self._customers_by_id[known["id"]] = known
         return dict(known)
+
+    async def _create_customer(self, request: Request) -> Response:
+        """A customer known by email or by a channel (a phone number for SMS), as a ticket of theirs needs one."""
+        payload = await _json_body(request)
+        if not isinstance(payload, dict):
+            return _error("Invalid customer", {"customer": ["Must be an object."]})
+        errors: Errors = {}
+        email = payload.get("email")
+        if email is not None and not (isinstance(email, str) and "@" in email):
+            errors["email"] = ["Not a valid email address."]
+        channels = payload.get("channels", [])
+        if not isinstance(channels, list) or not all(
+            isinstance(c, dict) and c.get("type") in ("email", "phone") and isinstance(c.get("address"), str)
+            and c["address"] for c in channels
+        ):  # fmt: skip
+            errors["channels"] = ["Each channel needs a type (email or phone) and an address."]
+        if not email and not channels:
+            errors["email"] = ["A customer needs an email or a channel."]
+        if errors:
+            return _error("Failed to create the customer: invalid data", errors)
+        with self._lock:
+            if email and email.lower() in self._customers:
+                return _error("A customer with this email already exists", status=409)
+            customer = {"id": self._customer_ids.take(), "email": email, "name": payload.get("name"),
+                        "channels": copy.deepcopy(channels)}  # fmt: skip
+            self._customers_by_id[customer["id"]] = customer
+            if email:
+                self._customers[email.lower()] = customer
+            return JSONResponse(dict(customer), status_code=201)
+
+    def customer(self, customer_id: int) -> dict[str, Any]:
+        with self._lock:
+            return copy.deepcopy(self._customers_by_id[customer_id])
 
     def _message(self, ticket_id: int, message: dict[str, Any]) -> GorgiasMessage:
         body_html = message.get("body_html")

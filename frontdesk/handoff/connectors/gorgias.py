@@ -54,10 +54,25 @@ class GorgiasConnector:
         found = await self.find_ticket(request.conversation_id)
         if found is not None:
             return found
-        data = await self.http.call("POST", "tickets", json_body=ticket_body(request)) or {}
+        customer_id = None if request.email else await self._customer_by_phone(request)
+        data = await self.http.call("POST", "tickets", json_body=ticket_body(request, customer_id)) or {}
         if data.get("id") is None:
             raise Unavailable("Gorgias created no ticket id in its answer")
         return TicketRef(str(data["id"]), NAME)
+
+    async def _customer_by_phone(self, request: TicketRequest) -> int:
+        """A Gorgias customer for a shopper known only by phone (SMS): a ticket needs a customer with an email or
+        an id, so one is made with the number as its phone channel (Gorgias's guide to SMS channels does this)."""
+        if not request.phone:
+            raise Rejected("Gorgias needs the shopper's email or phone number for a ticket")
+        customer = {
+            "name": request.name or request.phone,
+            "channels": [{"type": "phone", "address": request.phone, "preferred": True}],
+        }
+        data = await self.http.call("POST", "customers", json_body=customer) or {}
+        if not isinstance(data.get("id"), int):
+            raise Unavailable("Gorgias created no customer id in its answer")
+        return int(data["id"])
 
     async def find_ticket(self, conversation_id: str) -> TicketRef | None:
         data = await self.http.call("GET", "tickets", params={"external_id": conversation_id, "limit": "30"}) or {}
@@ -71,13 +86,18 @@ class GorgiasConnector:
         # Gorgias may have merged our ticket into the customer's open one: look it up again before writing to it.
         ticket_id = ticket_ref.id
         try:
-            await self.http.call("GET", f"tickets/{ticket_id}")
+            ticket = await self.http.call("GET", f"tickets/{ticket_id}") or {}
         except NotFound:
             found = await self.find_ticket(request.conversation_id)
             if found is None:
                 raise Rejected(f"Gorgias ticket {ticket_id} is gone and no ticket has this conversation") from None
             ticket_id = found.id
-        await self.http.call("POST", f"tickets/{ticket_id}/messages", json_body=message_body(request, text, text))
+            ticket = await self.http.call("GET", f"tickets/{ticket_id}") or {}
+        # The sender is the ticket's customer: for a shopper known only by phone, its id is all that names them.
+        customer = ticket.get("customer") if isinstance(ticket.get("customer"), dict) else {}
+        customer_id = None if request.email else customer.get("id")
+        body = message_body(request, text, text, customer_id=customer_id if isinstance(customer_id, int) else None)
+        await self.http.call("POST", f"tickets/{ticket_id}/messages", json_body=body)
 
     async def set_up_replies(self, webhook_url: str, secret: str) -> ReplyPath:
         """Gorgias signs nothing: the integration sends our generated secret in a header the relay compares."""
@@ -119,14 +139,16 @@ def _contact(request: TicketRequest) -> dict[str, str]:
     return contact
 
 
-def message_body(request: TicketRequest, text: str, html: str, subject: str | None = None) -> dict[str, Any]:
+def message_body(
+    request: TicketRequest, text: str, html: str, subject: str | None = None, customer_id: int | None = None
+) -> dict[str, Any]:
     channel = _channel(request)
     sender_address = request.email if channel == "email" else request.phone
     message: dict[str, Any] = {
         "channel": channel,
         "via": "api",
         "from_agent": False,
-        "sender": _contact(request),
+        "sender": {"id": customer_id} if customer_id is not None else _contact(request),
         "body_text": text,
         "body_html": html,
     }
@@ -137,15 +159,16 @@ def message_body(request: TicketRequest, text: str, html: str, subject: str | No
     return message
 
 
-def ticket_body(request: TicketRequest) -> dict[str, Any]:
+def ticket_body(request: TicketRequest, customer_id: int | None = None) -> dict[str, Any]:
+    """The ticket; `customer_id` names a customer made beforehand (a shopper known only by phone)."""
     tags = list(dict.fromkeys([*request.tags, request.channel]))
     return {
-        "customer": _contact(request),
+        "customer": {"id": customer_id} if customer_id is not None else _contact(request),
         "channel": _channel(request),
         "via": "api",
         "from_agent": False,
         "external_id": request.conversation_id,
         "subject": request.subject,
         "tags": [{"name": tag} for tag in tags],
-        "messages": [message_body(request, request.text, request.html, request.subject)],
+        "messages": [message_body(request, request.text, request.html, request.subject, customer_id)],
     }
