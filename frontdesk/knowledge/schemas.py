@@ -95,6 +95,19 @@ class EntryPatch(BaseModel):
     availability: Availability | None = None
 
 
+class PhrasingIn(BaseModel):
+    """Another way shoppers ask a FAQ's question."""
+
+    model_config = ConfigDict(str_strip_whitespace=True)
+
+    text: str = Field(min_length=1, max_length=MAX_TITLE)
+
+    @field_validator("text")
+    @classmethod
+    def _no_nul(cls, value: str) -> str:
+        return _clean(value)
+
+
 class EntryOut(BaseModel):
     model_config = ConfigDict(from_attributes=True)
 

@@ -164,6 +164,29 @@ async def update_entry(session: AsyncSession, knowledge: Knowledge, entry_id: in
     return entry
 
 
+class NotAFaq(KnowledgeError):
+    """A phrasing given for an entry that has none: only a FAQ is matched by its phrasings."""
+
+
+async def add_phrasing(session: AsyncSession, knowledge: Knowledge, entry_id: int, text: str) -> Entry:
+    """One more way shoppers ask a FAQ's question (a knowledge gap that entry should have answered); a phrasing the
+    entry has already (in any case) changes nothing."""
+    entry = await get_entry(session, entry_id)
+    if entry.kind != EntryKind.faq.value:
+        raise NotAFaq(f"entry {entry_id} is {_a(entry.kind)}, not a FAQ: only a FAQ takes phrasings; add a FAQ instead")
+    phrasing = " ".join(text.split())
+    known = {t.casefold() for t in [entry.title, *(entry.alternates or [])]}
+    if phrasing.casefold() in known:
+        return entry
+    return await update_entry(
+        session, knowledge, entry_id, EntryPatch(alternates=[*(entry.alternates or []), phrasing])
+    )
+
+
+def _a(kind: str) -> str:
+    return f"an {kind}" if kind[:1] in "aeiou" else f"a {kind}"
+
+
 def _fields_of(entry: Entry) -> dict[str, object]:
     return {
         "kind": entry.kind,

@@ -18,6 +18,7 @@ from frontdesk.knowledge.schemas import (
     EntryOut,
     EntryPatch,
     ImportReport,
+    PhrasingIn,
     SearchHit,
 )
 
@@ -87,6 +88,20 @@ async def update_entry(entry_id: int, patch: EntryPatch, session: Session, knowl
     except service.RefTaken as exc:
         raise HTTPException(status.HTTP_409_CONFLICT, str(exc)) from exc
     except ValueError as exc:  # the merged entry fails validation (e.g. a FAQ whose answer was emptied)
+        raise HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT, _validation_message(exc)) from exc
+
+
+@router.post("/{entry_id}/phrasings", response_model=EntryOut)
+async def add_phrasing(entry_id: int, phrasing: PhrasingIn, session: Session, knowledge: KnowledgeDep) -> EntryOut:
+    """Add a way shoppers ask a FAQ's question (say, a knowledge gap the FAQ should have answered): the agent
+    matches it from now on. A phrasing the FAQ has already changes nothing."""
+    try:
+        return EntryOut.model_validate(await service.add_phrasing(session, knowledge, entry_id, phrasing.text))
+    except service.EntryNotFound as exc:
+        raise HTTPException(status.HTTP_404_NOT_FOUND, str(exc)) from exc
+    except service.NotAFaq as exc:
+        raise HTTPException(status.HTTP_409_CONFLICT, str(exc)) from exc
+    except ValueError as exc:  # e.g. the FAQ has as many phrasings as an entry may have
         raise HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT, _validation_message(exc)) from exc
 
 

@@ -45,6 +45,13 @@ class GapExample(BaseModel):
     conversation_id: str
 
 
+class GapCandidate(BaseModel):
+    """A FAQ that came closest to the gap's question: the gap may be one more way of asking it."""
+
+    id: int
+    title: str
+
+
 class Gap(BaseModel):
     """Questions the agent could not answer that mean the same thing."""
 
@@ -58,6 +65,9 @@ class Gap(BaseModel):
     now_answered: bool = Field(description="The knowledge answers the question now")
     answered_by: str | None = Field(description="Title of the entry that answers it now")
     answered_by_id: int | None
+    candidates: list[GapCandidate] = Field(
+        description="The FAQs that came closest (the playground's candidates): the question may be added to one"
+    )
 
 
 class Gaps(BaseModel):

@@ -13,10 +13,11 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from frontdesk.agent import engine
 from frontdesk.conversations import service as conversations
 from frontdesk.conversations.models import Conversation
+from frontdesk.knowledge.schemas import EntryKind
 from frontdesk.knowledge.service import Knowledge
 from frontdesk.metrics import gaps as grouping
 from frontdesk.metrics.outcomes import Outcome
-from frontdesk.metrics.schemas import Daily, Day, Gap, GapExample, Gaps, Overview
+from frontdesk.metrics.schemas import Daily, Day, Gap, GapCandidate, GapExample, Gaps, Overview
 
 #: The longest range the per-day series and the gaps are computed for.
 MAX_DAYS = 366
@@ -155,7 +156,21 @@ def _gap(group: grouping.Group, knowledge: Knowledge, threshold: float | None, m
         now_answered=answered,
         answered_by=decision.entry.title if isinstance(decision, engine.Answer) else None,
         answered_by_id=decision.entry.id if isinstance(decision, engine.Answer) else None,
+        candidates=_candidates(decision),
     )
+
+
+def _candidates(decision: engine.Decision) -> list[GapCandidate]:
+    """The FAQs the engine ranked closest to a gap's question, best first (at most three)."""
+    closest = [decision.entry] if isinstance(decision, engine.Answer) else []
+    if isinstance(decision, engine.Unknown) and decision.best is not None:
+        closest.append(decision.best)
+    closest += [runner.entry for runner in getattr(decision, "runners_up", ())]
+    seen: dict[int, GapCandidate] = {}
+    for entry in closest:
+        if entry.kind is EntryKind.faq and entry.id not in seen:
+            seen[entry.id] = GapCandidate(id=entry.id, title=entry.title)
+    return list(seen.values())[:3]
 
 
 def _example(phrasing: grouping.Phrasing) -> GapExample:

@@ -114,3 +114,36 @@ def test_gaps_follow_the_channel_and_dates_chosen(admin_page: Page, server: Serv
     expect(page.locator("#gaps-summary")).to_contain_text("No question went unanswered")
     page.goto(f"{server.base}/console/gaps?from=2020-01-01&to=2020-01-31")
     expect(page.locator("#gaps-summary")).to_contain_text("No question went unanswered Jan 1, 2020 – Jan 31, 2020")
+
+
+WARRANTY = "what is the warranty on a tent?"  # the "What warranty do you offer?" FAQ should have answered it
+WARRANTY_FAQ = "What warranty do you offer?"
+
+
+def test_a_gap_an_existing_faq_should_have_answered_is_added_to_it_as_a_phrasing(
+    admin_page: Page, server: Server
+) -> None:
+    page = admin_page
+    ask_unanswered(server, WARRANTY)
+    entries_before = server.api("GET", "/api/knowledge?limit=200")["total"]
+
+    page.goto(f"{server.base}/console/gaps")
+    gap = page.get_by_role("article", name=WARRANTY, exact=True)
+    chooser = gap.get_by_label(f"The FAQ that answers “{WARRANTY}”")
+    expect(chooser.locator("option")).to_contain_text([WARRANTY_FAQ])
+    chooser.select_option(label=WARRANTY_FAQ)
+    gap.get_by_role("button", name="Add as a phrasing").click()
+    expect(page.locator("#flash")).to_have_text(
+        f"“{WARRANTY}” is now a phrasing of “{WARRANTY_FAQ}”: the agent answers it from now on."
+    )
+    assert server.api("GET", "/api/knowledge?limit=200")["total"] == entries_before  # no duplicate entry
+
+    page.get_by_role("navigation", name="Console").get_by_role("link", name="Playground").click()
+    page.get_by_role("textbox", name="Question").fill(WARRANTY)
+    page.get_by_role("button", name="Ask").click()
+    expect(page.locator("#entry-chosen")).to_contain_text(WARRANTY_FAQ)
+
+    page.get_by_role("navigation", name="Console").get_by_role("link", name="Knowledge gaps").click()
+    answered = page.locator('section[aria-labelledby="answered-heading"]')
+    now = answered.get_by_role("article", name=WARRANTY, exact=True)
+    expect(now).to_contain_text(f"Now answered by {WARRANTY_FAQ}")

@@ -137,3 +137,39 @@ async def test_with_an_api_token_set_requests_without_it_get_nothing(settings: S
             assert good.status_code == 201
             listed = await http.get("/api/knowledge", headers={"Authorization": "Bearer s3cret-token"})
             assert listed.json()["total"] == 1
+
+
+async def test_a_phrasing_added_to_a_faq_is_answered_and_kept_once(client: httpx.AsyncClient) -> None:
+    entry = (await client.post("/api/knowledge", json=FAQ)).json()
+    question = "do u guys mail parcels up to vancouver"
+    before = (await client.post("/api/agent/ask", json={"question": question})).json()
+    assert before["decision"] == "unknown"
+    added = await client.post(f"/api/knowledge/{entry['id']}/phrasings", json={"text": f"  {question}  "})
+    assert added.status_code == 200, added.text
+    assert added.json()["alternates"] == [*FAQ["alternates"], question]
+    again = await client.post(f"/api/knowledge/{entry['id']}/phrasings", json={"text": question.upper()})
+    assert again.json()["alternates"] == [*FAQ["alternates"], question]  # already there, in any case
+    after = (await client.post("/api/agent/ask", json={"question": question})).json()
+    assert (after["decision"], after["entry"]["id"]) == ("answer", entry["id"])
+
+
+async def test_a_phrasing_is_refused_for_what_is_not_a_faq_or_not_there(client: httpx.AsyncClient) -> None:
+    article = {
+        "kind": "article",
+        "title": "Tent care",
+        "body": "Dry it before storing it.",
+        "url": "https://x.example/a",
+    }
+    made = (await client.post("/api/knowledge", json=article)).json()
+    refused = await client.post(f"/api/knowledge/{made['id']}/phrasings", json={"text": "how do I store a tent"})
+    assert refused.status_code == 409
+    assert refused.json()["detail"].startswith(f"entry {made['id']} is an article, not a FAQ")
+    missing = await client.post("/api/knowledge/999999/phrasings", json={"text": "anything"})
+    assert missing.status_code == 404
+    faq = (await client.post("/api/knowledge", json=FAQ)).json()
+    for bad in [{"text": ""}, {"text": "x" * 5000}, {}, {"text": 5}]:
+        assert (await client.post(f"/api/knowledge/{faq['id']}/phrasings", json=bad)).status_code == 422, bad
+    signed_out = await client.post(
+        f"/api/knowledge/{faq['id']}/phrasings", json={"text": "hi"}, headers={"Authorization": ""}
+    )
+    assert signed_out.status_code == 401
