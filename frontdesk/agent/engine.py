@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Literal, Protocol
@@ -12,6 +13,8 @@ from frontdesk.knowledge.service import EntryView, Knowledge
 
 Author = Literal["shopper", "ai", "agent", "system"]
 SNIPPET_CHARS = 320
+#: The line the Shopify importer adds to a product's body ("Type: Tents; Vendor: Juniper & Pine; Tags: …").
+PRODUCT_DETAILS = re.compile(r"^(Type|Vendor|Tags): ")
 
 
 class Turn(Protocol):
@@ -126,21 +129,28 @@ def decide(
 
 
 def answer_text(entry: EntryView) -> str:
-    """The reply a shopper reads: the FAQ answer, an article's opening with its link, or a product's facts."""
+    """The reply a shopper reads, as plain text: the FAQ answer, an article's opening, or a product's facts. An
+    entry's link is the channel's to show: a web chat card or source link, the full address in a text message."""
     if entry.kind is EntryKind.faq:
         return entry.body
     if entry.kind is EntryKind.article:
-        snippet = _snippet(entry.body)
-        return f"{snippet}\n\nMore: {entry.url}" if entry.url else snippet
-    facts = [entry.title]
-    if entry.price is not None:
-        facts.append(f"${entry.price:,.2f}")
-    if entry.availability:
-        facts.append(entry.availability.replace("_", " "))
+        return _snippet(entry.body)
+    card = product_card(entry)
+    facts = [card["title"], *(card[name] for name in ("price", "availability") if card[name])]
     text = " — ".join(facts) + "."
-    if entry.body:
-        text += " " + _snippet(entry.body)
-    return f"{text}\n\n{entry.url}" if entry.url else text
+    return f"{text} {card['description']}" if card["description"] else text
+
+
+def product_card(entry: EntryView) -> dict[str, str | None]:
+    """What a product's card in the chat shows: its name, price, availability and a one-line description (the
+    importer's line of type, vendor and tags is for matching questions, not for reading)."""
+    description = "\n".join(line for line in entry.body.splitlines() if not PRODUCT_DETAILS.match(line))
+    return {
+        "title": entry.title,
+        "price": f"${entry.price:,.2f}" if entry.price is not None else None,
+        "availability": entry.availability.replace("_", " ") if entry.availability else None,
+        "description": _snippet(description) if description.strip() else None,
+    }
 
 
 def _snippet(body: str) -> str:

@@ -13,6 +13,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import TYPE_CHECKING, Protocol
+from urllib.parse import urljoin
 
 from email_validator import EmailNotValidError, validate_email
 from sqlalchemy import event
@@ -23,6 +24,7 @@ from sqlalchemy.orm.exc import StaleDataError
 from frontdesk.agent import engine, phrases
 from frontdesk.channels.sms.sending import enqueue_sms
 from frontdesk.channels.sms.service import sms_answer, sms_plain
+from frontdesk.channels.webchat import service as webchat
 from frontdesk.conversations import service as conversations
 from frontdesk.conversations.models import Conversation, Message
 from frontdesk.conversations.state import TEAM_OWNS, Status, Transition, TransitionRefused, can
@@ -31,6 +33,7 @@ from frontdesk.crashpoints import no_crash
 from frontdesk.handoff import service as handoff
 from frontdesk.handoff.schemas import Method
 from frontdesk.inbox import service as inbox
+from frontdesk.knowledge.schemas import EntryKind
 from frontdesk.knowledge.service import Knowledge
 from frontdesk.metrics.outcomes import Outcome, outcome_of
 from frontdesk.realtime.bus import INBOX_TOPIC, EventBus, conversation_topic
@@ -310,12 +313,15 @@ class ChatFlow:
                 meta = {"decision": "answer", "entry": decision.entry.id, "confidence": decision.confidence}
                 self._count(conversation, "answer", shopper.text)
                 text = decision.text
-                if conversation.channel == SMS:
-                    text = sms_answer(text, decision.entry.url)
-                out.append(await conversations.insert_message(
-                    session, conversation, "ai", text,
-                    meta={"entry": decision.entry.id, "confidence": round(decision.confidence, 4)},
-                ))  # fmt: skip
+                link = await entry_link(session, decision.entry.url)
+                answer: dict[str, object] = {"entry": decision.entry.id, "confidence": round(decision.confidence, 4)}
+                if conversation.channel == SMS:  # plain text, with the full link (a relative one is no use there)
+                    text = sms_answer(text, link if link and link.startswith("http") else None)
+                elif decision.entry.kind is EntryKind.product:
+                    answer["card"] = {**engine.product_card(decision.entry), "url": link}
+                elif link:
+                    answer["source"] = link
+                out.append(await conversations.insert_message(session, conversation, "ai", text, meta=answer))
             case engine.SmallTalk():
                 meta = {"decision": "small_talk"}
                 self._count(conversation, "small_talk", shopper.text)
@@ -509,6 +515,19 @@ async def reach_away(
     return True
 
 
+async def entry_link(session: AsyncSession, url: str | None) -> str | None:
+    """An entry's link as a shopper can open it: a relative one ("/products/basin-tent") on the store's own site when
+    its address is set, else as it is (a widget on the store's pages opens it there); only web addresses."""
+    if not url:
+        return None
+    if url.startswith(("https://", "http://")):
+        return url
+    if not url.startswith("/") or url.startswith("//"):
+        return None
+    store = (await webchat.get_settings(session)).store_url
+    return urljoin(store.rstrip("/") + "/", url.lstrip("/")) if store else url
+
+
 def is_rateable(message: Message) -> bool:
     """An answer of the AI from the knowledge (not small talk, an offer or a notice): what the shopper may rate."""
     return message.author == "ai" and message.kind == "text" and "entry" in (message.meta or {})
@@ -528,8 +547,12 @@ def message_event(message: Message) -> dict[str, object]:
     if message.client_id:
         event["client_id"] = message.client_id
     if is_rateable(message):
+        meta = message.meta or {}
         event["rateable"] = True
-        event["rating"] = (message.meta or {}).get("rating")
+        event["rating"] = meta.get("rating")
+        for shown in ("card", "source"):  # a product's card, a FAQ's or article's source link
+            if meta.get(shown):
+                event[shown] = meta[shown]
     return event
 
 

@@ -250,6 +250,7 @@
         greeting: form.elements.greeting.value,
         colour: colour.value,
       };
+      if (form.elements.store_url.value.trim()) change.store_url = form.elements.store_url.value.trim();
       try {
         await api("PUT", "/api/settings/widget", change);
         flash("Saved. The widget shows them from the next page a shopper opens.", "ok");

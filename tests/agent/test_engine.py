@@ -142,20 +142,38 @@ def test_follow_up_is_read_with_the_previous_question(knowledge: Knowledge) -> N
     assert decision.entry.id == 5
 
 
-def test_product_answer_has_price_availability_and_link(knowledge: Knowledge) -> None:
+def test_product_answer_reads_as_its_facts_and_its_card_has_them(knowledge: Knowledge) -> None:
     decision = ask(knowledge, "how much is the ridgeline 2 person tent")
     assert isinstance(decision, engine.Answer)
     assert decision.entry.id == 6
-    assert "$349.00" in decision.text
-    assert "in stock" in decision.text
-    assert "/products/tent-2p" in decision.text
+    # Plain words a transcript or a text can carry; the link is the channel's to show (a card's button, a text's URL).
+    facts = "Ridgeline 2-person tent — $349.00 — in stock."
+    assert decision.text == f"{facts} A light three-season backpacking tent for two."
+    assert engine.product_card(decision.entry) == {
+        "title": "Ridgeline 2-person tent",
+        "price": "$349.00",
+        "availability": "in stock",
+        "description": "A light three-season backpacking tent for two.",
+    }
 
 
-def test_article_answer_links_to_the_article(knowledge: Knowledge) -> None:
+def test_a_products_type_vendor_and_tags_line_is_for_matching_not_for_reading() -> None:
+    imported = EntryView(
+        id=1, kind=EntryKind.product, ref=None, title="Basin Backpacking Tent", alternates=(),
+        body="A freestanding three-season tent.\nType: Tents; Vendor: Juniper & Pine; Tags: 3-season, backpacking",
+        url="/products/basin-backpacking-tent", price=Decimal("429.00"), availability="in_stock",
+    )  # fmt: skip
+    text = engine.answer_text(imported)
+    assert text == "Basin Backpacking Tent — $429.00 — in stock. A freestanding three-season tent."
+    assert "Vendor" not in text and "/products/" not in text
+
+
+def test_article_answer_is_its_opening_and_keeps_its_link_on_the_entry(knowledge: Knowledge) -> None:
     decision = ask(knowledge, "how should i clean my tent")
     assert isinstance(decision, engine.Answer)
     assert decision.entry.id == 7
-    assert decision.text.endswith("https://shop.example/pages/tent-care")
+    assert "https://" not in decision.text
+    assert decision.entry.url == "https://shop.example/pages/tent-care"
 
 
 def test_empty_knowledge_is_unknown(embedder: Embedder) -> None:

@@ -259,14 +259,13 @@ def test_keywords_are_the_whole_body_in_any_case() -> None:
 
 
 def test_a_long_answer_is_cut_at_a_sentence_and_ends_with_the_entry_link() -> None:
-    article = f"{SHIPPING_ANSWER}\n\nMore: {SHIPPING_URL}"
-
-    short = sms.sms_answer(article, SHIPPING_URL)
+    short = sms.sms_answer(SHIPPING_ANSWER, SHIPPING_URL)
 
     assert len(short) <= sms.MAX_ANSWER_CHARS and short.endswith(f"\nMore: {SHIPPING_URL}")
     assert short.count(SHIPPING_URL) == 1
     assert short.split("\n")[0].endswith(".")  # a whole sentence, not a word cut in half
-    assert sms.sms_answer("Yes, we ship to Canada.", SHIPPING_URL) == "Yes, we ship to Canada."
+    # A short answer keeps all its words, and gets the full link too.
+    assert sms.sms_answer("Yes, we ship to Canada.", SHIPPING_URL) == f"Yes, we ship to Canada.\nMore: {SHIPPING_URL}"
     no_link = sms.sms_answer("word " * 100, None)
     assert len(no_link) <= sms.MAX_ANSWER_CHARS and no_link.endswith("…")
 

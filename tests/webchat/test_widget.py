@@ -461,3 +461,25 @@ def test_a_thumbs_down_on_an_answer_makes_the_conversation_unresolved(page: Page
     expect(chat.messages("ai", "text").last.get_by_role("button", name="This didn't help")).to_have_attribute(
         "aria-pressed", "true"
     )
+
+
+def test_a_product_answer_is_a_card_with_a_button_to_its_page_on_the_store(page: Page, server: Server) -> None:
+    chat = Chat(page, server).open()
+    chat.ask("how much is the basin backpacking tent?")
+    card = chat.messages("ai", "text").last.locator('[data-frontdesk="card"]')
+    expect(card).to_be_visible()
+    expect(card.locator(".card-title")).to_have_text("Basin Backpacking Tent")
+    expect(card.locator(".card-facts")).to_contain_text("$")
+    expect(card).not_to_contain_text("Vendor")
+    button = card.get_by_role("link", name="View product")
+    expect(button).to_have_attribute("href", "https://juniperandpine.example/products/basin-backpacking-tent")
+    expect(button).to_have_attribute("rel", "noopener noreferrer")
+
+
+def test_an_article_answer_ends_with_its_source_link(page: Page, server: Server) -> None:
+    chat = Chat(page, server).open()
+    chat.ask("how do I choose a sleeping bag?")
+    answer = chat.messages("ai", "text").last
+    source = answer.get_by_role("link", name="Source")
+    expect(source).to_have_attribute("href", re.compile(r"^https://juniperandpine\.example/"))
+    expect(answer.locator('[data-frontdesk="text"]')).not_to_contain_text("https://")

@@ -67,18 +67,17 @@ def keyword_of(body: str) -> Keyword | None:
 
 
 def sms_answer(text: str, url: str | None, limit: int = MAX_ANSWER_CHARS) -> str:
-    """An answer that fits a text: unchanged when short enough; otherwise cut at a sentence (or a word) and ended
-    with the entry's link, where the rest can be read. The link is what matters when there is no room for both."""
-    if len(text) <= limit:
-        return text
-    if not url:
-        return _cut(text, limit)
+    """An answer as a text: the answer, then the entry's full link on a line of its own, where the rest can be read;
+    cut at a sentence (or a word) when both do not fit. The link is what matters when there is no room for both."""
+    if not url or url in text:
+        return text if len(text) <= limit else _cut(text, limit)
     link = f"\nMore: {url}"
-    words = text.strip().removesuffix(url).rstrip().removesuffix("More:").rstrip()
     room = limit - len(link)
+    if len(text) <= room:
+        return text + link
     if room < 40:
-        return url if len(url) <= limit else _cut(words, limit)
-    return _cut(words, room) + link
+        return url if len(url) <= limit else _cut(text, limit)
+    return _cut(text, room) + link
 
 
 def _cut(text: str, room: int) -> str:

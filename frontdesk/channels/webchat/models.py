@@ -15,4 +15,6 @@ class WidgetSettings(Timestamped, Base):
     store_name: Mapped[str] = mapped_column(String(120))
     greeting: Mapped[str] = mapped_column(Text)
     colour: Mapped[str] = mapped_column(String(7))
+    # The store's own site: a product's link in the knowledge is often relative to it ("/products/basin-tent").
+    store_url: Mapped[str | None] = mapped_column(String(2000))
     identity_secret_encrypted: Mapped[str | None] = mapped_column(Text)

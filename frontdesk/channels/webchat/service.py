@@ -16,6 +16,7 @@ DEFAULTS = {
     "store_name": "Juniper & Pine",
     "greeting": "Hi! I'm the Juniper & Pine assistant. Ask me about orders, shipping, returns or our gear.",
     "colour": "#2f6f4f",
+    "store_url": "https://juniperandpine.example",
 }
 
 

@@ -353,5 +353,6 @@ def widget_out(widget: Any) -> WidgetSettingsOut:
         store_name=widget.store_name,
         greeting=widget.greeting,
         colour=widget.colour,
+        store_url=widget.store_url,
         identity_verification=widget.identity_secret_encrypted is not None,
     )

@@ -110,6 +110,15 @@
   // ---- The Markdown subset of the custom message: frontdesk/static/rich-text.js, put here when served ----
   /* rich-text.js */
 
+  // A link from the server that a shopper may open: a web address or a path on the store's own site, nothing else
+  // (no javascript:, data: or protocol-relative //host).
+  function safeLink(value) {
+    if (typeof value !== "string") return null;
+    if (/^https?:\/\//i.test(value)) return value;
+    if (value.charAt(0) === "/" && value.charAt(1) !== "/" && value.charAt(1) !== "\\") return value;
+    return null;
+  }
+
   // ---- Colours ----
   function parseColour(value) {
     if (typeof value !== "string" || !/^#([0-9a-f]{3}|[0-9a-f]{6})$/i.test(value)) return null;
@@ -177,6 +186,14 @@
     "  padding: 6px 12px; cursor: pointer; }",
     ".action[data-action='handoff_yes'] { background: var(--fd-colour); color: var(--fd-on-colour); }",
     ".action:disabled { opacity: .45; cursor: default; }",
+    ".card { display: flex; flex-direction: column; gap: 4px; white-space: normal; }",
+    ".card-title { font-size: 15px; }",
+    ".card-facts { font-size: 13px; color: #444; }",
+    ".card-description { font-size: 14px; }",
+    ".card-button { align-self: flex-start; margin-top: 4px; padding: 6px 12px; border-radius: 8px;",
+    "  background: var(--fd-colour); color: var(--fd-on-colour) !important; text-decoration: none !important;",
+    "  font-weight: 600; }",
+    ".source { display: block; margin-top: 4px; font-size: 13px; }",
     ".rating { display: flex; gap: 4px; margin-top: 6px; white-space: normal; }",
     ".rate { border: 1px solid #c4c4c4; background: #ffffff; border-radius: 12px; padding: 1px 8px; cursor: pointer;",
     "  font-size: 13px; line-height: 20px; }",
@@ -630,7 +647,15 @@
     var body = el("span", { class: "text", "data-frontdesk": "text" });
     if (kind === "custom") renderRich(String(frame.text || ""), body);
     else body.textContent = String(frame.text || "");
-    node.appendChild(body);
+    var card = frame.card && typeof frame.card === "object" ? frame.card : null;
+    if (card) node.appendChild(this.productCard(card, body));
+    else node.appendChild(body);
+    var source = safeLink(frame.source);
+    if (source) {
+      var cite = el("span", { class: "source", "data-frontdesk": "source" });
+      cite.appendChild(el("a", { href: source, target: "_blank", rel: "noopener noreferrer" }, "Source"));
+      node.appendChild(cite);
+    }
     if (kind === "offer" && Array.isArray(frame.actions) && frame.actions.length) {
       var actions = el("div", { class: "actions", "data-frontdesk": "actions" });
       var seq = Number(frame.seq);
@@ -649,6 +674,26 @@
     }
     if (frame.rateable) node.appendChild(this.ratingButtons(Number(frame.seq), frame.rating));
     return node;
+  };
+
+  // A product the assistant answered with: its name, price, availability, a line of description and its page. The
+  // answer's plain text (what a transcript or a text message says) stays for screen readers.
+  Widget.prototype.productCard = function (card, text) {
+    var box = el("div", { class: "card", "data-frontdesk": "card" });
+    text.className = "sr";
+    box.appendChild(text);
+    box.appendChild(el("strong", { class: "card-title", "aria-hidden": "true" }, String(card.title || "")));
+    var facts = [card.price, card.availability].filter(function (fact) { return typeof fact === "string" && fact; });
+    if (facts.length) box.appendChild(el("span", { class: "card-facts", "aria-hidden": "true" }, facts.join(" · ")));
+    if (card.description) {
+      box.appendChild(el("span", { class: "card-description", "aria-hidden": "true" }, String(card.description)));
+    }
+    var url = safeLink(card.url);
+    if (url) {
+      box.appendChild(el("a", { class: "card-button", href: url, target: "_blank", rel: "noopener noreferrer",
+                                "data-frontdesk": "card-link" }, "View product"));
+    }
+    return box;
   };
 
   // 👍 / 👎 under an answer of the assistant: "didn't help" tells the store the answer did not resolve the question.
