@@ -546,6 +546,8 @@ def message_event(message: Message) -> dict[str, object]:
         event["actions"] = (message.meta or {}).get("actions", [])
     if message.client_id:
         event["client_id"] = message.client_id
+    if message.author == "agent" and isinstance((message.meta or {}).get("agent"), str):
+        event["agent"] = (message.meta or {})["agent"]  # the display name the shopper sees (and its initials)
     if is_rateable(message):
         meta = message.meta or {}
         event["rateable"] = True

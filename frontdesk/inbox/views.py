@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import time
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Depends, HTTPException, Request, WebSocket, WebSocketDisconnect, status
@@ -33,6 +34,8 @@ from frontdesk.pages import render
 from frontdesk.realtime.bus import INBOX_TOPIC, EventBus, conversation_topic
 from frontdesk.users import service as users
 
+#: Seconds between two "is typing" events an agent's page sends the shopper's chat.
+TYPING_EVERY = 2.0
 log = logging.getLogger("frontdesk.inbox")
 router = APIRouter(prefix="/api/inbox", tags=["inbox"])
 pages = APIRouter(include_in_schema=False)
@@ -270,6 +273,8 @@ async def live(websocket: WebSocket) -> None:
     presence.arrive(principal.user_id, away)
     await bus.publish(INBOX_TOPIC, {"type": "presence", "online": presence.online})
     watcher: asyncio.Task[None] | None = None
+    watched: str | None = None
+    typed_at = 0.0
     try:
         async with bus.subscribe(INBOX_TOPIC) as subscription:
             forward = asyncio.create_task(_pump(websocket, subscription))
@@ -283,9 +288,14 @@ async def live(websocket: WebSocket) -> None:
                         if watcher:
                             watcher.cancel()
                         target = frame.get("conversation_id")
-                        watcher = (
-                            asyncio.create_task(_watch(websocket, bus, target)) if isinstance(target, str) else None
-                        )
+                        watched = target if isinstance(target, str) and len(target) <= 64 else None
+                        watcher = asyncio.create_task(_watch(websocket, bus, watched)) if watched else None
+                    elif frame.get("type") == "typing" and watched and frame.get("conversation_id") == watched:
+                        # The shopper's chat says who is writing to them; once per TYPING_EVERY, whatever is sent.
+                        if time.monotonic() - typed_at >= TYPING_EVERY:
+                            typed_at = time.monotonic()
+                            typing = {"type": "typing", "author": "agent", "name": principal.name or "Our team"}
+                            await bus.publish(conversation_topic(watched), typing)
                     elif frame.get("type") == "ping":
                         await websocket.send_json({"type": "pong"})
             finally:
@@ -313,6 +323,8 @@ async def _watch(websocket: WebSocket, bus: EventBus, conversation_id: str) -> N
     async with bus.subscribe(conversation_topic(conversation_id)) as subscription:
         while True:
             event = await subscription.next()
+            if event.get("type") == "typing" and event.get("author") == "agent":
+                continue  # the team's own typing is for the shopper
             await websocket.send_json({**event, "conversation_id": conversation_id})
 
 

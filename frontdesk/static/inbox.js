@@ -198,6 +198,16 @@
     if (event.key === "Enter" && (event.ctrlKey || event.metaKey)) $("composer").requestSubmit();
   });
 
+  // The shopper sees "Sam is typing…" while a reply (never a note) is being written; at most one every 2 s.
+  let typingSent = 0;
+  $("text").addEventListener("input", () => {
+    const mode = $("composer").querySelector('input[name="mode"]:checked').value;
+    if (mode !== "reply" || !current || !socket || socket.readyState !== WebSocket.OPEN) return;
+    if (Date.now() - typingSent < 2000) return;
+    typingSent = Date.now();
+    socket.send(JSON.stringify({ type: "typing", conversation_id: current }));
+  });
+
   // Availability and notifications -----------------------------------------------------------------------------------
   async function loadAvailability() {
     const a = await api("/api/inbox/availability");

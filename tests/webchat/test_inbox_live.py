@@ -104,11 +104,20 @@ def test_agent_sees_the_handoff_live_claims_replies_and_hands_back(
     chat.input.press("Enter")
     expect(transcript).to_contain_text("it's for a school project")
 
-    agent_page.get_by_label("Message").fill("Lima is the capital of Peru.")
+    # With the team, the shopper's box says who is listening, and the launcher is not under the open panel.
+    expect(chat.input).to_have_attribute("placeholder", "Message our team…")
+    expect(chat.bubble).to_be_hidden()
+
+    agent_page.get_by_label("Message").press_sequentially("Lima is the capital of Peru.", delay=5)
+    expect(chat.hook("typing")).to_have_text("ana is typing…")
     sent = time.monotonic()
     agent_page.get_by_role("button", name="Send").click()
     expect(chat.log).to_contain_text("Lima is the capital of Peru.", timeout=1_000)
     assert time.monotonic() - sent < 1.0
+    reply = chat.messages("agent").last
+    expect(reply.locator(".who-name")).to_have_text("ana")  # the agent's display name, not "Team"
+    expect(reply.locator('[data-frontdesk="avatar"]')).to_have_text("A")
+    expect(chat.hook("typing")).to_be_hidden()
 
     agent_page.get_by_role("radio", name="Internal note").check()
     agent_page.get_by_label("Message").fill("Asked about geography; not a store question")

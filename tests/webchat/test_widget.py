@@ -9,6 +9,7 @@ import json
 import re
 from typing import Any
 
+from axe_playwright_python.sync_playwright import Axe
 from playwright.sync_api import Locator, Page, WebSocketRoute, expect
 
 from tests.webchat.conftest import Server, Watch
@@ -483,3 +484,14 @@ def test_an_article_answer_ends_with_its_source_link(page: Page, server: Server)
     source = answer.get_by_role("link", name="Source")
     expect(source).to_have_attribute("href", re.compile(r"^https://juniperandpine\.example/"))
     expect(answer.locator('[data-frontdesk="text"]')).not_to_contain_text("https://")
+
+
+def test_the_widget_has_no_accessibility_violations_axe_finds(page: Page, server: Server) -> None:
+    chat = Chat(page, server).open()
+    chat.ask("how much is the basin backpacking tent?")  # a product card with its rating buttons
+    expect(chat.messages("ai", "text").last.locator('[data-frontdesk="card"]')).to_be_visible()
+    chat.ask(UNKNOWN)  # an offer with its buttons
+    chat.offer()
+    results = Axe().run(page)
+    problems = [(v["id"], v["help"], [n["target"] for n in v["nodes"]]) for v in results.response["violations"]]
+    assert problems == []

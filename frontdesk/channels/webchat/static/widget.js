@@ -110,6 +110,13 @@
   // ---- The Markdown subset of the custom message: frontdesk/static/rich-text.js, put here when served ----
   /* rich-text.js */
 
+  // "Sam Rivera" → "SR", "sam" → "S": the avatar of a person of the team.
+  function initials(name) {
+    var words = String(name).trim().split(/\s+/).filter(Boolean);
+    var letters = words.length > 1 ? [words[0], words[words.length - 1]] : words.slice(0, 1);
+    return letters.map(function (word) { return Array.from(word)[0] || ""; }).join("").toUpperCase() || "?";
+  }
+
   // A link from the server that a shopper may open: a web address or a path on the store's own site, nothing else
   // (no javascript:, data: or protocol-relative //host).
   function safeLink(value) {
@@ -177,7 +184,11 @@
     "  font-size: 13px; text-align: center; }",
     ".msg[data-pending='true'] { opacity: .7; }",
     ".msg a { color: inherit; text-decoration: underline; }",
-    ".who { display: block; font-size: 12px; font-weight: 600; color: #555; }",
+    ".who { display: flex; align-items: center; gap: 6px; margin-bottom: 2px; font-size: 12px; font-weight: 600;",
+    "  color: #444; }",
+    ".avatar { display: inline-flex; align-items: center; justify-content: center; width: 22px; height: 22px;",
+    "  border-radius: 50%; background: var(--fd-colour); color: var(--fd-on-colour); font-size: 10px; }",
+    ".bubble[hidden] { display: none; }",
     ".failed { display: block; font-size: 12px; }",
     ".failed button { margin-left: 6px; border: 1px solid currentColor; background: transparent; color: inherit;",
     "  border-radius: 6px; cursor: pointer; padding: 0 6px; }",
@@ -403,6 +414,7 @@
   Widget.prototype.open = function () {
     this.panel.hidden = false;
     this.bubble.setAttribute("aria-expanded", "true");
+    this.bubble.hidden = !PAGE; // not under the open panel: its Close button (or Escape) closes it
     this.markRead();
     if (!this.socket) this.connect();
     this.scrollDown();
@@ -411,6 +423,7 @@
 
   Widget.prototype.close = function () {
     this.panel.hidden = true;
+    this.bubble.hidden = false;
     this.bubble.setAttribute("aria-expanded", "false");
     this.bubble.focus();
   };
@@ -522,7 +535,7 @@
       case "status":
         return this.setStatus(frame.status);
       case "typing":
-        return this.showTyping(frame.author);
+        return this.showTyping(frame.author, frame.name);
       case "error":
         return this.error(frame);
       case "rating":
@@ -642,8 +655,15 @@
     var author = LABELS.hasOwnProperty(frame.author) ? frame.author : "system";
     var kind = String(frame.kind || "text");
     var node = el("div", { class: "msg", "data-frontdesk": "message", "data-author": author, "data-kind": kind });
-    if (LABELS[author]) node.appendChild(el("span", { class: "sr" }, LABELS[author] + ": "));
-    if (author === "agent") node.appendChild(el("span", { class: "who", "aria-hidden": "true" }, "Team"));
+    var agentName = author === "agent" && typeof frame.agent === "string" && frame.agent ? frame.agent : null;
+    var spoken = agentName ? agentName + " (our team)" : LABELS[author];
+    if (spoken) node.appendChild(el("span", { class: "sr" }, spoken + ": "));
+    if (author === "agent") {
+      var who = el("span", { class: "who", "aria-hidden": "true" });
+      who.appendChild(el("span", { class: "avatar", "data-frontdesk": "avatar" }, initials(agentName || "Team")));
+      who.appendChild(el("span", { class: "who-name" }, agentName || "Our team"));
+      node.appendChild(who);
+    }
     var body = el("span", { class: "text", "data-frontdesk": "text" });
     if (kind === "custom") renderRich(String(frame.text || ""), body);
     else body.textContent = String(frame.text || "");
@@ -762,6 +782,9 @@
       if (this.focusIsOurs()) this.restart.focus();
       return;
     }
+    // Who reads what the shopper writes: a person once the team has the conversation, the assistant before.
+    var team = status === "with_team" || status === "handing_off";
+    this.input.setAttribute("placeholder", team ? "Message our team…" : "Ask a question…");
     this.setMode(status === "needs_email" ? "email" : "text");
   };
 
@@ -782,9 +805,10 @@
     if (changed && this.focusIsOurs()) this.focusComposer();
   };
 
-  Widget.prototype.showTyping = function (author) {
+  Widget.prototype.showTyping = function (author, name) {
     var self = this;
-    this.typing.textContent = (author === "agent" ? "Our team" : "The assistant") + " is typing…";
+    var who = author === "agent" ? (typeof name === "string" && name ? name : "Our team") : "The assistant";
+    this.typing.textContent = who + " is typing…";
     this.typing.hidden = false;
     clearTimeout(this.typingTimer);
     this.typingTimer = setTimeout(function () { self.typing.hidden = true; }, 5000);
