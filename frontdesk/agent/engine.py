@@ -149,8 +149,17 @@ def product_card(entry: EntryView) -> dict[str, str | None]:
         "title": entry.title,
         "price": f"${entry.price:,.2f}" if entry.price is not None else None,
         "availability": entry.availability.replace("_", " ") if entry.availability else None,
-        "description": _snippet(description) if description.strip() else None,
+        "description": _first_sentence(description) if description.strip() else None,
     }
+
+
+def _first_sentence(text: str, limit: int = 160) -> str:
+    """A card's one line: the first sentence of a description, or its first words when that is longer."""
+    flat = _snippet(text)
+    for end in (". ", "! ", "? "):
+        if (at := flat.find(end)) != -1 and at < limit:
+            return flat[: at + 1]
+    return flat if len(flat) <= limit else flat[:limit].rsplit(" ", 1)[0] + "…"
 
 
 def _snippet(body: str) -> str:

@@ -159,6 +159,7 @@
   }
 
   async function act(path, done) {
+    if (!current) return; // nothing chosen: the buttons are hidden, a shortcut may still fire
     try {
       await api("/api/inbox/conversations/" + encodeURIComponent(current) + path, { method: "POST" });
       flash(done);
@@ -176,7 +177,7 @@
   $("composer").addEventListener("submit", async (event) => {
     event.preventDefault();
     const text = $("text").value.trim();
-    if (!text) return;
+    if (!text || !current) return;
     const mode = $("composer").querySelector('input[name="mode"]:checked').value;
     $("send").disabled = true;
     try {

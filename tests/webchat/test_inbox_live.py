@@ -190,3 +190,17 @@ def test_a_reply_to_a_shopper_who_left_arrives_by_email_and_its_link_reopens_the
         expect(log).to_contain_text("Sorry for the wait: Lima is the capital of Peru.")
     finally:
         reopened.context.close()
+
+
+def test_with_nothing_chosen_the_inbox_shows_an_empty_state_and_no_reply_box(
+    server: Server, database_url_for_module: str, agent_page: Page
+) -> None:
+    create_user(server, database_url_for_module, "empty-state@juniper.example")
+    sign_in(agent_page, server, "empty-state@juniper.example")
+    expect(agent_page.get_by_role("heading", name="Choose a conversation")).to_be_visible()
+    for hidden in ("Assign to me", "Hand back to the AI", "Close", "Send"):
+        expect(agent_page.get_by_role("button", name=hidden, exact=True)).to_be_hidden()
+    expect(agent_page.get_by_label("Message")).to_be_hidden()
+    expect(agent_page.locator("#flash")).to_have_text("")
+    # The console's buttons, not the browser's defaults.
+    expect(agent_page.get_by_role("button", name="Set me away")).to_have_class(re.compile(r"\bbutton\b"))

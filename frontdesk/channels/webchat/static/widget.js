@@ -206,9 +206,11 @@
     "  font-weight: 600; }",
     ".source { display: block; margin-top: 4px; font-size: 13px; }",
     ".rating { display: flex; gap: 4px; margin-top: 6px; white-space: normal; }",
-    ".rate { border: 1px solid #c4c4c4; background: #ffffff; border-radius: 12px; padding: 1px 8px; cursor: pointer;",
-    "  font-size: 13px; line-height: 20px; }",
-    ".rate[aria-pressed='true'] { border-color: var(--fd-colour); background: var(--fd-colour); }",
+    ".rate { display: inline-flex; align-items: center; border: 1px solid #c4c4c4; background: #ffffff;",
+    "  color: #555; border-radius: 12px; padding: 3px 8px; cursor: pointer; }",
+    ".rate svg { width: 14px; height: 14px; fill: currentColor; }",
+    ".rate[aria-pressed='true'] { border-color: var(--fd-colour); background: var(--fd-colour);",
+    "  color: var(--fd-on-colour); }",
     ".rate:focus-visible { outline: 2px solid var(--fd-colour); outline-offset: 2px; }",
     ".typing { padding: 0 16px 4px; font-size: 13px; color: #555; background: #f7f7f5; }",
     ".notice { margin: 0; padding: 6px 16px; font-size: 13px; background: #fdecea; color: #8a1c12; }",
@@ -222,6 +224,21 @@
     ".primary { border: 0; border-radius: 8px; padding: 9px 14px; cursor: pointer; font-weight: 600;",
     "  background: var(--fd-colour); color: var(--fd-on-colour); }",
   ].join("\n");
+
+  // 👍 / 👎 drawn, not typed: a page's fonts may have no emoji.
+  function thumbIcon(down) {
+    var ns = "http://www.w3.org/2000/svg";
+    var svg = document.createElementNS(ns, "svg");
+    svg.setAttribute("viewBox", "0 0 24 24");
+    svg.setAttribute("aria-hidden", "true");
+    svg.setAttribute("focusable", "false");
+    if (down) svg.setAttribute("transform", "rotate(180)");
+    var path = document.createElementNS(ns, "path");
+    path.setAttribute("d", "M2 21h4V9H2v12zm20-11a2 2 0 0 0-2-2h-6.3l1-4.6v-.3a1.5 1.5 0 0 0-.4-1.1L13.2 1 6.6 7.6" +
+      "A2 2 0 0 0 6 9v10a2 2 0 0 0 2 2h9a2 2 0 0 0 1.8-1.2l3-7.1.2-.7v-2z");
+    svg.appendChild(path);
+    return svg;
+  }
 
   function chatIcon() {
     var ns = "http://www.w3.org/2000/svg";
@@ -721,10 +738,11 @@
     var self = this;
     var group = el("div", { class: "rating", role: "group", "aria-label": "Was this answer helpful?",
                             "data-frontdesk": "rating" });
-    [["helpful", "\uD83D\uDC4D", "This helped"], ["not_helpful", "\uD83D\uDC4E", "This didn't help"]].forEach(
+    [["helpful", "This helped"], ["not_helpful", "This didn't help"]].forEach(
       function (choice) {
         var button = el("button", { type: "button", class: "rate", "data-rating": choice[0],
-                                    "aria-label": choice[2], title: choice[2], "aria-pressed": "false" }, choice[1]);
+                                    "aria-label": choice[1], title: choice[1], "aria-pressed": "false" });
+        button.appendChild(thumbIcon(choice[0] === "not_helpful"));
         button.addEventListener("click", function () {
           self.showRating(seq, choice[0]);
           var frame = { type: "feedback", seq: seq, rating: choice[0] };
