@@ -18,6 +18,7 @@ from frontdesk.console.pages import PAGE_SIZE, Pager, console_page
 from frontdesk.conversations import service as conversations
 from frontdesk.conversations.transcript import AUTHORS, iso
 from frontdesk.deps import get_session, now_of
+from frontdesk.inbox import service as inbox
 from frontdesk.knowledge.schemas import MAX_TITLE
 from frontdesk.knowledge.service import Knowledge
 from frontdesk.metrics import charts, service
@@ -58,6 +59,8 @@ class Filters:
     outcome: str | None = None
     page: int = 1
     feedback_changed: bool = False
+    rated: bool = False
+    agent: str | None = None  # an agent's id, or "none": the built-in inbox conversations nobody took
     problems: tuple[str, ...] = field(default=(), compare=False)
 
     @classmethod
@@ -95,7 +98,12 @@ class Filters:
         raw_page = params.get("page", "1")
         page = min(int(raw_page), MAX_PAGE) if raw_page.isdigit() and int(raw_page) > 0 else 1
         feedback_changed = params.get("feedback") == "changed"
-        return cls(start, end, channel, outcome, page, feedback_changed, tuple(problems))
+        rated = params.get("rated") == "1"
+        agent = params.get("agent") or None
+        if agent is not None and agent != "none" and not (agent.isdigit() and len(agent) < 10):
+            problems.append(f"There is no agent “{agent}”: every conversation is shown.")
+            agent = None
+        return cls(start, end, channel, outcome, page, feedback_changed, rated, agent, tuple(problems))
 
     def query(self, **changes: Any) -> str:
         """This view's query string with `changes` (the page goes back to 1 unless given)."""
@@ -107,6 +115,10 @@ class Filters:
             params["outcome"] = changed.outcome
         if changed.feedback_changed:
             params["feedback"] = "changed"
+        if changed.rated:
+            params["rated"] = "1"
+        if changed.agent:
+            params["agent"] = changed.agent
         if changed.page > 1:
             params["page"] = str(changed.page)
         return urlencode(params)
@@ -145,6 +157,22 @@ def percent(rate: float | None) -> str:
 def when(at: datetime) -> str:
     """A timestamp as the pages show it (UTC); the ISO form goes in the <time> element's datetime."""
     return iso(at).replace("T", " ").removesuffix("Z") + " UTC"
+
+
+def duration(seconds: float | None) -> str:
+    """A median time as the dashboard says it: "45 s", "12 min", "3 h 20 min", "2 d 4 h"; "—" with none."""
+    if seconds is None:
+        return "—"
+    if seconds < 60:
+        return f"{seconds:.0f} s"
+    minutes = round(seconds / 60)
+    if minutes < 60:
+        return f"{minutes} min"
+    hours, minutes = divmod(minutes, 60)
+    if hours < 24:
+        return f"{hours} h {minutes} min" if minutes else f"{hours} h"
+    days, hours = divmod(hours, 24)
+    return f"{days} d {hours} h" if hours else f"{days} d"
 
 
 def _page_context(request: Request, filters: Filters) -> dict[str, Any]:
@@ -203,6 +231,14 @@ async def overview_page(request: Request, session: Session) -> Response:
             "cards": cards,
             "counts": counts,
             "feedback_href": filters.conversations(outcome=None, feedback_changed=True),
+            "team": await service.team(session, filters.start, filters.end, filters.channel),
+            "duration": duration,
+            "agent_href": lambda row: filters.conversations(outcome=None, agent=str(row.agent_id or "none")),
+            "rated_href": filters.conversations(outcome=None, rated=True),
+            "agent_rated_href": lambda row: filters.conversations(
+                outcome=None, rated=True, agent=str(row.agent_id or "none")
+            ),
+            "handled_href": filters.conversations(outcome=Outcome.routed_to_team.value),
             "days": per_day.days,
             "bars": charts.outcome_bars(per_day.days),
             "rates": charts.rate_lines(per_day.days),
@@ -217,10 +253,17 @@ async def conversations_page(request: Request, session: Session) -> Response:
     filters = Filters.of(request)
     low, high = service.bounds(filters.start, filters.end)
 
+    among = None
+    if filters.agent:
+        wanted = None if filters.agent == "none" else int(filters.agent)
+        among = [row.conversation_id for row in await inbox.handled(session, low, high, filters.channel)
+                 if row.agent_id == wanted]  # fmt: skip
+
     async def listed(page: int) -> tuple[list[conversations.Listed], int]:
         return await conversations.search(
             session, outcome=filters.outcome, since=low, until=high, channel=filters.channel,
-            feedback_changed=filters.feedback_changed, limit=PAGE_SIZE, offset=(page - 1) * PAGE_SIZE,
+            feedback_changed=filters.feedback_changed, rated=filters.rated, among=among,
+            limit=PAGE_SIZE, offset=(page - 1) * PAGE_SIZE,
         )  # fmt: skip
 
     rows, total = await listed(filters.page)

@@ -47,6 +47,9 @@ class Conversation(Timestamped, Base):
     # AI answers the shopper rated "didn't help": not answers, for the outcome; and whether that moved the outcome.
     rated_unhelpful: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
     feedback_changed: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
+    # The shopper's rating of the team (1 to 5), asked once the team closed the conversation.
+    csat_score: Mapped[int | None] = mapped_column(Integer)
+    csat_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     outcome_reason: Mapped[str] = mapped_column(String(300), default="no question asked yet")
     last_seq: Mapped[int] = mapped_column(Integer, default=0)
     last_activity_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)

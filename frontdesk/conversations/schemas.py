@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from pydantic import BaseModel
+from pydantic import BaseModel, Field
 
 
 class MessageOut(BaseModel):
@@ -27,6 +27,7 @@ class ConversationOut(BaseModel):
     ticket_ref: str | None
     outcome: str
     outcome_reason: str
+    csat_score: int | None = Field(default=None, description="The shopper's rating of the team, 1 to 5, if given")
     created_at: datetime
     messages: list[MessageOut]
 

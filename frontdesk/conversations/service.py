@@ -213,6 +213,15 @@ async def message_at(session: AsyncSession, conversation_id: str, seq: int) -> M
     return await session.scalar(select(Message).where(Message.conversation_id == conversation_id, Message.seq == seq))
 
 
+async def last_message_of_kind(session: AsyncSession, conversation_id: str, kind: str) -> Message | None:
+    return await session.scalar(
+        select(Message)
+        .where(Message.conversation_id == conversation_id, Message.kind == kind)
+        .order_by(Message.seq.desc())
+        .limit(1)
+    )
+
+
 async def by_client_id(session: AsyncSession, conversation_id: str, client_id: str) -> Message | None:
     return await session.scalar(
         select(Message).where(Message.conversation_id == conversation_id, Message.client_id == client_id)
@@ -375,14 +384,21 @@ async def search(
     until: datetime | None = None,
     channel: str | None = None,
     feedback_changed: bool = False,
+    rated: bool = False,
+    among: list[str] | None = None,
     limit: int = 25,
     offset: int = 0,
 ) -> tuple[list[Listed], int]:
-    """Conversations started in [since, until) with this outcome and channel (and, with `feedback_changed`, only
-    those whose outcome the shopper's feedback changed), newest first, and how many match."""
+    """Conversations started in [since, until) with this outcome and channel, newest first, and how many match. With
+    `feedback_changed` only those whose outcome the shopper's feedback changed, with `rated` those whose shopper
+    rated the team, and with `among` only those ids."""
     conditions = started(since, until, channel, outcome)
     if feedback_changed:
         conditions.append(Conversation.feedback_changed.is_(True))
+    if rated:
+        conditions.append(Conversation.csat_score.is_not(None))
+    if among is not None:
+        conditions.append(Conversation.id.in_(among))
     total = await session.scalar(select(func.count()).select_from(Conversation).where(*conditions)) or 0
     rows = (
         await session.execute(

@@ -34,6 +34,7 @@ async def get_conversation(conversation_id: str, session: Session) -> Conversati
         ticket_ref=conversation.ticket_ref,
         outcome=conversation.outcome,
         outcome_reason=conversation.outcome_reason,
+        csat_score=conversation.csat_score,
         created_at=conversation.created_at,
         messages=[MessageOut(seq=m.seq, author=m.author, kind=m.kind, text=m.text, at=m.created_at) for m in messages],
     )

@@ -51,6 +51,9 @@ HUMAN_OFFER = "Of course. Would you like to connect with a person from our team?
 ON_ITS_WAY = "Thanks! I'm passing this conversation to our team now."
 HANDOFF_YES, HANDOFF_NO = "handoff_yes", "handoff_no"
 HELPFUL, NOT_HELPFUL = "helpful", "not_helpful"
+CSAT_QUESTION = "How would you rate the help you got from our team?"
+CSAT_ACTIONS = [{"id": f"csat_{score}", "label": label}
+                for score, label in enumerate(("Very poor", "Poor", "OK", "Good", "Excellent"), start=1)]  # fmt: skip
 RATINGS = (HELPFUL, NOT_HELPFUL)
 SMS = "sms"  # the channel whose replies go out as texts, and whose handoffs need no consent step
 
@@ -453,6 +456,25 @@ class ChatFlow:
         conversation.outcome, conversation.outcome_reason = outcome.value, reason
         conversation.feedback_changed = bool(conversation.rated_unhelpful) and outcome is not of(0)[0]
 
+    async def rate_team(self, conversation_id: str, score: int) -> None:
+        """The shopper's answer to the rating asked when the team closed the conversation (1 to 5; the last counts)."""
+        if not 1 <= score <= 5:
+            raise FlowError("bad_frame", "a rating of the team is 1 to 5")
+
+        async def keep(session: AsyncSession) -> None:
+            conversation = await conversations.get(session, conversation_id)
+            asked = await conversations.last_message_of_kind(session, conversation_id, "csat")
+            if asked is None:
+                raise FlowError("not_offered", "no rating of the team was asked in this conversation")
+            conversation.csat_score, conversation.csat_at = score, self.clock()
+            await conversations.set_message_meta(
+                session, conversation_id, asked.seq, {**(asked.meta or {}), "score": score}
+            )
+
+        await conversations.retrying(self.sessions, keep)
+        rated = {"type": "csat", "score": score}  # every tab shows it
+        await self.bus.publish(conversation_topic(conversation_id), rated)
+
     async def rate(self, conversation_id: str, seq: int, rating: str) -> None:
         """The shopper's 👍 ("helpful") or 👎 ("not_helpful") on one of the AI's answers; the last one counts. An
         answer rated "didn't help" is not an answer for the conversation's outcome."""
@@ -542,8 +564,10 @@ def message_event(message: Message) -> dict[str, object]:
         "text": message.text,
         "at": iso(message.created_at),
     }
-    if message.kind == "offer":
+    if message.kind in ("offer", "csat"):
         event["actions"] = (message.meta or {}).get("actions", [])
+    if message.kind == "csat":
+        event["score"] = (message.meta or {}).get("score")  # the rating given, shown again on reconnect
     if message.client_id:
         event["client_id"] = message.client_id
     if message.author == "agent" and isinstance((message.meta or {}).get("agent"), str):
@@ -612,16 +636,22 @@ class TeamActions:
                                                   "status": Status.ai.value})  # fmt: skip
 
     async def close(self, conversation_id: str, actor: str, reason: str = "closed by the team") -> None:
-        async def end(session: AsyncSession) -> Message:
+        async def end(session: AsyncSession) -> list[Message]:
             conversation = await conversations.get(session, conversation_id)
             if not can(conversation, Transition.close):
                 raise FlowError("closed", "the conversation is already closed")
+            was_with_team = Status(conversation.status) is Status.with_team
             await conversations.transition(session, conversation, Transition.close, reason, actor)
             await inbox.close_if_open(session, conversation_id, self.flow.clock())
-            return await conversations.insert_message(session, conversation, "system", "This conversation has ended.",
-                                                   kind="notice")  # fmt: skip
+            out = [await conversations.insert_message(session, conversation, "system", "This conversation has ended.",
+                                                   kind="notice")]  # fmt: skip
+            if was_with_team and conversation.channel != SMS:  # the one-tap rating of the team (CSAT)
+                out.append(await conversations.insert_message(
+                    session, conversation, "system", CSAT_QUESTION, kind="csat", meta={"actions": CSAT_ACTIONS}
+                ))  # fmt: skip
+            return out
 
-        message = await conversations.retrying(self.flow.sessions, end)
-        await self.flow.publish(conversation_id, [message], [Status.closed.value])
+        out = await conversations.retrying(self.flow.sessions, end)
+        await self.flow.publish(conversation_id, out, [Status.closed.value])
         await self.flow.bus.publish(INBOX_TOPIC, {"type": "conversation", "conversation_id": conversation_id,
                                                   "status": Status.closed.value})  # fmt: skip

@@ -4,15 +4,17 @@ to answer."""
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Literal
 
 from sqlalchemy import ColumnElement, and_, func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from frontdesk.conversations import service as conversations
+from frontdesk.conversations.models import Conversation, Message
 from frontdesk.db import utcnow
 from frontdesk.inbox.models import InboxNote, InboxTicket
+from frontdesk.users.models import User
 
 Queue = Literal["unassigned", "mine", "open", "closed"]
 QUEUES: tuple[Queue, ...] = ("unassigned", "mine", "open", "closed")
@@ -217,3 +219,60 @@ async def contact_of(session: AsyncSession, conversation_id: str) -> Contact:
         phone=profile.phone if profile else None,
         profile_id=conversation.profile_id,
     )
+
+
+@dataclass(frozen=True)
+class Handled:
+    """One conversation the built-in inbox took: who had it, and how fast the team answered and closed it."""
+
+    conversation_id: str
+    agent_id: int | None
+    agent: str | None  # the assignee's name (or email); None: nobody took it
+    opened_at: datetime
+    first_reply_at: datetime | None
+    closed_at: datetime | None
+    csat: int | None
+
+
+async def handled(
+    session: AsyncSession, since: datetime | None, until: datetime | None, channel: str | None = None
+) -> list[Handled]:
+    """The inbox tickets of the conversations started in [since, until) on a channel: one query, a row each."""
+    first_reply = (
+        select(Message.conversation_id, func.min(Message.created_at).label("at"))
+        .where(Message.author == "agent")
+        .group_by(Message.conversation_id)
+        .subquery()
+    )
+    rows = await session.execute(
+        select(
+            InboxTicket.conversation_id,
+            InboxTicket.assignee_id,
+            User.name,
+            User.email,
+            InboxTicket.opened_at,
+            first_reply.c.at,
+            InboxTicket.closed_at,
+            Conversation.csat_score,
+        )
+        .join(Conversation, Conversation.id == InboxTicket.conversation_id)
+        .outerjoin(User, User.id == InboxTicket.assignee_id)
+        .outerjoin(first_reply, first_reply.c.conversation_id == InboxTicket.conversation_id)
+        .where(*conversations.started(since, until, channel))
+    )
+    return [
+        Handled(
+            conversation_id,
+            agent_id,
+            (name or email) if agent_id else None,
+            _aware(opened),
+            _aware(reply),
+            _aware(closed),
+            csat,
+        )
+        for conversation_id, agent_id, name, email, opened, reply, closed, csat in rows.all()
+    ]
+
+
+def _aware(at: datetime | None) -> datetime | None:
+    return at.replace(tzinfo=UTC) if at is not None and at.tzinfo is None else at  # SQLite hands back naive UTC

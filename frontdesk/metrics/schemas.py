@@ -76,3 +76,23 @@ class Gaps(BaseModel):
     channel: str | None
     questions: int = Field(description="Unanswered questions in the range (grouped below)")
     gaps: list[Gap] = Field(description="Open gaps by how often they were asked, then the ones answered now")
+
+
+class TeamRow(BaseModel):
+    """How the team did on the conversations handed to the built-in inbox: all of them, or one agent's."""
+
+    agent_id: int | None = Field(description="The agent (null: the whole team, or nobody took it, per `agent`)")
+    agent: str = Field(description='The agent\'s name, "Whole team" or "Not taken"')
+    conversations: int
+    ratings: int = Field(description="How many shoppers rated the team after a close")
+    csat: float | None = Field(description="Share of ratings that were 4 or 5 of 5 (null with no rating)")
+    first_response_seconds: float | None = Field(description="Median time from the handoff to the first reply")
+    time_to_close_seconds: float | None = Field(description="Median time from the handoff to the close")
+
+
+class Team(BaseModel):
+    start: date = Field(serialization_alias="from")
+    end: date = Field(serialization_alias="to")
+    channel: str | None
+    overall: TeamRow
+    agents: list[TeamRow] = Field(description="One row per agent who had conversations, most conversations first")

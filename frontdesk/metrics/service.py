@@ -4,6 +4,7 @@ the knowledge gaps."""
 from __future__ import annotations
 
 import asyncio
+import statistics
 from collections.abc import Mapping
 from datetime import UTC, date, datetime, time, timedelta
 
@@ -13,11 +14,12 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from frontdesk.agent import engine
 from frontdesk.conversations import service as conversations
 from frontdesk.conversations.models import Conversation
+from frontdesk.inbox import service as inbox
 from frontdesk.knowledge.schemas import EntryKind
 from frontdesk.knowledge.service import Knowledge
 from frontdesk.metrics import gaps as grouping
 from frontdesk.metrics.outcomes import Outcome
-from frontdesk.metrics.schemas import Daily, Day, Gap, GapCandidate, GapExample, Gaps, Overview
+from frontdesk.metrics.schemas import Daily, Day, Gap, GapCandidate, GapExample, Gaps, Overview, Team, TeamRow
 
 #: The longest range the per-day series and the gaps are computed for.
 MAX_DAYS = 366
@@ -177,4 +179,37 @@ def _example(phrasing: grouping.Phrasing) -> GapExample:
     newest = phrasing.asked[0]
     return GapExample(
         text=phrasing.text, asked=len(phrasing.asked), last_asked_at=newest.at, conversation_id=newest.conversation_id
+    )
+
+
+#: A rating of 4 or 5 out of 5 is a satisfied shopper (CSAT is the share of those).
+SATISFIED = 4
+
+
+async def team(session: AsyncSession, start: date, end: date, channel: str | None = None) -> Team:
+    """CSAT, first response and time to close of the conversations handed to the built-in inbox, for the whole team
+    and per agent (the one who took each); Zendesk and Gorgias keep these figures themselves."""
+    check_range(start, end)
+    rows = await inbox.handled(session, *bounds(start, end), channel)
+    per_agent: dict[int | None, list[inbox.Handled]] = {}
+    for row in rows:
+        per_agent.setdefault(row.agent_id, []).append(row)
+    agents = [_team_row(key, group[0].agent or "Not taken", group) for key, group in per_agent.items()]
+    agents.sort(key=lambda row: (-row.conversations, row.agent))
+    return Team(start=start, end=end, channel=channel, overall=_team_row(None, "Whole team", rows), agents=agents)
+
+
+def _team_row(agent_id: int | None, name: str, rows: list[inbox.Handled]) -> TeamRow:
+    ratings = [row.csat for row in rows if row.csat is not None]
+    first = [(row.first_reply_at - row.opened_at).total_seconds() for row in rows
+             if row.first_reply_at and row.first_reply_at >= row.opened_at]  # fmt: skip
+    closing = [(row.closed_at - row.opened_at).total_seconds() for row in rows if row.closed_at]
+    return TeamRow(
+        agent_id=agent_id,
+        agent=name,
+        conversations=len(rows),
+        ratings=len(ratings),
+        csat=round(sum(r >= SATISFIED for r in ratings) / len(ratings), 4) if ratings else None,
+        first_response_seconds=statistics.median(first) if first else None,
+        time_to_close_seconds=statistics.median(closing) if closing else None,
     )

@@ -12,7 +12,7 @@ from frontdesk.config import Settings
 from frontdesk.deps import get_knowledge, get_session, get_settings, now_of, require_admin
 from frontdesk.knowledge.service import Knowledge
 from frontdesk.metrics import service
-from frontdesk.metrics.schemas import Daily, Gaps, Overview
+from frontdesk.metrics.schemas import Daily, Gaps, Overview, Team
 
 router = APIRouter(prefix="/api/metrics", tags=["metrics"], dependencies=[Depends(require_admin)])
 Session = Annotated[AsyncSession, Depends(get_session)]
@@ -47,6 +47,19 @@ async def daily(
     first, last = default_range(request, start, end)
     try:
         return await service.daily(session, first, last, channel)
+    except service.RangeError as exc:
+        raise _unprocessable(exc) from exc
+
+
+@router.get("/team", response_model=Team)
+async def team(
+    session: Session, request: Request, start: Start = None, end: End = None, channel: Channel = None
+) -> Team:
+    """CSAT, median first response and median time to close of the conversations handed to the built-in inbox,
+    for the whole team and per agent (the last 30 days by default)."""
+    first, last = default_range(request, start, end)
+    try:
+        return await service.team(session, first, last, channel)
     except service.RangeError as exc:
         raise _unprocessable(exc) from exc
 

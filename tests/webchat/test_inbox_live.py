@@ -204,3 +204,44 @@ def test_with_nothing_chosen_the_inbox_shows_an_empty_state_and_no_reply_box(
     expect(agent_page.locator("#flash")).to_have_text("")
     # The console's buttons, not the browser's defaults.
     expect(agent_page.get_by_role("button", name="Set me away")).to_have_class(re.compile(r"\bbutton\b"))
+
+
+def test_the_shopper_rates_the_team_after_the_close_and_the_overview_counts_it(
+    server: Server, database_url_for_module: str, page: Page, agent_page: Page
+) -> None:
+    create_user(server, database_url_for_module, "lead@juniper.example", role="admin")
+    sign_in(agent_page, server, "lead@juniper.example")
+    chat = Chat(page, server)
+    hand_off(chat, "csat-shopper@example.com")
+    agent_page.get_by_role("button", name="Unassigned").click()
+    agent_page.locator(".ticket", has_text="csat-shopper@example.com").click()
+    agent_page.get_by_role("button", name="Assign to me").click()
+    agent_page.get_by_label("Message").fill("Here to help: what do you need?")
+    agent_page.get_by_role("button", name="Send").click()
+    expect(chat.log).to_contain_text("Here to help")
+    agent_page.get_by_role("button", name="Close", exact=True).click()
+
+    rating = chat.log.get_by_role("group", name="Rate the help you got")
+    expect(rating).to_be_visible()
+    expect(rating.get_by_role("button")).to_have_text(["Very poor", "Poor", "OK", "Good", "Excellent"])
+    rating.get_by_role("button", name="Good").click()
+    expect(rating.get_by_role("button", name="Good")).to_have_attribute("aria-pressed", "true")
+    expect(chat.log).to_contain_text("Thank you for your rating!")
+    conversation_id = chat.conversation_id
+    for _ in range(50):
+        if server.api("GET", f"/api/conversations/{conversation_id}").get("csat_score") == 4:
+            break
+        page.wait_for_timeout(100)
+
+    team = server.api("GET", "/api/metrics/team")
+    [lead] = [row for row in team["agents"] if row["agent"] == "lead"]
+    assert (lead["conversations"], lead["ratings"], lead["csat"]) == (1, 1, 1.0)
+    assert lead["first_response_seconds"] is not None and lead["time_to_close_seconds"] is not None
+
+    agent_page.goto(f"{server.base}/console/overview")
+    row = agent_page.locator(f'.dash-team tr[data-agent="{lead["agent_id"]}"]')
+    expect(row.locator('[data-metric="csat"]')).to_have_text("100%")
+    expect(row.locator('[data-metric="first_response"]')).to_have_text(re.compile(r"^\d+ s$"))
+    row.locator('[data-metric="csat"]').click()
+    expect(agent_page).to_have_url(re.compile(r"/console/conversations\?.*rated=1.*agent="))
+    expect(agent_page.locator(f'tr[data-conversation="{conversation_id}"]')).to_be_visible()

@@ -304,6 +304,13 @@ async def _read(websocket: WebSocket, conversation_id: str, token: str, ip: str)
                 if not state.limits.visitor_messages.allow(token):
                     raise Refused("rate_limited", "you're sending messages too fast; wait a moment")
                 await state.flow.rate(conversation_id, seq, rating)
+            elif kind == "csat":
+                score = frame.get("score")
+                if not isinstance(score, int) or isinstance(score, bool):
+                    raise Refused("bad_frame", "a csat frame needs a score from 1 to 5")
+                if not state.limits.visitor_messages.allow(token):
+                    raise Refused("rate_limited", "you're sending messages too fast; wait a moment")
+                await state.flow.rate_team(conversation_id, score)
             elif kind == "hello":
                 raise Refused("bad_frame", "already said hello")
             else:

@@ -197,6 +197,7 @@
     "  padding: 6px 12px; cursor: pointer; }",
     ".action[data-action='handoff_yes'] { background: var(--fd-colour); color: var(--fd-on-colour); }",
     ".action:disabled { opacity: .45; cursor: default; }",
+    ".action[aria-pressed='true'] { background: var(--fd-colour); color: var(--fd-on-colour); }",
     ".card { display: flex; flex-direction: column; gap: 4px; white-space: normal; }",
     ".card-title { font-size: 15px; }",
     ".card-facts { font-size: 13px; color: #444; }",
@@ -557,6 +558,8 @@
         return this.error(frame);
       case "rating":
         return this.showRating(Number(frame.seq), String(frame.rating));
+      case "csat":
+        return this.showCsat(Number(frame.score));
       default:
         return undefined; // pong and anything newer
     }
@@ -640,6 +643,10 @@
       this.offers.push({ seq: seq, buttons: Array.prototype.slice.call(node.querySelectorAll("button")), clicked: false });
       this.refreshOffers();
     }
+    if (this.pendingCsat) {
+      this.showCsat(this.pendingCsat);
+      this.pendingCsat = null;
+    }
     if (frame.kind === "email_request" && (this.status === "offered" || this.status === "needs_email")) {
       this.setMode("email");
     }
@@ -709,8 +716,45 @@
       });
       node.appendChild(actions);
     }
+    if (kind === "csat" && Array.isArray(frame.actions)) {
+      node.appendChild(this.csatButtons(frame.actions));
+      if (frame.score) this.pendingCsat = Number(frame.score); // shown once the node is in the log
+    }
     if (frame.rateable) node.appendChild(this.ratingButtons(Number(frame.seq), frame.rating));
     return node;
+  };
+
+  // The one-tap rating of the team, asked when the team closed the conversation: csat_1 (very poor) to csat_5.
+  Widget.prototype.csatButtons = function (actions) {
+    var self = this;
+    var group = el("div", { class: "actions", role: "group", "aria-label": "Rate the help you got",
+                            "data-frontdesk": "csat" });
+    actions.forEach(function (action) {
+      var score = Number(String(action.id).replace("csat_", ""));
+      if (!(score >= 1 && score <= 5)) return;
+      var button = el("button", { type: "button", class: "action", "data-score": String(score),
+                                  "aria-pressed": "false" }, String(action.label || score));
+      button.addEventListener("click", function () {
+        self.showCsat(score);
+        var frame = { type: "csat", score: score };
+        if (!self.sendFrame(frame)) self.outbox.push(frame);
+      });
+      group.appendChild(button);
+    });
+    this.csatGroup = group;
+    return group;
+  };
+
+  Widget.prototype.showCsat = function (score) {
+    if (!this.csatGroup) return;
+    Array.prototype.forEach.call(this.csatGroup.querySelectorAll("button"), function (button) {
+      button.setAttribute("aria-pressed", String(Number(button.getAttribute("data-score")) === score));
+    });
+    var thanks = this.csatGroup.parentNode && this.csatGroup.parentNode.querySelector("[data-frontdesk='csat-thanks']");
+    if (!thanks && this.csatGroup.parentNode) {
+      thanks = el("span", { class: "source", "data-frontdesk": "csat-thanks" }, "Thank you for your rating!");
+      this.csatGroup.parentNode.appendChild(thanks);
+    }
   };
 
   // A product the assistant answered with: its name, price, availability, a line of description and its page. The
