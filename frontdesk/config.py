@@ -8,6 +8,9 @@ from typing import Literal
 from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+#: Shorter API tokens are refused: the token opens the whole admin API, so it must not be guessable.
+MIN_API_TOKEN_CHARS = 32
+
 
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="FRONTDESK_", env_file=".env", extra="ignore")
@@ -37,7 +40,8 @@ class Settings(BaseSettings):
     max_question_chars: int = 4000
     api_token: SecretStr | None = Field(
         default=None,
-        description="When set, 'Authorization: Bearer <token>' opens the admin API to scripts (people sign in instead)",
+        description="When set, 'Authorization: Bearer <token>' opens the admin API to scripts (people sign in "
+        f"instead); at least {MIN_API_TOKEN_CHARS} characters, e.g. from `openssl rand -hex 32`",
     )
     log_level: str = "info"
     secret_key: SecretStr | None = Field(default=None, description="Fernet key that encrypts secrets at rest")
@@ -89,6 +93,21 @@ class Settings(BaseSettings):
         if value.startswith("sqlite:///"):
             return "sqlite+aiosqlite:///" + value.removeprefix("sqlite:///")
         return value
+
+    @field_validator("api_token")
+    @classmethod
+    def _long_api_token(cls, value: SecretStr | None) -> SecretStr | None:
+        # Set but empty is not "unset": an empty token would be compared with an empty header, so it is refused.
+        if value is None:
+            return None
+        token = value.get_secret_value().strip()
+        if len(token) < MIN_API_TOKEN_CHARS:
+            given = "is empty" if not token else f"has {len(token)} characters"
+            raise ValueError(
+                f"the API token {given}; it needs at least {MIN_API_TOKEN_CHARS} (make one with "
+                "`openssl rand -hex 32`), or unset it to have people sign in instead"
+            )
+        return SecretStr(token)
 
     @property
     def listens_on_loopback(self) -> bool:
