@@ -20,7 +20,7 @@ from frontdesk.agent.views import router as agent_router
 from frontdesk.channels.sms.status_views import router as sms_status_router
 from frontdesk.channels.sms.views import router as sms_router
 from frontdesk.channels.webchat.limits import WebchatLimits
-from frontdesk.channels.webchat.service import Connections
+from frontdesk.channels.webchat.service import Connections, DemoIdentity
 from frontdesk.channels.webchat.views import router as webchat_router
 from frontdesk.channels.webchat.views import settings_router as widget_settings_router
 from frontdesk.channels.webchat.views import widget_source
@@ -63,7 +63,10 @@ async def refused_page(_request: Request, refused: Exception) -> Response:
     return refused.response
 
 
-def create_app(settings: Settings | None = None, clock: Callable[[], datetime] = utc_now) -> FastAPI:
+def create_app(
+    settings: Settings | None = None, clock: Callable[[], datetime] = utc_now, demo: bool = False
+) -> FastAPI:
+    """The web service; `demo` (`frontdesk serve --demo`) adds the demo shop page at / and its `?as=` sign-in."""
     settings = settings or Settings()
 
     @asynccontextmanager
@@ -87,6 +90,7 @@ def create_app(settings: Settings | None = None, clock: Callable[[], datetime] =
         app.state.vault = Vault(secret_key)
         app.state.resume_links = ResumeLinks.from_secret_key(secret_key, settings.public_url)
         app.state.connections = Connections()
+        app.state.demo_identity = DemoIdentity() if demo else None
         app.state.widget_source = widget_source()
         app.state.limits = WebchatLimits.from_settings(settings, time.monotonic)
         app.state.flow = ChatFlow(

@@ -75,7 +75,13 @@ def migrate() -> None:
 def serve(
     host: Annotated[str | None, typer.Option(help="Address to listen on")] = None,
     port: Annotated[int | None, typer.Option(help="Port to listen on")] = None,
-    demo: Annotated[bool, typer.Option(help="Load the demo store's knowledge when the database is empty")] = False,
+    demo: Annotated[
+        bool,
+        typer.Option(
+            help="The demo: load the demo store's knowledge when the database is empty, and serve the demo shop at / "
+            "where ?as=EMAIL chats as any shopper (signed with a secret of this process, never the store's)"
+        ),
+    ] = False,
 ) -> None:
     """Migrate the database and start the web service."""
     import uvicorn
@@ -97,7 +103,8 @@ def serve(
         demo_admin = _run(_demo_admin(settings))
     base = f"http://{settings.host}:{settings.port}"
     out.print(f"[bold green]frontdesk is starting[/bold green] on {base}  ({_safe_url(settings.database_url)})")
-    out.print(f"  Demo shop with the chat widget: {base}/")
+    if demo:
+        out.print(f"  Demo shop with the chat widget: {base}/  (?as=EMAIL chats as anyone: for the demo only)")
     out.print(f"  API docs:     {base}/docs")
     out.print(f"  Health:       {base}/healthz")
     if demo_admin:
@@ -109,7 +116,7 @@ def serve(
     )
     out.print(f"  Outbox worker: {worker_line}", highlight=False)
     out.print('  Ask the agent from a shell: frontdesk ask "do you ship to canada?"')
-    uvicorn.run(create_app(settings), host=settings.host, port=settings.port, log_level=settings.log_level)
+    uvicorn.run(create_app(settings, demo=demo), host=settings.host, port=settings.port, log_level=settings.log_level)
 
 
 @app.command()
