@@ -44,6 +44,7 @@ from frontdesk.knowledge.views import router as knowledge_router
 from frontdesk.metrics.views import router as metrics_router
 from frontdesk.pages import mount_static
 from frontdesk.realtime.bus import EventBus
+from frontdesk.users.service import SignIns
 from frontdesk.users.views import router as users_router
 from frontdesk.vault import Vault, key_for
 
@@ -93,6 +94,7 @@ def create_app(
         app.state.demo_identity = DemoIdentity() if demo else None
         app.state.widget_source = widget_source()
         app.state.limits = WebchatLimits.from_settings(settings, time.monotonic)
+        app.state.sign_ins = SignIns(settings.rate_ip_sign_ins_per_minute)
         app.state.flow = ChatFlow(
             database.sessions, knowledge, bus, clock, wake, settings.answer_threshold, settings.max_question_chars,
             presence=presence,

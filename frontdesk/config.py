@@ -63,6 +63,9 @@ class Settings(BaseSettings):
     rate_messages_per_minute: int = 20
     rate_ip_messages_per_minute: int = 60
     rate_ip_conversations_per_minute: int = 10
+    rate_ip_sign_ins_per_minute: int = Field(
+        default=10, ge=1, description="Sign-in attempts one IP address may make a minute, after a first 20 at once"
+    )
     smtp_host: str | None = Field(
         default=None, description="SMTP server for agents' replies to shoppers who left and team alerts; None = off"
     )
