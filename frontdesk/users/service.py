@@ -25,6 +25,9 @@ from frontdesk.users.models import User, UserSession
 COOKIE = "frontdesk_session"
 ROLES = frozenset({"admin", "agent"})
 MIN_PASSWORD_LENGTH = 10
+#: zxcvbn's score (0-4) a password needs: 3 is "safely unguessable" (at least 10^8 guesses).
+MIN_PASSWORD_SCORE = 3
+ZXCVBN_MAX_CHARS = 72
 SESSION_LIFETIME = timedelta(hours=12)
 FREE_FAILURES = 5
 FIRST_LOCK = timedelta(seconds=30)
@@ -159,8 +162,8 @@ async def create_user(session: AsyncSession, email: str, role: str, password: st
     address = normalize_email(email)
     if role not in ROLES:
         raise UserError(f"the role must be admin or agent, not {role!r}")
-    if len(password) < MIN_PASSWORD_LENGTH:
-        raise UserError(f"the password must have at least {MIN_PASSWORD_LENGTH} characters")
+    if problem := password_problem(password, address, name):
+        raise UserError(problem)
     if await session.scalar(select(User.id).where(User.email == address)) is not None:
         raise UserError(f"a user with the email {address} already exists")
     user = User(email=address, name=name.strip(), role=role, password_hash=_hasher.hash(password))
@@ -171,6 +174,23 @@ async def create_user(session: AsyncSession, email: str, role: str, password: st
         await session.rollback()
         raise UserError(f"a user with the email {address} already exists") from exc
     return user
+
+
+def password_problem(password: str, email: str = "", name: str = "") -> str | None:
+    """Why a password is too weak for the team's accounts, or None: too short, or too easy to guess by zxcvbn's
+    estimate (common and breached passwords, words, names, dates, keyboard runs, repeats, the user's own email)."""
+    if len(password) < MIN_PASSWORD_LENGTH:
+        return f"the password must have at least {MIN_PASSWORD_LENGTH} characters"
+    from zxcvbn import zxcvbn  # its dictionaries take a moment to load: only when a password is set
+
+    # zxcvbn reads at most 72 characters (its cost grows fast with the length); a longer passphrase is judged by those.
+    user_inputs = [email, email.partition("@")[0], *name.split()]
+    estimate = zxcvbn(password[:ZXCVBN_MAX_CHARS], user_inputs=[word for word in user_inputs if word])
+    if estimate["score"] >= MIN_PASSWORD_SCORE:
+        return None
+    warning = estimate["feedback"].get("warning") or ""
+    why = f": {warning}" if warning else "."
+    return f"the password is too easy to guess{why} A few unrelated words make a strong one."
 
 
 async def authenticate(

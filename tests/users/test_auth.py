@@ -379,6 +379,11 @@ def test_users_create_from_stdin_makes_a_user_who_can_sign_in(settings: Settings
     ("arguments", "password", "message"),
     [
         (["dee@shop.example", "--role", "agent"], "too short", "at least 10 characters"),
+        (["dee@shop.example", "--role", "agent"], "aaaaaaaaaa", 'too easy to guess: Repeats like "aaa"'),
+        (["dee@shop.example", "--role", "agent"], "password123", "too easy to guess: This is a very common password"),
+        (["dee@shop.example", "--role", "agent"], "qwertyuiop", "too easy to guess: This is a top-100 common"),
+        (["dee@shop.example", "--role", "agent"], "Password2026!", "too easy to guess"),
+        (["dee@shop.example", "--role", "agent", "--name", "Dee Dee"], "dee@shop.example", "too easy to guess"),
         (["not-an-email", "--role", "agent"], "a long enough password", "not a valid email address"),
         (["dee@shop.example", "--role", "owner"], "a long enough password", "must be admin or agent"),
     ],
