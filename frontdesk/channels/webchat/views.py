@@ -166,7 +166,9 @@ async def _open(websocket: WebSocket, hello: dict[str, Any], ip: str) -> tuple[s
         )
         if email:
             conversation.signed_in = True
-            await conversations.link_profile(session, conversation, email=email, name=_text(hello.get("name")))
+            await conversations.link_profile(
+                session, conversation, email=email, name=_text(hello.get("name")), verified=True
+            )
         widget = await service.get_settings(session)
         await session.commit()
         assert token is not None
