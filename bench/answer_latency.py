@@ -29,7 +29,7 @@ from pathlib import Path
 
 import httpx
 
-API_TOKEN = "bench-token"  # the admin API needs one; this is a throwaway server
+API_TOKEN = "bench-token-" + "x" * 32  # the admin API needs one (32+ characters); this is a throwaway server
 PRODUCTS = (
     "tent sleeping-bag backpack stove headlamp jacket boots sandals bottle filter lantern hammock tarp chair table "
     "cooler poles gloves beanie socks shorts map compass knife axe saw rope stakes pillow pad mug"

@@ -21,7 +21,7 @@ from frontdesk.agent.views import router as agent_router
 from frontdesk.channels.sms.status_views import router as sms_status_router
 from frontdesk.channels.sms.views import router as sms_router
 from frontdesk.channels.webchat.limits import WebchatLimits
-from frontdesk.channels.webchat.service import Connections
+from frontdesk.channels.webchat.service import Connections, DemoIdentity
 from frontdesk.channels.webchat.views import router as webchat_router
 from frontdesk.channels.webchat.views import settings_router as widget_settings_router
 from frontdesk.channels.webchat.views import widget_source
@@ -46,6 +46,7 @@ from frontdesk.knowledge.views import router as knowledge_router
 from frontdesk.metrics.views import router as metrics_router
 from frontdesk.pages import mount_static
 from frontdesk.realtime.bus import EventBus
+from frontdesk.users.service import SignIns
 from frontdesk.users.views import router as users_router
 from frontdesk.vault import Vault, key_for
 
@@ -67,7 +68,10 @@ async def refused_page(_request: Request, refused: Exception) -> Response:
     return refused.response
 
 
-def create_app(settings: Settings | None = None, clock: Callable[[], datetime] = utc_now) -> FastAPI:
+def create_app(
+    settings: Settings | None = None, clock: Callable[[], datetime] = utc_now, demo: bool = False
+) -> FastAPI:
+    """The web service; `demo` (`frontdesk serve --demo`) adds the demo shop page at / and its `?as=` sign-in."""
     settings = settings or Settings()
 
     @asynccontextmanager
@@ -91,8 +95,10 @@ def create_app(settings: Settings | None = None, clock: Callable[[], datetime] =
         app.state.vault = Vault(secret_key)
         app.state.resume_links = ResumeLinks.from_secret_key(secret_key, settings.public_url)
         app.state.connections = Connections()
+        app.state.demo_identity = DemoIdentity() if demo else None
         app.state.widget_source = widget_source()
         app.state.limits = WebchatLimits.from_settings(settings, time.monotonic)
+        app.state.sign_ins = SignIns(settings.rate_ip_sign_ins_per_minute)
         app.state.flow = ChatFlow(
             database.sessions, knowledge, bus, clock, wake, settings.answer_threshold, settings.max_question_chars,
             presence=presence, crash=crash_at(settings.crash_at),

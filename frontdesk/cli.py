@@ -47,12 +47,26 @@ def _fail(message: str) -> typer.Exit:
     return typer.Exit(code=1)
 
 
+def _settings(**overrides: Any) -> Settings:
+    """The settings from FRONTDESK_* variables; a bad one ends the command with a line naming it, not a traceback."""
+    from pydantic import ValidationError
+
+    try:
+        return Settings(**overrides)
+    except ValidationError as exc:
+        problems = [
+            f"FRONTDESK_{'_'.join(map(str, e['loc'])).upper()}: {e['msg'].removeprefix('Value error, ')}"
+            for e in exc.errors()
+        ]
+        raise _fail("; ".join(problems)) from None
+
+
 @app.command()
 def migrate() -> None:
     """Create or upgrade the database schema."""
     from frontdesk.db import migrate as run_migrations
 
-    settings = Settings()
+    settings = _settings()
     run_migrations(settings.database_url)
     out.print(f"database is up to date ({_safe_url(settings.database_url)})")
 
@@ -61,7 +75,13 @@ def migrate() -> None:
 def serve(
     host: Annotated[str | None, typer.Option(help="Address to listen on")] = None,
     port: Annotated[int | None, typer.Option(help="Port to listen on")] = None,
-    demo: Annotated[bool, typer.Option(help="Load the demo store's knowledge when the database is empty")] = False,
+    demo: Annotated[
+        bool,
+        typer.Option(
+            help="The demo: load the demo store's knowledge when the database is empty, and serve the demo shop at / "
+            "where ?as=EMAIL chats as any shopper (signed with a secret of this process, never the store's)"
+        ),
+    ] = False,
 ) -> None:
     """Migrate the database and start the web service."""
     import uvicorn
@@ -72,7 +92,7 @@ def serve(
     from frontdesk.vault import VaultError, key_for
 
     overrides = {k: v for k, v in {"host": host, "port": port}.items() if v is not None}
-    settings = Settings(**overrides)  # type: ignore[arg-type]
+    settings = _settings(**overrides)
     try:
         key_for(settings.secret_key.get_secret_value() if settings.secret_key else None, settings.sqlite_path)
     except VaultError as exc:
@@ -84,7 +104,8 @@ def serve(
         demo_admin = _run(_demo_admin(settings))
     base = f"http://{settings.host}:{settings.port}"
     out.print(f"[bold green]frontdesk is starting[/bold green] on {base}  ({_safe_url(settings.database_url)})")
-    out.print(f"  Demo shop with the chat widget: {base}/")
+    if demo:
+        out.print(f"  Demo shop with the chat widget: {base}/  (?as=EMAIL chats as anyone: for the demo only)")
     out.print(f"  API docs:     {base}/docs")
     out.print(f"  Health:       {base}/healthz")
     if demo_admin:
@@ -97,7 +118,7 @@ def serve(
     out.print(f"  Outbox worker: {worker_line}", highlight=False)
     out.print('  Ask the agent from a shell: frontdesk ask "do you ship to canada?"')
     uvicorn.run(
-        create_app(settings), host=settings.host, port=settings.port, log_level=settings.log_level,
+        create_app(settings, demo=demo), host=settings.host, port=settings.port, log_level=settings.log_level,
         ws_max_size=MAX_WEBSOCKET_MESSAGE,
     )  # fmt: skip
 
@@ -110,7 +131,7 @@ def worker() -> None:
     from frontdesk.handoff.worker import worker_name
     from frontdesk.vault import VaultError, key_for
 
-    settings = Settings()
+    settings = _settings()
     try:
         secret_key = key_for(settings.secret_key.get_secret_value() if settings.secret_key else None,
                              settings.sqlite_path)  # fmt: skip
@@ -172,7 +193,7 @@ def demo(
     """Load the demo store (Juniper & Pine, an outdoor gear shop) into the knowledge."""
     from frontdesk.db import migrate as run_migrations
 
-    settings = Settings()
+    settings = _settings()
     run_migrations(settings.database_url)
     _run(_load_demo(settings, only_if_empty=if_empty))
 
@@ -243,7 +264,7 @@ def kb_import(
     from frontdesk.db import Database
     from frontdesk.db import migrate as run_migrations
 
-    settings = Settings()
+    settings = _settings()
     run_migrations(settings.database_url)
 
     async def go() -> bool:
@@ -436,7 +457,7 @@ async def _team_session() -> AsyncIterator[Any]:
     from frontdesk.db import Database
     from frontdesk.db import migrate as run_migrations
 
-    settings = Settings()
+    settings = _settings()
     run_migrations(settings.database_url)
     database = Database(settings.database_url, settings.sqlite_synchronous)
     try:
@@ -476,7 +497,7 @@ def ask(
     async def go() -> tuple[engine.Decision, float]:
         async with _session(load=True) as (_, knowledge):
             conversation = engine.Conversation([engine.Message("shopper", t) for t in [*(previous or []), question]])
-            settings = Settings()
+            settings = _settings()
             cut = (
                 knowledge.index.calibration.threshold
                 if settings.answer_threshold is None
@@ -530,7 +551,7 @@ class _session:
         from frontdesk.db import migrate as run_migrations
         from frontdesk.knowledge import service
 
-        settings = Settings()
+        settings = _settings()
         run_migrations(settings.database_url)
         self.database = Database(settings.database_url, settings.sqlite_synchronous)
         self.session = self.database.sessions()
@@ -593,7 +614,7 @@ async def _eval(knowledge_file: Path, queries: list[Any], calibration: list[Any]
     from frontdesk.db import migrate as run_migrations
     from frontdesk.knowledge import importers, service
 
-    settings = Settings()
+    settings = _settings()
     with tempfile.TemporaryDirectory() as folder:
         url = f"sqlite+aiosqlite:///{folder}/eval.db"
         run_migrations(url)

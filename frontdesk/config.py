@@ -10,6 +10,9 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from frontdesk.crashpoints import POINTS
 
+#: Shorter API tokens are refused: the token opens the whole admin API, so it must not be guessable.
+MIN_API_TOKEN_CHARS = 32
+
 
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="FRONTDESK_", env_file=".env", extra="ignore")
@@ -43,7 +46,8 @@ class Settings(BaseSettings):
     max_question_chars: int = 4000
     api_token: SecretStr | None = Field(
         default=None,
-        description="When set, 'Authorization: Bearer <token>' opens the admin API to scripts (people sign in instead)",
+        description="When set, 'Authorization: Bearer <token>' opens the admin API to scripts (people sign in "
+        f"instead); at least {MIN_API_TOKEN_CHARS} characters, e.g. from `openssl rand -hex 32`",
     )
     log_level: str = "info"
     secret_key: SecretStr | None = Field(default=None, description="Fernet key that encrypts secrets at rest")
@@ -67,6 +71,9 @@ class Settings(BaseSettings):
     rate_ip_conversations_per_minute: int = 10
     max_chats_per_ip: int = Field(
         default=50, ge=1, description="Web chat connections one address may hold open at once (tabs, or a shared NAT)"
+    )
+    rate_ip_sign_ins_per_minute: int = Field(
+        default=10, ge=1, description="Sign-in attempts one IP address may make a minute, after a first 20 at once"
     )
     smtp_host: str | None = Field(
         default=None, description="SMTP server for agents' replies to shoppers who left and team alerts; None = off"
@@ -116,6 +123,21 @@ class Settings(BaseSettings):
             host = "127.0.0.1" if self.host in ("0.0.0.0", "::", "") else self.host
             self.public_url = f"http://{host}:{self.port}"
         return self
+
+    @field_validator("api_token")
+    @classmethod
+    def _long_api_token(cls, value: SecretStr | None) -> SecretStr | None:
+        # Set but empty is not "unset": an empty token would be compared with an empty header, so it is refused.
+        if value is None:
+            return None
+        token = value.get_secret_value().strip()
+        if len(token) < MIN_API_TOKEN_CHARS:
+            given = "is empty" if not token else f"has {len(token)} characters"
+            raise ValueError(
+                f"the API token {given}; it needs at least {MIN_API_TOKEN_CHARS} (make one with "
+                "`openssl rand -hex 32`), or unset it to have people sign in instead"
+            )
+        return SecretStr(token)
 
     @property
     def listens_on_loopback(self) -> bool:

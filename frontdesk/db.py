@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import functools
+import os
 import sqlite3
 from collections import deque
 from collections.abc import AsyncIterator, Iterable
@@ -66,6 +68,8 @@ class Database:
             # SQLAlchemy's Connection already ends every transaction it began (commit, or rollback on close), so
             # the pool's extra ROLLBACK on each check-in (one more trip to aiosqlite's thread) is not needed.
             kwargs["pool_reset_on_return"] = None
+            if path := sqlite_file(url):
+                keep_private(path)
         self.engine: AsyncEngine = create_async_engine(url, **kwargs)
         if url.startswith("sqlite"):
             event.listen(self.engine.sync_engine, "connect", functools.partial(_sqlite_pragmas, synchronous))
@@ -143,6 +147,27 @@ class _PrefetchingCursor(aiosqlite.Cursor):
         self._cursor.close()
 
 
+def sqlite_file(url: str) -> Path | None:
+    """The file of a SQLite URL; None for another database or an in-memory one."""
+    if not url.startswith("sqlite"):
+        return None
+    name = url.split(":///", 1)[1].split("?", 1)[0] if ":///" in url else ""
+    return Path(name) if name and name != ":memory:" else None
+
+
+def keep_private(path: Path) -> None:
+    """The SQLite file readable and writable by its owner only, whatever the umask: it holds shoppers' conversations
+    and the team's password hashes. SQLite makes the -wal and -shm files with the database file's mode; files made
+    before this was checked lose their group and other bits too."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    os.close(os.open(path, os.O_CREAT | os.O_RDONLY, 0o600))
+    for file in (path, path.with_name(path.name + "-wal"), path.with_name(path.name + "-shm")):
+        # PermissionError: another user's file, which that user's modes govern.
+        with contextlib.suppress(FileNotFoundError, PermissionError):
+            if file.stat().st_mode & 0o077:
+                file.chmod(0o600)
+
+
 def alembic_config(url: str) -> Config:
     config = Config()
     config.set_main_option("script_location", str(MIGRATIONS))
@@ -152,9 +177,8 @@ def alembic_config(url: str) -> Config:
 
 def migrate(url: str, revision: str = "head") -> None:
     """Bring the database schema up to `revision` (creates the SQLite file when missing)."""
-    if url.startswith("sqlite"):
-        path = Path(url.split(":///", 1)[1])
-        path.parent.mkdir(parents=True, exist_ok=True)
+    if path := sqlite_file(url):
+        keep_private(path)
     try:
         asyncio.get_running_loop()
     except RuntimeError:

@@ -15,12 +15,17 @@ class Profile(Timestamped, Base):
     """A shopper, as far as the store knows them: linked by email, phone or the store's own customer id."""
 
     __tablename__ = "profiles"
+    # One verified and one unverified profile at most per email: a typed email never joins the verified one.
+    __table_args__ = (UniqueConstraint("email", "verified", name="uq_profiles_email_verified"),)
 
     id: Mapped[str] = mapped_column(String(40), primary_key=True)
-    email: Mapped[str | None] = mapped_column(String(320), unique=True)
+    email: Mapped[str | None] = mapped_column(String(320))
     phone: Mapped[str | None] = mapped_column(String(32), unique=True)
     name: Mapped[str | None] = mapped_column(String(200))
     customer_id: Mapped[str | None] = mapped_column(String(200), unique=True)
+    # The store's server vouched for the email (a signed-in web chat), or the phone is the one that texted; False for
+    # an email the shopper typed, which anyone could type.
+    verified: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
 
 
 class Conversation(Timestamped, Base):

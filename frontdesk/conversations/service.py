@@ -258,29 +258,42 @@ async def link_profile(
     email: str | None = None,
     name: str | None = None,
     phone: str | None = None,
+    *,
+    verified: bool = False,
 ) -> Profile:
-    """Attach the conversation to the profile with this email (or phone, E.164), creating it when the store has none
-    yet."""
+    """Attach the conversation to the shopper's profile with this email (or phone, E.164), creating it when the store
+    has none yet. `verified`: the store's server signed the email (a signed-in web chat) or the phone sent the text.
+
+    A verified contact joins only a verified profile and an unverified one (an email typed at handoff) only an
+    unverified one: typing a customer's email never attaches a conversation to her profile, and a profile made from a
+    typed email never becomes hers. A conversation already on a verified profile keeps it; a typed email then only
+    says where to write."""
+    address = email.lower() if email else None
+    current = await session.get(Profile, conversation.profile_id) if conversation.profile_id else None
+    if not verified and current is not None and current.verified:
+        if address:
+            conversation.email = address
+        return current
     profile = None
-    if email:
-        profile = await session.scalar(select(Profile).where(Profile.email == email.lower()))
+    if address:
+        profile = await session.scalar(select(Profile).where(Profile.email == address, Profile.verified.is_(verified)))
     if profile is None and phone:
         profile = await session.scalar(select(Profile).where(Profile.phone == phone))
-    if profile is None and conversation.profile_id:
-        profile = await session.get(Profile, conversation.profile_id)
-        if profile is not None and email and profile.email is None:
-            profile.email = email.lower()
-        if profile is not None and phone and profile.phone is None:
+    if profile is None and current is not None and current.verified == verified:
+        profile = current
+        if address and profile.email is None:
+            profile.email = address
+        if phone and profile.phone is None:
             profile.phone = phone
     if profile is None:
-        profile = Profile(id=new_id("prof"), email=email.lower() if email else None, phone=phone, name=name)
+        profile = Profile(id=new_id("prof"), email=address, phone=phone, name=name, verified=verified)
         session.add(profile)
         await session.flush()
     if name and not profile.name:
         profile.name = name
     conversation.profile_id = profile.id
-    if email:
-        conversation.email = email.lower()
+    if address:
+        conversation.email = address
     return profile
 
 

@@ -423,7 +423,8 @@ class ChatFlow:
             message = await conversations.insert_message(session, conversation, "ai", text, kind="email_request",
                                                       meta={"invalid_email": True})  # fmt: skip
             return [message], []
-        await conversations.link_profile(session, conversation, email=valid.normalized)
+        # Typed, so unverified: it joins no signed-in customer's profile (conversations.link_profile).
+        await conversations.link_profile(session, conversation, email=valid.normalized, verified=False)
         return await self._hand_off(session, conversation)
 
     async def _hand_off(self, session: AsyncSession, conversation: Conversation) -> tuple[list[Message], list[str]]:

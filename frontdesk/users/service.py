@@ -11,6 +11,8 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import NoReturn
 
+import anyio
+import anyio.to_thread
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
 from email_validator import EmailNotValidError, validate_email
@@ -23,15 +25,21 @@ from frontdesk.users.models import User, UserSession
 COOKIE = "frontdesk_session"
 ROLES = frozenset({"admin", "agent"})
 MIN_PASSWORD_LENGTH = 10
+#: zxcvbn's score (0-4) a password needs: 3 is "safely unguessable" (at least 10^8 guesses).
+MIN_PASSWORD_SCORE = 3
+ZXCVBN_MAX_CHARS = 72
 SESSION_LIFETIME = timedelta(hours=12)
 FREE_FAILURES = 5
 FIRST_LOCK = timedelta(seconds=30)
 LONGEST_LOCK = timedelta(minutes=15)
 REFUSED = "wrong email or password"
 
-#: Addresses with no account whose failures are remembered (the oldest forgotten first), so that signing in as
-#: nobody locks exactly as signing in as someone does and the lockout does not tell which accounts exist.
-UNKNOWN_ADDRESSES_KEPT = 10_000
+#: (address, IP) pairs whose failures are remembered, the least recently tried forgotten first.
+FAILURES_KEPT = 20_000
+#: Sign-in attempts one IP address may start at once; then `SignIns.ip_attempts_per_minute` more each minute.
+IP_ATTEMPTS_BURST = 20
+#: argon2 hashes computed at once, each in a thread of its own (about 180 ms and 64 MiB each).
+HASHING_THREADS = 2
 
 _hasher = PasswordHasher()
 # Verified against when the email is unknown, so that answering "no such user" takes as long as a wrong password.
@@ -40,14 +48,95 @@ _DUMMY_HASH = _hasher.hash(secrets.token_urlsafe(16))
 
 @dataclass
 class _Failures:
-    """Failed sign-ins of an address with no account: what a User row keeps for one that has an account."""
+    """The failed sign-ins of one address from one IP address, and until when that pair is locked."""
 
     failed_sign_ins: int = 0
     locked_until: datetime | None = None
 
 
-# Per process, like the connections: with several `serve` processes each keeps its own.
-_unknown: OrderedDict[str, _Failures] = OrderedDict()
+@dataclass
+class _Attempts:
+    """A token bucket of one IP address's sign-in attempts."""
+
+    tokens: float
+    at: datetime
+
+
+class SignIns:
+    """What signing in keeps between attempts, in one process (app.state.sign_ins): the failures of each (address,
+    IP address) pair and their lockout, each IP address's attempts, and the few threads argon2 runs in.
+
+    A lockout holds for one address *from one IP address*: whoever knows a colleague's email can lock only themselves
+    out, never the colleague signing in from elsewhere. Guessing from many addresses is slowed by the per-IP limit,
+    and an address with no account locks exactly as one with an account does, so neither tells which accounts exist.
+    With several `serve` processes each keeps its own, like the web chat's limits."""
+
+    def __init__(
+        self,
+        ip_attempts_per_minute: int = 10,
+        hasher: PasswordHasher = _hasher,
+        hashing_threads: int = HASHING_THREADS,
+    ) -> None:
+        self.ip_attempts_per_minute = ip_attempts_per_minute
+        self.hasher = hasher
+        self._hashing = anyio.CapacityLimiter(hashing_threads)
+        self._failures: OrderedDict[tuple[str, str], _Failures] = OrderedDict()
+        self._attempts: dict[str, _Attempts] = {}
+
+    async def verify(self, password_hash: str, password: str) -> bool:
+        """argon2 off the event loop, at most `hashing_threads` at once: sign-ins wait for each other, nothing else
+        waits for them."""
+
+        def check() -> bool:
+            try:
+                return self.hasher.verify(password_hash, password)
+            except (VerificationError, InvalidHashError):
+                return False
+
+        return await anyio.to_thread.run_sync(check, limiter=self._hashing)
+
+    async def hash(self, password: str) -> str:
+        return await anyio.to_thread.run_sync(self.hasher.hash, password, limiter=self._hashing)
+
+    def admit(self, ip: str, now: datetime) -> None:
+        """Take one attempt of the IP address's allowance, or SignInRefused (429) with when the next one comes."""
+        attempts = self._attempts.get(ip)
+        if attempts is None:
+            if len(self._attempts) >= FAILURES_KEPT:
+                self._forget_full_buckets(now)
+            attempts = self._attempts[ip] = _Attempts(IP_ATTEMPTS_BURST, now)
+        attempts.tokens = self._refilled(attempts, now)
+        attempts.at = now
+        if attempts.tokens < 1:
+            wait = timedelta(minutes=(1 - attempts.tokens) / self.ip_attempts_per_minute)
+            message = f"too many sign-in attempts from your address: try again in {_wait(wait)}"
+            raise SignInRefused(message, _seconds(wait))
+        attempts.tokens -= 1
+
+    def give_back(self, ip: str) -> None:
+        """A sign-in that succeeded costs its IP address nothing: a whole office behind one address can sign in."""
+        attempts = self._attempts.get(ip)
+        if attempts is not None:
+            attempts.tokens = min(IP_ATTEMPTS_BURST, attempts.tokens + 1)
+
+    def failures(self, address: str, ip: str) -> _Failures:
+        failures = self._failures.pop((address, ip), None) or _Failures()
+        self._failures[(address, ip)] = failures
+        while len(self._failures) > FAILURES_KEPT:
+            self._failures.popitem(last=False)
+        return failures
+
+    def forgive(self, address: str, ip: str) -> None:
+        self._failures.pop((address, ip), None)
+
+    def _refilled(self, attempts: _Attempts, now: datetime) -> float:
+        minutes = max(0.0, (now - attempts.at).total_seconds() / 60)
+        return min(IP_ATTEMPTS_BURST, attempts.tokens + minutes * self.ip_attempts_per_minute)
+
+    def _forget_full_buckets(self, now: datetime) -> None:
+        """Drop the IP addresses whose allowance has refilled: they hold nothing worth keeping."""
+        for ip in [ip for ip, a in self._attempts.items() if self._refilled(a, now) >= IP_ATTEMPTS_BURST]:
+            del self._attempts[ip]
 
 
 class UserError(Exception):
@@ -73,8 +162,8 @@ async def create_user(session: AsyncSession, email: str, role: str, password: st
     address = normalize_email(email)
     if role not in ROLES:
         raise UserError(f"the role must be admin or agent, not {role!r}")
-    if len(password) < MIN_PASSWORD_LENGTH:
-        raise UserError(f"the password must have at least {MIN_PASSWORD_LENGTH} characters")
+    if problem := password_problem(password, address, name):
+        raise UserError(problem)
     if await session.scalar(select(User.id).where(User.email == address)) is not None:
         raise UserError(f"a user with the email {address} already exists")
     user = User(email=address, name=name.strip(), role=role, password_hash=_hasher.hash(password))
@@ -87,60 +176,66 @@ async def create_user(session: AsyncSession, email: str, role: str, password: st
     return user
 
 
-async def authenticate(session: AsyncSession, email: str, password: str, now: datetime) -> User:
-    """The user with this email and password, or SignInRefused; counts failures and locks the account a while."""
+def password_problem(password: str, email: str = "", name: str = "") -> str | None:
+    """Why a password is too weak for the team's accounts, or None: too short, or too easy to guess by zxcvbn's
+    estimate (common and breached passwords, words, names, dates, keyboard runs, repeats, the user's own email)."""
+    if len(password) < MIN_PASSWORD_LENGTH:
+        return f"the password must have at least {MIN_PASSWORD_LENGTH} characters"
+    from zxcvbn import zxcvbn  # its dictionaries take a moment to load: only when a password is set
+
+    # zxcvbn reads at most 72 characters (its cost grows fast with the length); a longer passphrase is judged by those.
+    user_inputs = [email, email.partition("@")[0], *name.split()]
+    estimate = zxcvbn(password[:ZXCVBN_MAX_CHARS], user_inputs=[word for word in user_inputs if word])
+    if estimate["score"] >= MIN_PASSWORD_SCORE:
+        return None
+    warning = estimate["feedback"].get("warning") or ""
+    why = f": {warning}" if warning else "."
+    return f"the password is too easy to guess{why} A few unrelated words make a strong one."
+
+
+async def authenticate(
+    session: AsyncSession, sign_ins: SignIns, email: str, password: str, ip: str, now: datetime
+) -> User:
+    """The user with this email and password, or SignInRefused: limits the attempts of the IP address, and counts
+    failures of this address from this IP address, locking the pair a while after too many."""
     try:
         address = normalize_email(email)
     except UserError:
         address = email.strip().lower()
+    sign_ins.admit(ip, now)
+    failures = sign_ins.failures(address, ip)
+    _refuse_while_locked(failures, now)
     user = await session.scalar(select(User).where(User.email == address))
-    if user is None:
-        failures = _unknown.pop(address, None) or _Failures()
-        _unknown[address] = failures
-        while len(_unknown) > UNKNOWN_ADDRESSES_KEPT:
-            _unknown.popitem(last=False)
-        _refuse_while_locked(failures, now)
-        _verify(_DUMMY_HASH, password)
+    # Give the connection back while argon2 runs (SQLite has one): other requests need it meanwhile.
+    await session.commit()
+    if not await sign_ins.verify(user.password_hash if user else _DUMMY_HASH, password) or user is None:
         _count_failure(failures, now)
-    _refuse_while_locked(user, now)
-    if not _verify(user.password_hash, password):
-        try:
-            _count_failure(user, now)
-        finally:
-            await session.commit()
     if not user.active:
         raise SignInRefused("this account is deactivated; ask an admin of the store")
-    user.failed_sign_ins = 0
-    user.locked_until = None
+    sign_ins.forgive(address, ip)
+    sign_ins.give_back(ip)
     user.last_sign_in_at = now
-    if _hasher.check_needs_rehash(user.password_hash):
-        user.password_hash = _hasher.hash(password)
+    if sign_ins.hasher.check_needs_rehash(user.password_hash):
+        user.password_hash = await sign_ins.hash(password)
     await session.commit()
     return user
 
 
-def _refuse_while_locked(account: User | _Failures, now: datetime) -> None:
-    """SignInRefused while the address is locked: the password is not even checked, guessing must wait."""
-    if account.locked_until is not None and _aware(account.locked_until) > now:
-        left = _aware(account.locked_until) - now
+def _refuse_while_locked(failures: _Failures, now: datetime) -> None:
+    """SignInRefused while the pair is locked: the password is not even checked, guessing must wait."""
+    if failures.locked_until is not None and failures.locked_until > now:
+        left = failures.locked_until - now
         raise SignInRefused(_locked_message(left), _seconds(left))
 
 
-def _count_failure(account: User | _Failures, now: datetime) -> NoReturn:
-    """Count a wrong password, lock the address once there were too many, and refuse."""
-    account.failed_sign_ins += 1
-    delay = _lock_delay(account.failed_sign_ins)
-    account.locked_until = now + delay if delay else None
+def _count_failure(failures: _Failures, now: datetime) -> NoReturn:
+    """Count a wrong password, lock the pair once there were too many, and refuse."""
+    failures.failed_sign_ins += 1
+    delay = _lock_delay(failures.failed_sign_ins)
+    failures.locked_until = now + delay if delay else None
     if delay:
         raise SignInRefused(_locked_message(delay), _seconds(delay))
     raise SignInRefused(REFUSED)
-
-
-def _verify(password_hash: str, password: str) -> bool:
-    try:
-        return _hasher.verify(password_hash, password)
-    except (VerificationError, InvalidHashError):
-        return False
 
 
 def _lock_delay(failures: int) -> timedelta | None:
@@ -155,9 +250,12 @@ def _seconds(delay: timedelta) -> int:
 
 
 def _locked_message(delay: timedelta) -> str:
+    return f"too many failed sign-ins: try again in {_wait(delay)}"
+
+
+def _wait(delay: timedelta) -> str:
     seconds = _seconds(delay)
-    wait = f"{seconds} seconds" if seconds < 120 else f"{-(-seconds // 60)} minutes"
-    return f"too many failed sign-ins: try again in {wait}"
+    return f"{seconds} seconds" if seconds < 120 else f"{-(-seconds // 60)} minutes"
 
 
 def _aware(moment: datetime) -> datetime:

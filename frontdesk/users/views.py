@@ -96,7 +96,8 @@ async def signin(
             status.HTTP_400_BAD_REQUEST,
         )
     try:
-        user = await service.authenticate(session, email, password, now_of(request))
+        ip = request.client.host if request.client else "unknown"
+        user = await service.authenticate(session, request.app.state.sign_ins, email, password, ip, now_of(request))
     except service.SignInRefused as refused:
         code = status.HTTP_400_BAD_REQUEST if refused.retry_after_seconds is None else status.HTTP_429_TOO_MANY_REQUESTS
         page = _signin_page(request, cookie, next_page, email, refused.message, code)

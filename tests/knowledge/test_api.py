@@ -125,17 +125,18 @@ async def test_with_an_api_token_set_requests_without_it_get_nothing(settings: S
 
     from frontdesk.app import create_app
 
-    app = create_app(settings.model_copy(update={"api_token": SecretStr("s3cret-token")}))
+    token = "s3cret-token-" + "x" * 20
+    app = create_app(settings.model_copy(update={"api_token": SecretStr(token)}))
     async with app.router.lifespan_context(app):
         transport = httpx.ASGITransport(app=app)
         async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as http:
             refused = await http.post("/api/knowledge", json=FAQ)
             assert refused.status_code == 401
-            forged = await http.get("/api/knowledge", headers={"Authorization": "Bearer s3cret-tokeN"})
+            forged = await http.get("/api/knowledge", headers={"Authorization": f"Bearer {token[:-1]}X"})
             assert forged.status_code == 401
-            good = await http.post("/api/knowledge", json=FAQ, headers={"Authorization": "Bearer s3cret-token"})
+            good = await http.post("/api/knowledge", json=FAQ, headers={"Authorization": f"Bearer {token}"})
             assert good.status_code == 201
-            listed = await http.get("/api/knowledge", headers={"Authorization": "Bearer s3cret-token"})
+            listed = await http.get("/api/knowledge", headers={"Authorization": f"Bearer {token}"})
             assert listed.json()["total"] == 1
 
 

@@ -4,13 +4,15 @@ from __future__ import annotations
 
 import asyncio
 import re
+import threading
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from typing import Annotated
+from typing import Annotated, Literal
 
 import httpx
 import pytest
+from argon2 import PasswordHasher
 from fastapi import Depends, FastAPI, Response
 from fastapi.responses import PlainTextResponse
 from typer.testing import CliRunner
@@ -44,9 +46,10 @@ class Shop:
     app: FastAPI
     clock: Clock
 
-    def browser(self) -> httpx.AsyncClient:
-        """A browser of its own: no API token, its own cookies."""
-        return httpx.AsyncClient(transport=httpx.ASGITransport(app=self.app), base_url="http://testserver")
+    def browser(self, ip: str = "127.0.0.1") -> httpx.AsyncClient:
+        """A browser of its own, at the IP address `ip`: no API token, its own cookies."""
+        transport = httpx.ASGITransport(app=self.app, client=(ip, 50000))
+        return httpx.AsyncClient(transport=transport, base_url="http://testserver")
 
     def api(self) -> httpx.AsyncClient:
         """The admin's script, with the API token."""
@@ -139,6 +142,78 @@ async def test_the_lockout_does_not_tell_which_accounts_exist(shop: Shop) -> Non
     assert known == nobody
     assert known[4] == (429, "30", "too many failed sign-ins: try again in 30 seconds")
     assert known[5][0] == 429  # still locked: the guess is not even checked
+
+
+async def test_wrong_passwords_from_one_ip_address_do_not_lock_the_account_for_another(shop: Shop) -> None:
+    async with shop.browser("203.0.113.7") as attacker, shop.browser("198.51.100.20") as colleague:
+        for _ in range(6):
+            await sign_in(attacker, AGENT[0], "a wrong guess!")
+        assert (await sign_in(attacker, *AGENT)).status_code == 429  # locked: from there
+        signed_in = await sign_in(colleague, *AGENT)
+        assert signed_in.status_code == 303
+        assert (await colleague.get("/api/me")).json()["email"] == AGENT[0]
+        assert (await sign_in(attacker, *AGENT)).status_code == 429  # her success forgave nobody else's failures
+
+
+async def test_one_ip_address_gets_twenty_attempts_then_ten_a_minute(shop: Shop) -> None:
+    async with shop.browser("203.0.113.7") as sprayer, shop.browser("198.51.100.20") as other:
+        # A different address each time: no lockout of a pair, only the address's allowance runs out.
+        for n in range(20):
+            assert (await sign_in(sprayer, f"guess{n}@shop.example", "a wrong guess!")).status_code == 400
+        refused = await sign_in(sprayer, *ADMIN)
+        assert refused.status_code == 429
+        assert refused.headers["retry-after"] == "6"
+        assert "too many sign-in attempts from your address: try again in 6 seconds" in refused.text
+        assert "frontdesk_session" not in sprayer.cookies
+        assert (await sign_in(other, *ADMIN)).status_code == 303  # another address is not held back
+
+        shop.clock.advance(seconds=6)
+        assert (await sign_in(sprayer, "guess-again@shop.example", "a wrong guess!")).status_code == 400
+        assert (await sign_in(sprayer, *ADMIN)).status_code == 429
+
+
+async def test_a_whole_office_behind_one_address_signs_in_as_often_as_it_likes(shop: Shop) -> None:
+    for _ in range(21):  # successes do not use up the address's attempts
+        async with shop.browser("192.0.2.44") as office:
+            assert (await sign_in(office, *AGENT)).status_code == 303
+
+
+class HeldHasher(PasswordHasher):
+    """argon2 that waits in `verify` until the test lets it go, to hold sign-ins in flight."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.entered = threading.Semaphore(0)
+        self.release = threading.Event()
+
+    def verify(self, hash: str | bytes, password: str | bytes) -> Literal[True]:
+        self.entered.release()
+        # Only a safety net: without the fix this runs on the event loop and holds everything for 10 s.
+        self.release.wait(timeout=10)
+        return super().verify(hash, password)
+
+
+async def test_health_answers_while_sign_ins_are_hashing(shop: Shop) -> None:
+    hasher = HeldHasher()
+    shop.app.state.sign_ins.hasher = hasher
+    async with shop.browser() as browser, shop.api() as api:
+        forms = [form_csrf(await browser.get("/signin")) for _ in range(6)]
+        attempts = [
+            asyncio.create_task(
+                browser.post(
+                    "/signin", data={"email": f"nobody{n}@shop.example", "password": "a guess!", "csrf_token": csrf}
+                )
+            )
+            for n, csrf in enumerate(forms)
+        ]
+        await asyncio.to_thread(hasher.entered.acquire, timeout=10)  # the first sign-in is hashing
+        health = await api.get("/healthz")
+        assert health.status_code == 200
+        assert not any(attempt.done() for attempt in attempts)  # health answered while all six were in flight
+        hasher.release.set()
+        refused = await asyncio.gather(*attempts)
+    assert [r.status_code for r in refused] == [400] * 6
+    assert all("wrong email or password" in r.text for r in refused)
 
 
 async def test_signing_out_ends_the_session_on_the_server(shop: Shop) -> None:
@@ -304,6 +379,11 @@ def test_users_create_from_stdin_makes_a_user_who_can_sign_in(settings: Settings
     ("arguments", "password", "message"),
     [
         (["dee@shop.example", "--role", "agent"], "too short", "at least 10 characters"),
+        (["dee@shop.example", "--role", "agent"], "aaaaaaaaaa", 'too easy to guess: Repeats like "aaa"'),
+        (["dee@shop.example", "--role", "agent"], "password123", "too easy to guess: This is a very common password"),
+        (["dee@shop.example", "--role", "agent"], "qwertyuiop", "too easy to guess: This is a top-100 common"),
+        (["dee@shop.example", "--role", "agent"], "Password2026!", "too easy to guess"),
+        (["dee@shop.example", "--role", "agent", "--name", "Dee Dee"], "dee@shop.example", "too easy to guess"),
         (["not-an-email", "--role", "agent"], "a long enough password", "not a valid email address"),
         (["dee@shop.example", "--role", "owner"], "a long enough password", "must be admin or agent"),
     ],

@@ -20,6 +20,7 @@ from frontdesk.conversations import service as conversations
 from frontdesk.conversations.models import Conversation
 from frontdesk.deps import get_session, require_admin
 from frontdesk.handoff.flow import FlowError, message_event
+from frontdesk.pages import render
 from frontdesk.realtime.bus import Subscription, conversation_topic
 
 log = logging.getLogger("frontdesk.webchat")
@@ -32,6 +33,10 @@ MAX_FRAME_BYTES = 32_000
 #: MAX_FRAME_BYTES characters can take in UTF-8. Set on the server (`ws_max_size`), so a 15 MB frame is never read.
 MAX_WEBSOCKET_MESSAGE = 4 * MAX_FRAME_BYTES
 MAX_SEQ = 2**31 - 1  # messages.seq is a 32-bit integer
+NOT_A_SHOP = (
+    "This is the store's customer agent. The team signs in at /inbox, the store's admin at /console; the chat "
+    "widget goes on the store's own pages. The demo shop is served here by `frontdesk serve --demo` only."
+)
 
 
 class Refused(Exception):
@@ -57,20 +62,16 @@ async def demo_shop(
     request: Request,
     session: Annotated[AsyncSession, Depends(get_session)],
     signed_in_as: Annotated[str | None, Query(alias="as", max_length=320)] = None,
-) -> HTMLResponse:
-    """The demo store's page with the widget. `?as=email` plays the store's server signing a shopper in."""
+) -> Response:
+    """The demo store's page with the widget, in demo mode only. `?as=email` plays the store's server signing a
+    shopper in, with the demo's own secret (service.DemoIdentity): the store's identity secret signs nothing here."""
+    demo: service.DemoIdentity | None = request.app.state.demo_identity
+    if demo is None:
+        return render(request, "base.html", {"heading": "frontdesk is running", "message": NOT_A_SHOP})
     widget = await service.get_settings(session)
     attributes = ""
     if signed_in_as:
-        vault = request.app.state.vault
-        if not widget.identity_secret_encrypted:
-            await service.rotate_identity_secret(session, vault)
-        secret = vault.decrypt(widget.identity_secret_encrypted)
-        await session.commit()
-        attributes = (
-            f' data-email="{escape(signed_in_as, quote=True)}"'
-            f' data-user-hash="{service.user_hash(secret, signed_in_as)}"'
-        )
+        attributes = f' data-email="{escape(signed_in_as, quote=True)}" data-user-hash="{demo.user_hash(signed_in_as)}"'
     page = (STATIC / "demo.html").read_text(encoding="utf-8")
     page = page.replace("{{store_name}}", escape(widget.store_name)).replace("{{widget_attributes}}", attributes)
     return HTMLResponse(page)
@@ -195,11 +196,13 @@ async def _open(websocket: WebSocket, hello: dict[str, Any], ip: str) -> tuple[s
             token = conversations.new_visitor_token()
             conversation = await conversations.create(session, "webchat", token)
         email = await service.verified_email(
-            session, state.vault, _text(hello.get("email")), _text(hello.get("user_hash"))
+            session, state.vault, _text(hello.get("email")), _text(hello.get("user_hash")), state.demo_identity
         )
         if email:
             conversation.signed_in = True
-            await conversations.link_profile(session, conversation, email=email, name=_text(hello.get("name")))
+            await conversations.link_profile(
+                session, conversation, email=email, name=_text(hello.get("name")), verified=True
+            )
         widget = await service.get_settings(session)
         await session.commit()
         assert token is not None
