@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import JSON, Boolean, DateTime, ForeignKey, Integer, String, Text, UniqueConstraint
+from sqlalchemy import JSON, Boolean, ForeignKey, Integer, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
-from frontdesk.db import Base, Timestamped, utcnow
+from frontdesk.db import Base, Timestamped, UTCDateTime, utcnow
 
 
 class Profile(Timestamped, Base):
@@ -45,7 +45,7 @@ class Conversation(Timestamped, Base):
     last_question: Mapped[str | None] = mapped_column(Text)
     outcome_reason: Mapped[str] = mapped_column(String(300), default="no question asked yet")
     last_seq: Mapped[int] = mapped_column(Integer, default=0)
-    last_activity_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    last_activity_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     # Optimistic lock: two processes changing the same conversation at once cannot both win.
     version: Mapped[int] = mapped_column(Integer, default=1)
 
@@ -68,7 +68,7 @@ class Message(Base):
     meta: Mapped[dict[str, object]] = mapped_column(JSON, default=dict)
     client_id: Mapped[str | None] = mapped_column(String(64))
     # indexed: the knowledge-gaps report reads the newest unanswered questions of a date range
-    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow, index=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, index=True)
 
 
 class ConversationEvent(Base):
@@ -82,7 +82,7 @@ class ConversationEvent(Base):
     to_status: Mapped[str] = mapped_column(String(16))
     reason: Mapped[str] = mapped_column(String(300))
     actor: Mapped[str] = mapped_column(String(64))
-    at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
 
 class VisitorToken(Base):
@@ -93,4 +93,4 @@ class VisitorToken(Base):
 
     token_hash: Mapped[str] = mapped_column(String(64), primary_key=True)
     conversation_id: Mapped[str] = mapped_column(ForeignKey("conversations.id", ondelete="CASCADE"), index=True)
-    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
