@@ -34,12 +34,14 @@ from frontdesk.handoff.flow import ChatFlow, TeamActions
 from frontdesk.handoff.views import router as handoff_router
 from frontdesk.handoff.webhooks import router as webhooks_router
 from frontdesk.handoff.worker import OutboxWorker
+from frontdesk.http_guard import RequestBodyGuard
 from frontdesk.inbox.mail import Mailer
 from frontdesk.inbox.service import Presence
 from frontdesk.inbox.views import pages as inbox_pages
 from frontdesk.inbox.views import router as inbox_router
 from frontdesk.integrations.views import router as integrations_router
 from frontdesk.knowledge.service import Knowledge
+from frontdesk.knowledge.views import IMPORT_PATH
 from frontdesk.knowledge.views import router as knowledge_router
 from frontdesk.metrics.views import router as metrics_router
 from frontdesk.pages import mount_static
@@ -136,6 +138,7 @@ def create_app(settings: Settings | None = None, clock: Callable[[], datetime] =
     app.include_router(sms_router)
     app.include_router(sms_status_router)
     app.add_exception_handler(PageRefused, refused_page)
+    app.add_middleware(RequestBodyGuard, limit=settings.max_body_bytes, larger={IMPORT_PATH: settings.max_upload_bytes})
     mount_static(app)
 
     @app.get("/healthz", tags=["ops"])

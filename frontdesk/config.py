@@ -35,6 +35,15 @@ class Settings(BaseSettings):
         description="Confidence below which the agent hands off; None = the calibrated default",
     )
     max_question_chars: int = 4000
+    max_body_bytes: int = Field(
+        default=1_000_000,
+        ge=64_000,
+        description="The largest request body a route takes (JSON, forms, helpdesk and Twilio webhooks): a larger one "
+        "gets 413 before it is read",
+    )
+    max_upload_bytes: int = Field(
+        default=50 * 1024 * 1024, ge=1024 * 1024, description="The largest knowledge import file (the console's import)"
+    )
     api_token: SecretStr | None = Field(
         default=None,
         description="When set, 'Authorization: Bearer <token>' opens the admin API to scripts (people sign in instead)",
