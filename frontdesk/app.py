@@ -18,6 +18,7 @@ from uvicorn.middleware.proxy_headers import ProxyHeadersMiddleware
 from frontdesk import __version__
 from frontdesk.agent.embedders import load_embedder
 from frontdesk.agent.views import router as agent_router
+from frontdesk.api_docs import mount_api_docs
 from frontdesk.channels.sms.status_views import router as sms_status_router
 from frontdesk.channels.sms.views import router as sms_router
 from frontdesk.channels.webchat.limits import WebchatLimits
@@ -47,6 +48,7 @@ from frontdesk.knowledge.views import router as knowledge_router
 from frontdesk.metrics.views import router as metrics_router
 from frontdesk.pages import mount_static
 from frontdesk.realtime.bus import EventBus
+from frontdesk.security_headers import SecurityHeaders
 from frontdesk.users.views import router as users_router
 from frontdesk.vault import Vault, key_for
 
@@ -122,6 +124,8 @@ def create_app(settings: Settings | None = None, clock: Callable[[], datetime] =
         description="A self-hosted AI customer agent for online stores: answers from the store's knowledge, "
         "and hands off to people when it does not know.",
         lifespan=lifespan,
+        docs_url=None,  # served by mount_api_docs, with no CDN
+        redoc_url=None,
     )
     app.include_router(knowledge_router)
     app.include_router(agent_router)
@@ -140,9 +144,11 @@ def create_app(settings: Settings | None = None, clock: Callable[[], datetime] =
     app.include_router(sms_status_router)
     app.add_exception_handler(PageRefused, refused_page)
     app.add_middleware(RequestBodyGuard, limit=settings.max_body_bytes, larger={IMPORT_PATH: settings.max_upload_bytes})
+    app.add_middleware(SecurityHeaders)
     # Outermost: every limit and log below sees the shopper's address, not the proxy's.
     app.add_middleware(ProxyHeadersMiddleware, trusted_hosts=settings.forwarded_allow_ips)
     mount_static(app)
+    mount_api_docs(app)
 
     @app.get("/healthz", tags=["ops"])
     async def healthz() -> dict[str, object]:
