@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
+from datetime import UTC, datetime
 
 import httpx
 import pytest
@@ -12,6 +13,8 @@ from fastapi import FastAPI
 
 from frontdesk.app import create_app
 from frontdesk.config import Settings
+from frontdesk.db import Database
+from frontdesk.users import service as users
 from tests.server import ADMIN_HEADERS
 
 LIMIT = 100_000
@@ -93,6 +96,24 @@ async def test_a_signed_out_body_past_the_limit_reads_nothing_either(app: FastAP
             "/api/knowledge", content=body.stream(), headers={"Content-Type": "application/json"}
         )
     assert response.status_code == 401
+    assert body.pulled == 0
+
+
+async def test_an_agent_gets_403_on_an_admin_route_before_its_body_is_read(app: FastAPI, database: Database) -> None:
+    now = datetime.now(UTC)
+    async with database.session() as session:
+        agent = await users.create_user(session, "bo@example.com", "agent", "a long agent password")
+        token = await users.start_session(session, agent, now)
+        found = await users.session_of(session, token, now)
+    assert found is not None
+    signed_in = {"Cookie": f"{users.COOKIE}={token}", "X-CSRF-Token": found[1].csrf_token}
+    body = Sender(total=LIMIT // 2)
+    async with caller(app, signed_in) as http:
+        response = await http.post(
+            "/api/knowledge", content=body.stream(), headers={"Content-Type": "application/json"}
+        )
+    assert response.status_code == 403
+    assert response.json() == {"detail": "this needs the admin role"}
     assert body.pulled == 0
 
 
