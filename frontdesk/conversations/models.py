@@ -4,11 +4,11 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import JSON, Boolean, DateTime, ForeignKey, Index, Integer, String, Text, UniqueConstraint, false
+from sqlalchemy import JSON, Boolean, ForeignKey, Index, Integer, String, Text, UniqueConstraint, false
 from sqlalchemy import text as sql
 from sqlalchemy.orm import Mapped, mapped_column
 
-from frontdesk.db import Base, Timestamped, utcnow
+from frontdesk.db import Base, Timestamped, UTCDateTime, utcnow
 
 
 class Profile(Timestamped, Base):
@@ -54,10 +54,10 @@ class Conversation(Timestamped, Base):
     feedback_changed: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
     # The shopper's rating of the team (1 to 5), asked once the team closed the conversation.
     csat_score: Mapped[int | None] = mapped_column(Integer)
-    csat_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    csat_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     outcome_reason: Mapped[str] = mapped_column(String(300), default="no question asked yet")
     last_seq: Mapped[int] = mapped_column(Integer, default=0)
-    last_activity_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    last_activity_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     # Optimistic lock: two processes changing the same conversation at once cannot both win.
     version: Mapped[int] = mapped_column(Integer, default=1)
 
@@ -89,7 +89,7 @@ class Message(Base):
     # after the restart, and a resend of it answers instead of being dropped.
     awaiting_turn: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
     # indexed: the knowledge-gaps report reads the newest unanswered questions of a date range
-    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow, index=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, index=True)
 
 
 class ConversationEvent(Base):
@@ -103,7 +103,7 @@ class ConversationEvent(Base):
     to_status: Mapped[str] = mapped_column(String(16))
     reason: Mapped[str] = mapped_column(String(300))
     actor: Mapped[str] = mapped_column(String(64))
-    at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
 
 class VisitorToken(Base):
@@ -114,4 +114,4 @@ class VisitorToken(Base):
 
     token_hash: Mapped[str] = mapped_column(String(64), primary_key=True)
     conversation_id: Mapped[str] = mapped_column(ForeignKey("conversations.id", ondelete="CASCADE"), index=True)
-    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)

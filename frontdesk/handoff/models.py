@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import JSON, Boolean, DateTime, ForeignKey, Integer, String, Text, UniqueConstraint, false
+from sqlalchemy import JSON, Boolean, ForeignKey, Integer, String, Text, UniqueConstraint, false
 from sqlalchemy.orm import Mapped, mapped_column
 
-from frontdesk.db import Base, Timestamped, utcnow
+from frontdesk.db import Base, Timestamped, UTCDateTime, utcnow
 
 
 class HandoffSettings(Timestamped, Base):
@@ -42,12 +42,12 @@ class OutboxItem(Base):
     target: Mapped[str] = mapped_column(String(16))
     status: Mapped[str] = mapped_column(String(16), default="pending", index=True)
     attempts: Mapped[int] = mapped_column(Integer, default=0)
-    next_attempt_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow, index=True)
-    lease_until: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    next_attempt_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, index=True)
+    lease_until: Mapped[datetime | None] = mapped_column(UTCDateTime)
     last_error: Mapped[str | None] = mapped_column(Text)
     ticket_ref: Mapped[str | None] = mapped_column(String(200))
-    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
-    delivered_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    delivered_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     # Sent with every create of this row's ticket, so a retry is recognised by the helpdesk as the same request.
     idempotency_key: Mapped[str | None] = mapped_column(String(120))
     # Which worker process (hostname-pid) holds or last held the lease: who to look at when a row is stuck.
@@ -59,7 +59,7 @@ class OutboxItem(Base):
     # ticket, so a replayed Idempotency-Key matches, and later shopper messages go to the ticket as their own rows.
     transcript_seq: Mapped[int | None] = mapped_column(Integer)
     # After this moment a failure makes the row dead; set by the first attempt, cleared by a manual retry.
-    retry_until: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    retry_until: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
 
 class RelayedComment(Base):
@@ -75,4 +75,4 @@ class RelayedComment(Base):
     external_id: Mapped[str] = mapped_column(String(64))  # the helpdesk's comment or message id
     conversation_id: Mapped[str] = mapped_column(ForeignKey("conversations.id", ondelete="CASCADE"), index=True)
     seq: Mapped[int | None] = mapped_column(Integer)
-    received_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    received_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)

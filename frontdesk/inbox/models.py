@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import DateTime, ForeignKey, Integer, String, Text
+from sqlalchemy import ForeignKey, Integer, String, Text
 from sqlalchemy.orm import Mapped, mapped_column
 
-from frontdesk.db import Base, utcnow
+from frontdesk.db import Base, UTCDateTime, utcnow
 
 
 class InboxTicket(Base):
@@ -19,12 +19,12 @@ class InboxTicket(Base):
     state: Mapped[str] = mapped_column(String(16), default="open", index=True)
     reason: Mapped[str] = mapped_column(String(200))
     assignee_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"), index=True)
-    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
-    opened_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
-    claimed_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
-    closed_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    opened_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    claimed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    closed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     auto_response_on: Mapped[str | None] = mapped_column(String(10))  # the day (ISO) it was last sent
-    team_alerted_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    team_alerted_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
     @property
     def ref(self) -> str:
@@ -40,4 +40,4 @@ class InboxNote(Base):
     ticket_id: Mapped[int] = mapped_column(ForeignKey("inbox_tickets.id", ondelete="CASCADE"), index=True)
     author_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
     text: Mapped[str] = mapped_column(Text)
-    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)

@@ -5,10 +5,10 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import JSON, DateTime, Integer, String, Text, func, text
+from sqlalchemy import JSON, Integer, String, Text, func, text
 from sqlalchemy.orm import Mapped, mapped_column
 
-from frontdesk.db import Base, utcnow
+from frontdesk.db import Base, UTCDateTime, utcnow
 
 
 class Integration(Base):
@@ -23,5 +23,5 @@ class Integration(Base):
     # {"automatic": bool, "error": str | None}: whether replies come back without the admin's manual steps
     reply_path: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict, server_default=text("'{}'"))
     status: Mapped[str] = mapped_column(String(16), default="connected", server_default="connected")
-    connected_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow, server_default=func.now())
+    connected_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, server_default=func.now())
     last_error: Mapped[str | None] = mapped_column(Text)

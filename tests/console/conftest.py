@@ -20,6 +20,7 @@ from tests.webchat.conftest import (
     server,
     smtp,
     watch,
+    watch_policy,
 )
 from tests.webchat.test_inbox_live import PASSWORD, create_user
 
@@ -51,6 +52,7 @@ def admin_page(browser: Browser, server: Server, admin_account: str) -> Iterator
     page = context.new_page()
     errors: list[str] = []
     page.on("pageerror", lambda error: errors.append(str(error)))
+    watch_policy(page, errors)
     sign_in_admin(page, server)
     yield page
     context.close()

@@ -14,7 +14,7 @@ from typing import Any
 
 import httpx
 import pytest
-from playwright.sync_api import Browser, Dialog, Page, Playwright, expect, sync_playwright
+from playwright.sync_api import Browser, ConsoleMessage, Dialog, Page, Playwright, expect, sync_playwright
 
 from frontdesk.db import migrate
 from tests.conftest import POSTGRES_URL
@@ -118,6 +118,17 @@ class Watch:
     errors: list[str] = field(default_factory=list)
 
 
+def watch_policy(page: Page, errors: list[str]) -> None:
+    """Count what the page's Content-Security-Policy blocked as a script error: the page would be missing it. (A
+    page of ours refusing to be framed, frame-ancestors, is reported to the framing page, and is what we want.)"""
+
+    def on_console(message: ConsoleMessage) -> None:
+        if "Content Security Policy" in message.text and "frame-ancestors" not in message.text:
+            errors.append(message.text)
+
+    page.on("console", on_console)
+
+
 @pytest.fixture
 def watch() -> Watch:
     return Watch()
@@ -136,6 +147,7 @@ def page(browser: Browser, watch: Watch) -> Iterator[Page]:
 
     page.on("dialog", on_dialog)
     page.on("pageerror", lambda error: watch.errors.append(str(error)))
+    watch_policy(page, watch.errors)
     yield page
     context.close()
     assert watch.errors == [], f"script errors on the page: {watch.errors}"

@@ -15,7 +15,7 @@ import pytest
 from playwright.sync_api import Browser, Page, expect
 
 from tests.fakes.smtp import SmtpServer, text_of
-from tests.webchat.conftest import CHROMIUM, Server
+from tests.webchat.conftest import CHROMIUM, Server, watch_policy
 from tests.webchat.test_widget import CANADA, NO, PASSING, TEAM_NOTICE_MS, UNKNOWN, YES, Chat
 
 PASSWORD = "inbox-test-password"
@@ -57,6 +57,7 @@ def agent_page(browser: Browser) -> Iterator[Page]:
     page = context.new_page()
     errors: list[str] = []
     page.on("pageerror", lambda error: errors.append(str(error)))
+    watch_policy(page, errors)
     yield page
     context.close()
     assert errors == [], f"script errors in the inbox: {errors}"

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import DateTime, ForeignKey, Integer, String, Text, func
+from sqlalchemy import ForeignKey, Integer, String, Text, func
 from sqlalchemy.orm import Mapped, mapped_column
 
-from frontdesk.db import Base, utcnow
+from frontdesk.db import Base, UTCDateTime, utcnow
 
 
 class SmsMessage(Base):
@@ -28,9 +28,9 @@ class SmsMessage(Base):
     body: Mapped[str] = mapped_column(Text, default="", server_default="")
     status: Mapped[str] = mapped_column(String(16), default="queued", server_default="queued")
     error_code: Mapped[int | None] = mapped_column(Integer)
-    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow, server_default=func.now())
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, server_default=func.now())
     updated_at: Mapped[datetime] = mapped_column(
-        DateTime(timezone=True), default=utcnow, onupdate=utcnow, server_default=func.now()
+        UTCDateTime, default=utcnow, onupdate=utcnow, server_default=func.now()
     )
 
 
@@ -41,7 +41,7 @@ class SmsSuppression(Base):
     __tablename__ = "sms_suppressions"
 
     phone: Mapped[str] = mapped_column(String(32), primary_key=True)  # E.164
-    since: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow, server_default=func.now())
+    since: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, server_default=func.now())
     keyword: Mapped[str] = mapped_column(String(16))  # the word the shopper sent, or "21610" when Twilio refused
 
 
@@ -53,5 +53,5 @@ class SmsThread(Base):
     phone: Mapped[str] = mapped_column(String(32), primary_key=True)  # E.164
     conversation_id: Mapped[str] = mapped_column(ForeignKey("conversations.id", ondelete="CASCADE"), index=True)
     updated_at: Mapped[datetime] = mapped_column(
-        DateTime(timezone=True), default=utcnow, onupdate=utcnow, server_default=func.now()
+        UTCDateTime, default=utcnow, onupdate=utcnow, server_default=func.now()
     )
