@@ -6,6 +6,9 @@ import io
 import zipfile
 
 import httpx
+import pytest
+
+from frontdesk.knowledge import importers
 
 
 def zipped(files: dict[str, str]) -> bytes:
@@ -84,3 +87,31 @@ async def test_zip_without_pages_says_what_it_expected(client: httpx.AsyncClient
     assert response.status_code == 422
     assert "no .md, .markdown, .html or .htm files" in response.json()["detail"]
     assert "/tmp" not in response.json()["detail"]
+
+
+async def test_a_zip_bomb_is_refused_before_it_is_unpacked(
+    client: httpx.AsyncClient, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(importers, "ZIP_MAX_BYTES", 1024 * 1024)  # the real one is 500 MB: same check, smaller bomb
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w", compression=zipfile.ZIP_DEFLATED) as archive:
+        archive.writestr("pages/zeros.md", "0" * (3 * 1024 * 1024))  # 3 MB of zeros deflate to a few kB
+    assert len(buffer.getvalue()) < 20_000
+    response = await import_zip(client, "pages.zip", buffer.getvalue())
+
+    assert response.status_code == 422
+    assert response.json()["detail"] == "pages.zip unpacks to more than 1 MB"
+    assert (await client.get("/api/knowledge")).json()["total"] == 0
+
+
+async def test_a_sitemap_with_entities_in_a_zip_is_refused(client: httpx.AsyncClient) -> None:
+    laughs = (
+        '<?xml version="1.0"?>\n<!DOCTYPE urlset [<!ENTITY lol "lol"><!ENTITY lol2 "&lol;&lol;&lol;&lol;">'
+        '<!ENTITY xxe SYSTEM "file:///etc/passwd">]>\n<urlset><url><loc>&xxe;&lol2;</loc></url></urlset>\n'
+    )
+    response = await import_zip(client, "site.zip", zipped({"sitemap.xml": laughs, "pages/a.html": "<p>hi</p>"}))
+
+    assert response.status_code == 422
+    assert "a DOCTYPE is not allowed in a sitemap" in response.json()["detail"]
+    assert "root:" not in response.text
+    assert (await client.get("/api/knowledge")).json()["total"] == 0
