@@ -110,6 +110,14 @@ def serve(
     out.print(f"  Health:       {base}/healthz")
     if demo_admin:
         out.print(f"  Sign in to the inbox and console as {DEMO_ADMIN} / {demo_admin}", highlight=False)
+        out.print("  (shown this once: keep it, or make a new one with `frontdesk users reset-password EMAIL`)")
+    else:
+        out.print(
+            "  Sign in with your team account"
+            + (f" (the demo's is {DEMO_ADMIN})" if demo else "")
+            + "; forgot the password? `frontdesk users reset-password EMAIL`",
+            highlight=False,
+        )
     out.print(f"  Inbox (the team's page): {base}/inbox")
     out.print(f"  Console (the store admin's: dashboard, knowledge, settings): {base}/console")
     worker_line = (
@@ -450,6 +458,36 @@ def users_create(
     except service.UserError as exc:
         raise _fail(str(exc)) from exc
     out.print(f"created {user.role} {user.email} (id {user.id})", highlight=False)
+
+
+@users.command("reset-password")
+def users_reset_password(
+    email: Annotated[str, typer.Argument(help="The email the user signs in with")],
+    password_stdin: Annotated[
+        bool, typer.Option("--password-stdin", help="Read the new password from the first line of stdin")
+    ] = False,
+) -> None:
+    """Give a user a new password: a random one, printed once, unless --password-stdin. Their browsers are signed
+    out."""
+    import secrets
+
+    from frontdesk.users import service
+
+    password = sys.stdin.readline().rstrip("\r\n") if password_stdin else secrets.token_urlsafe(12)
+
+    async def go() -> Any:
+        async with _team_session() as session:
+            return await service.set_password(session, email, password)
+
+    try:
+        user = _run(go())
+    except service.UserError as exc:
+        raise _fail(str(exc)) from exc
+    if password_stdin:
+        out.print(f"new password set for {user.email}", highlight=False)
+    else:
+        out.print(f"new password for {user.email}: {password}", highlight=False)
+        out.print("shown this once: sign in with it, then keep it somewhere safe")
 
 
 @asynccontextmanager

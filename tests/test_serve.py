@@ -55,6 +55,10 @@ def test_first_demo_start_prints_an_admin_who_can_sign_in_and_later_starts_do_no
             me = browser.get("/api/me").json()
             assert (me["email"], me["role"]) == ("admin@demo.store", "admin")
     second = tmp_path / "second.log"
-    with running_server(settings.database_url, second):
+    with running_server(settings.database_url, second, {"PYTHONUNBUFFERED": "1"}):
         pass
-    assert "Sign in to the inbox" not in second.read_text()
+    later = second.read_text()
+    assert "Sign in to the inbox" not in later and password not in later
+    # ...but it says how to get in.
+    assert "the demo's is admin@demo.store" in later
+    assert "forgot the password? `frontdesk users reset-password EMAIL`" in later

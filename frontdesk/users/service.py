@@ -176,6 +176,21 @@ async def create_user(session: AsyncSession, email: str, role: str, password: st
     return user
 
 
+async def set_password(session: AsyncSession, email: str, password: str) -> User:
+    """A new password for a user (one who forgot it, say) and commit; their signed-in browsers are signed out and a
+    lock from failed sign-ins no longer applies to the new password."""
+    address = normalize_email(email)
+    user = await session.scalar(select(User).where(User.email == address))
+    if user is None:
+        raise UserError(f"no user has the email {address}; `frontdesk users list` shows the team")
+    if problem := password_problem(password, address, user.name):
+        raise UserError(problem)
+    user.password_hash = _hasher.hash(password)
+    await session.execute(delete(UserSession).where(UserSession.user_id == user.id))
+    await session.commit()
+    return user
+
+
 def password_problem(password: str, email: str = "", name: str = "") -> str | None:
     """Why a password is too weak for the team's accounts, or None: too short, or too easy to guess by zxcvbn's
     estimate (common and breached passwords, words, names, dates, keyboard runs, repeats, the user's own email)."""

@@ -403,3 +403,40 @@ def test_users_create_refuses_a_second_user_with_the_same_email(settings: Settin
     again = runner.invoke(cli, [*first[:2], "EVE@shop.example", *first[3:]], input="another long password\n")
     assert again.exit_code == 1
     assert "already exists" in again.output
+
+
+def test_reset_password_prints_a_new_one_that_signs_in_and_ends_the_old_sessions(settings: Settings) -> None:
+    made = ["users", "create", "fay@shop.example", "--role", "admin", "--password-stdin"]
+    assert runner.invoke(cli, made, input="a long enough password\n").exit_code == 0
+
+    async def signed_in_browser_survives(old: str) -> bool:
+        app = create_app(settings)
+        async with app.router.lifespan_context(app), Shop(app, Clock()).browser() as browser:
+            assert (await sign_in(browser, "fay@shop.example", old)).status_code == 303
+            reset = await asyncio.to_thread(runner.invoke, cli, ["users", "reset-password", "FAY@shop.example"])
+            assert reset.exit_code == 0, reset.output
+            new = re.search(r"new password for fay@shop\.example: (\S+)", reset.output)
+            assert new, reset.output
+            signed_out = (await browser.get("/api/me")).status_code == 401
+            assert (await sign_in(browser, "fay@shop.example", old)).status_code == 400
+            assert (await sign_in(browser, "fay@shop.example", new.group(1))).status_code == 303
+            return not signed_out
+
+    assert asyncio.run(signed_in_browser_survives("a long enough password")) is False
+
+
+@pytest.mark.parametrize(
+    ("email", "password", "message"),
+    [
+        ("nobody@shop.example", "a long enough password", "no user has the email nobody@shop.example"),
+        ("gus@shop.example", "aaaaaaaaaa", "too easy to guess"),
+    ],
+)
+def test_reset_password_says_what_is_wrong_and_changes_nothing(
+    settings: Settings, email: str, password: str, message: str
+) -> None:
+    made = ["users", "create", "gus@shop.example", "--role", "agent", "--password-stdin"]
+    assert runner.invoke(cli, made, input="a long enough password\n").exit_code == 0
+    result = runner.invoke(cli, ["users", "reset-password", email, "--password-stdin"], input=f"{password}\n")
+    assert result.exit_code == 1
+    assert message in result.output
