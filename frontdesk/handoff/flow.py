@@ -457,6 +457,30 @@ class ChatFlow:
         conversation.outcome, conversation.outcome_reason = outcome.value, reason
         conversation.feedback_changed = bool(conversation.rated_unhelpful) and outcome is not of(0)[0]
 
+    async def email_transcript(self, conversation_id: str, address: str | None) -> str:
+        """Queue the shopper's copy of the chat by email: to the conversation's email, or to `address` when it has
+        none yet (then kept as the conversation's, unverified, as at a handoff). Says where it goes."""
+
+        async def queue(session: AsyncSession) -> str:
+            conversation = await conversations.get(session, conversation_id)
+            to = conversation.email
+            if to is None:
+                if not address:
+                    raise FlowError("email_needed", "give an email address to send the conversation to")
+                try:
+                    to = validate_email(address.strip()[:320], check_deliverability=False).normalized
+                except EmailNotValidError as exc:
+                    raise FlowError("invalid_email", str(exc)) from exc
+                await conversations.link_profile(session, conversation, email=to, verified=False)
+            if not await handoff.enqueue_transcript(session, conversation_id, self.clock()):
+                raise FlowError("too_soon", "this conversation was emailed a moment ago; try again in a few minutes")
+            event.listen(session.sync_session, "after_commit", lambda _: self.wake_worker.set(), once=True)
+            return to
+
+        to = await conversations.retrying(self.sessions, queue)
+        await self.bus.publish(conversation_topic(conversation_id), {"type": "transcript", "email": to})
+        return to
+
     async def rate_team(self, conversation_id: str, score: int) -> None:
         """The shopper's answer to the rating asked when the team closed the conversation (1 to 5; the last counts)."""
         if not 1 <= score <= 5:

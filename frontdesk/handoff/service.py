@@ -5,7 +5,7 @@ from __future__ import annotations
 import html
 import re
 from collections.abc import Callable
-from datetime import datetime
+from datetime import datetime, timedelta
 
 import nh3
 from sqlalchemy import event, func, select
@@ -34,7 +34,9 @@ _LINK = re.compile(r"\[([^\]\n]{1,200})\]\(((?:[^()\s]|\([^()\s]*\)){1,2000})\)"
 SAFE_SCHEMES = ("https://", "http://", "mailto:")
 SETTINGS_LISTENERS = "handoff_settings_listeners"  # key of the sessions' `info`: who caches the settings
 EMAIL_TARGET = "email"
-REPLY_EMAIL, TEAM_ALERT = "reply_email", "team_alert"  # outbox kinds of the email target
+REPLY_EMAIL, TEAM_ALERT, TRANSCRIPT = "reply_email", "team_alert", "transcript"  # outbox kinds of the email target
+#: How soon a shopper may have their transcript sent again (a chat is not a way to mail anyone anything, often).
+TRANSCRIPT_AGAIN = timedelta(minutes=10)
 HANDOFF, TICKET_MESSAGE = "handoff", "ticket_message"  # outbox kinds of a helpdesk target
 HELPDESKS = frozenset({Method.zendesk.value, Method.gorgias.value})  # targets whose tickets live elsewhere
 OUTBOX_STATUSES = ("pending", "delivered", "dead", "skipped")
@@ -168,6 +170,20 @@ async def enqueue_email(session: AsyncSession, conversation_id: str, kind: str, 
     stored is a reply sent, even when SMTP is down at the time. Enqueued again (a team alert for a new handoff after
     a hand back), the conversation's row of that kind is sent again."""
     return await _enqueue(session, conversation_id, kind, EMAIL_TARGET, now)
+
+
+async def enqueue_transcript(session: AsyncSession, conversation_id: str, now: datetime) -> bool:
+    """The shopper's copy of their chat, by email, in the caller's transaction; False (nothing queued) when one was
+    queued or sent less than TRANSCRIPT_AGAIN ago."""
+    earlier = await session.scalar(
+        select(OutboxItem).where(OutboxItem.conversation_id == conversation_id, OutboxItem.kind == TRANSCRIPT)
+    )
+    if earlier is not None:
+        last = earlier.delivered_at or earlier.created_at
+        if earlier.status == "pending" or (last is not None and now - last < TRANSCRIPT_AGAIN):
+            return False
+    await _enqueue(session, conversation_id, TRANSCRIPT, EMAIL_TARGET, now)
+    return True
 
 
 async def _enqueue(session: AsyncSession, conversation_id: str, kind: str, target: str, now: datetime) -> OutboxItem:

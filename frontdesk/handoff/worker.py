@@ -27,6 +27,7 @@ from frontdesk.config import Settings
 from frontdesk.conversations import service as conversations
 from frontdesk.conversations.models import Conversation, Message
 from frontdesk.conversations.state import Status, Transition, can
+from frontdesk.conversations.transcript import iso
 from frontdesk.handoff import service as handoff
 from frontdesk.handoff.connectors.base import (
     Connector,
@@ -643,6 +644,12 @@ class OutboxWorker:
             )
             summary = mail.HandoffSummary(conversation_id, ticket.reason, first, conversation.email)
             return mail.team_alert(store, recipients, summary, f"{self.links.public_url}/inbox#{conversation_id}")
+        if kind == handoff.TRANSCRIPT:
+            if not conversation.email:
+                return "the shopper left no email address"
+            messages = await conversations.messages_after(session, conversation_id, 0)
+            lines = [mail.ChatLine(iso(m.created_at), _seen_as(m), m.text) for m in messages if m.kind != "csat"]
+            return mail.transcript_email(store, conversation.email, lines)
         prefix, _, seq = kind.partition(":")
         if prefix != handoff.REPLY_EMAIL or not seq.isdigit():
             raise RuntimeError(f"no email of the kind {kind!r}")
@@ -706,3 +713,11 @@ class OutboxWorker:
             log.error("outbox row %s (%s) is dead after %s attempts: %s", item_id, kind, attempts, error)
         else:
             log.warning("outbox row %s (%s) not delivered (attempt will be retried): %s", item_id, kind, error)
+
+
+def _seen_as(message: Message) -> str:
+    """Who said a message, as the shopper saw it in the chat."""
+    if message.author == "agent":
+        agent = (message.meta or {}).get("agent")
+        return f"{agent} (our team)" if isinstance(agent, str) and agent else "Our team"
+    return {"shopper": "You", "ai": "Assistant"}.get(message.author, "Notice")

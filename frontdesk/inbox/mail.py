@@ -141,3 +141,24 @@ def team_alert(store_name: str, to: Sequence[str], summary: HandoffSummary, inbo
         f'<p><a href="{html.escape(inbox_link, quote=True)}">Open the conversation in the inbox</a></p>'
     )
     return _message(f"New handoff waiting: {_one_line(summary.reason)}", to, plain, rich)
+
+
+@dataclass(frozen=True)
+class ChatLine:
+    """One message of a shopper's own copy of their chat: when, who (as the shopper saw them) and what."""
+
+    at: str
+    who: str
+    text: str
+
+
+def transcript_email(store_name: str, to: str, lines: Sequence[ChatLine]) -> EmailMessage:
+    """The shopper's copy of their chat with the store: every message they saw, with its time (UTC)."""
+    store = _one_line(store_name)
+    plain = f"Your conversation with {store}:\n\n" + "\n".join(f"[{line.at}] {line.who}: {line.text}" for line in lines)
+    rich = f"<p>Your conversation with {html.escape(store)}:</p>\n" + "\n".join(
+        f'<p><span style="color: #666">{html.escape(line.at)}</span> <b>{html.escape(line.who)}:</b> '
+        f"{_html_text(line.text)}</p>"
+        for line in lines
+    )
+    return _message(f"Your chat with {store}", to, plain + "\n", rich)

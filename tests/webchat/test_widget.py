@@ -7,11 +7,13 @@ from __future__ import annotations
 
 import json
 import re
+import time
 from typing import Any
 
 from axe_playwright_python.sync_playwright import Axe
 from playwright.sync_api import Locator, Page, WebSocketRoute, expect
 
+from tests.fakes.smtp import SmtpServer, text_of
 from tests.webchat.conftest import Server, Watch
 
 CANADA = "do you ship to canada?"
@@ -495,3 +497,29 @@ def test_the_widget_has_no_accessibility_violations_axe_finds(page: Page, server
     results = Axe().run(page)
     problems = [(v["id"], v["help"], [n["target"] for n in v["nodes"]]) for v in results.response["violations"]]
     assert problems == []
+
+
+def test_a_shopper_gets_the_conversation_by_email_and_not_again_at_once(
+    page: Page, server: Server, smtp: SmtpServer
+) -> None:
+    chat = Chat(page, server).open()
+    chat.ask(CANADA)
+    expect(chat.messages("ai", "text").last).to_contain_text("shipping to Canada")
+    chat.page.get_by_role("button", name="Email me this conversation").click()
+    chat.page.get_by_label("Send this conversation to").fill("copy-shopper@example.com")
+    chat.hook("transcript-send").click()
+    expect(chat.hook("transcript-note")).to_have_text("We've emailed this conversation to copy-shopper@example.com.")
+
+    deadline = time.monotonic() + 15
+    while not [m for m in smtp.messages if m["To"] == "copy-shopper@example.com"]:
+        assert time.monotonic() < deadline, "the transcript never reached the SMTP server"
+        page.wait_for_timeout(200)
+    [email] = [m for m in smtp.messages if m["To"] == "copy-shopper@example.com"]
+    assert email["Subject"] == "Your chat with Juniper & Pine"
+    body = text_of(email)
+    assert f"You: {CANADA}" in body and "Assistant: " in body and "Canada" in body
+    assert "/console/" not in body  # the shopper's copy: no links of the team's
+
+    chat.page.get_by_role("button", name="Email me this conversation").click()
+    chat.hook("transcript-send").click()  # the address is the conversation's now
+    expect(chat.hook("notice")).to_contain_text("emailed a moment ago")

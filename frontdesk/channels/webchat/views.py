@@ -213,6 +213,7 @@ async def _open(websocket: WebSocket, hello: dict[str, Any], ip: str) -> tuple[s
             "status": conversation.status,
             "signed_in": conversation.signed_in,
             "store": {"name": widget.store_name, "greeting": widget.greeting, "colour": widget.colour},
+            "email_transcript": bool(state.settings.smtp_host),
         })  # fmt: skip
         return conversation.id, token, resumed
 
@@ -307,6 +308,15 @@ async def _read(websocket: WebSocket, conversation_id: str, token: str, ip: str)
                 if not state.limits.visitor_messages.allow(token):
                     raise Refused("rate_limited", "you're sending messages too fast; wait a moment")
                 await state.flow.rate(conversation_id, seq, rating)
+            elif kind == "transcript":
+                email = frame.get("email")
+                if email is not None and not isinstance(email, str):
+                    raise Refused("bad_frame", "email is a string")
+                if not state.settings.smtp_host:
+                    raise Refused("unavailable", "this store does not send email")
+                if not state.limits.visitor_messages.allow(token):
+                    raise Refused("rate_limited", "you're sending messages too fast; wait a moment")
+                await state.flow.email_transcript(conversation_id, email)
             elif kind == "csat":
                 score = frame.get("score")
                 if not isinstance(score, int) or isinstance(score, bool):

@@ -206,6 +206,7 @@
     "  background: var(--fd-colour); color: var(--fd-on-colour) !important; text-decoration: none !important;",
     "  font-weight: 600; }",
     ".source { display: block; margin-top: 4px; font-size: 13px; }",
+    ".mail-note { margin: 0; padding: 6px 16px; font-size: 13px; background: #e8f3ec; color: #1d4d33; }",
     ".rating { display: flex; gap: 4px; margin-top: 6px; white-space: normal; }",
     ".rate { display: inline-flex; align-items: center; border: 1px solid #c4c4c4; background: #ffffff;",
     "  color: #555; border-radius: 12px; padding: 3px 8px; cursor: pointer; }",
@@ -322,8 +323,32 @@
     close.appendChild(el("span", null, "Close"));
     close.setAttribute("aria-label", "Close chat");
     close.addEventListener("click", function () { self.close(); });
+    this.mailButton = el("button", { type: "button", class: "close", "data-frontdesk": "email-transcript",
+                                     "aria-label": "Email me this conversation", hidden: "" }, "Email");
+    this.mailButton.addEventListener("click", function () { self.toggleMailForm(); });
     header.appendChild(this.title);
+    header.appendChild(this.mailButton);
     header.appendChild(close);
+
+    // "Email me this conversation": where to send the shopper's copy of the chat.
+    this.mailForm = el("form", { class: "composer mail", "data-frontdesk": "transcript-form", novalidate: "",
+                                 hidden: "" });
+    var mailField = el("div", { class: "field" });
+    mailField.appendChild(el("label", { for: "frontdesk-transcript-email" }, "Send this conversation to"));
+    this.mailInput = el("input", { id: "frontdesk-transcript-email", type: "email", autocomplete: "email",
+                                   placeholder: "you@example.com", "data-frontdesk": "transcript-email" });
+    mailField.appendChild(this.mailInput);
+    this.mailForm.appendChild(mailField);
+    this.mailForm.appendChild(el("button", { type: "submit", class: "primary", "data-frontdesk": "transcript-send" },
+                                 "Send"));
+    this.mailForm.addEventListener("submit", function (event) {
+      event.preventDefault();
+      var frame = { type: "transcript" };
+      var address = self.mailInput.value.trim();
+      if (address) frame.email = address;
+      if (!self.sendFrame(frame)) self.outbox.push(frame);
+    });
+    this.mailNote = el("p", { class: "mail-note", role: "status", "data-frontdesk": "transcript-note", hidden: "" });
 
     this.connection = el("div", { class: "connection", "data-frontdesk": "connection", role: "status", hidden: "" });
 
@@ -402,7 +427,8 @@
       self.submitEmail();
     });
 
-    [header, this.connection, this.log, this.typing, this.notice, this.ended, this.form, this.emailForm].forEach(
+    [header, this.connection, this.log, this.typing, this.notice, this.mailNote, this.mailForm, this.ended, this.form,
+     this.emailForm].forEach(
       function (node) { panel.appendChild(node); }
     );
     root.appendChild(panel);
@@ -560,6 +586,8 @@
         return this.showRating(Number(frame.seq), String(frame.rating));
       case "csat":
         return this.showCsat(Number(frame.score));
+      case "transcript":
+        return this.transcriptSent(frame.email);
       default:
         return undefined; // pong and anything newer
     }
@@ -594,6 +622,7 @@
       this.greeting.textContent = String(store.greeting);
       this.greeting.hidden = false;
     }
+    this.mailButton.hidden = !frame.email_transcript; // only where the store sends email
     this.setStatus(frame.status);
     clearInterval(this.pingTimer);
     this.pingTimer = setInterval(function () { self.sendFrame({ type: "ping" }); }, PING_MS);
@@ -865,6 +894,22 @@
     this.emailForm.hidden = mode !== "email";
     this.ended.hidden = this.status !== "closed";
     if (changed && this.focusIsOurs()) this.focusComposer();
+  };
+
+  Widget.prototype.toggleMailForm = function () {
+    this.mailForm.hidden = !this.mailForm.hidden;
+    this.mailNote.hidden = true;
+    var data = (script && script.dataset) || {};
+    if (!this.mailForm.hidden) {
+      if (!this.mailInput.value && data.email) this.mailInput.value = data.email;
+      this.mailInput.focus();
+    }
+  };
+
+  Widget.prototype.transcriptSent = function (email) {
+    this.mailForm.hidden = true;
+    this.mailNote.textContent = "We've emailed this conversation to " + String(email || "you") + ".";
+    this.mailNote.hidden = false;
   };
 
   Widget.prototype.showTyping = function (author, name) {
