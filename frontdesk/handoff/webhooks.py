@@ -47,6 +47,8 @@ def _json(body: bytes) -> Any:
         return json.loads(body)
     except ValueError as exc:
         raise HTTPException(status.HTTP_400_BAD_REQUEST, "the body is not JSON") from exc
+    except RecursionError as exc:  # arrays or objects nested thousands deep: no trigger sends that
+        raise HTTPException(status.HTTP_400_BAD_REQUEST, "the body's JSON is nested too deeply") from exc
 
 
 async def _take(request: Request, parsed: relay.AgentReply | relay.Outcome) -> dict[str, object]:

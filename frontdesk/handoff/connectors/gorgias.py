@@ -67,7 +67,7 @@ class GorgiasConnector:
                 return TicketRef(str(ticket["id"]), NAME)
         return None
 
-    async def add_message(self, ticket_ref: TicketRef, text: str, request: TicketRequest) -> None:
+    async def add_message(self, ticket_ref: TicketRef, text: str, request: TicketRequest) -> str | None:
         # Gorgias may have merged our ticket into the customer's open one: look it up again before writing to it.
         ticket_id = ticket_ref.id
         try:
@@ -77,7 +77,10 @@ class GorgiasConnector:
             if found is None:
                 raise Rejected(f"Gorgias ticket {ticket_id} is gone and no ticket has this conversation") from None
             ticket_id = found.id
-        await self.http.call("POST", f"tickets/{ticket_id}/messages", json_body=message_body(request, text, text))
+        body = message_body(request, text, text)
+        data = await self.http.call("POST", f"tickets/{ticket_id}/messages", json_body=body)
+        message_id = data.get("id") if isinstance(data, dict) else None
+        return None if message_id is None else str(message_id)
 
     async def set_up_replies(self, webhook_url: str, secret: str) -> ReplyPath:
         """Gorgias signs nothing: the integration sends our generated secret in a header the relay compares."""
