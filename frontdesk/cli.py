@@ -47,6 +47,26 @@ def _fail(message: str) -> typer.Exit:
     return typer.Exit(code=1)
 
 
+def _opened_key(settings: Settings) -> str:
+    """The secret key, once it opens every secret the database stores; else the command ends with why (a wrong
+    key, or a SQLite database restored without its key file), not a traceback."""
+    from frontdesk.db import Database
+    from frontdesk.stored_secrets import open_vault
+    from frontdesk.vault import VaultError
+
+    async def opened() -> str:
+        database = Database(settings.database_url)
+        try:
+            return (await open_vault(settings, database))[1]
+        finally:
+            await database.dispose()
+
+    try:
+        return _run(opened())
+    except VaultError as exc:
+        raise _fail(str(exc)) from exc
+
+
 @app.command()
 def migrate() -> None:
     """Create or upgrade the database schema."""
@@ -68,15 +88,11 @@ def serve(
 
     from frontdesk.app import create_app
     from frontdesk.db import migrate as run_migrations
-    from frontdesk.vault import VaultError, key_for
 
     overrides = {k: v for k, v in {"host": host, "port": port}.items() if v is not None}
     settings = Settings(**overrides)  # type: ignore[arg-type]
-    try:
-        key_for(settings.secret_key.get_secret_value() if settings.secret_key else None, settings.sqlite_path)
-    except VaultError as exc:
-        raise _fail(str(exc)) from exc
     run_migrations(settings.database_url)
+    _opened_key(settings)
     demo_admin: str | None = None
     if demo:
         _run(_load_demo(settings, only_if_empty=True))
@@ -104,15 +120,10 @@ def worker() -> None:
     Start as many as you like next to `frontdesk serve` (set FRONTDESK_RUN_WORKER=false there to keep it out)."""
     from frontdesk.db import migrate as run_migrations
     from frontdesk.handoff.worker import worker_name
-    from frontdesk.vault import VaultError, key_for
 
     settings = Settings()
-    try:
-        secret_key = key_for(settings.secret_key.get_secret_value() if settings.secret_key else None,
-                             settings.sqlite_path)  # fmt: skip
-    except VaultError as exc:
-        raise _fail(str(exc)) from exc
     run_migrations(settings.database_url)
+    secret_key = _opened_key(settings)
     name = worker_name()
     out.print(f"[bold green]frontdesk worker {name} is starting[/bold green] ({_safe_url(settings.database_url)})")
     claims = "FOR UPDATE SKIP LOCKED" if settings.database_url.startswith("postgresql") else "a conditional UPDATE"
