@@ -47,12 +47,13 @@ def _fail(message: str) -> typer.Exit:
     return typer.Exit(code=1)
 
 
-def _opened_key(settings: Settings) -> str:
-    """The secret key, once it opens every secret the database stores; else the command ends with why (a wrong
-    key, or a SQLite database restored without its key file), not a traceback."""
+def _migrate_with_key(settings: Settings) -> str:
+    """Migrate, and return the secret key once it opens every secret the database stores; else the command ends with
+    why (no key for PostgreSQL, a wrong key, a SQLite database restored without its key file), not a traceback."""
     from frontdesk.db import Database
+    from frontdesk.db import migrate as run_migrations
     from frontdesk.stored_secrets import open_vault
-    from frontdesk.vault import VaultError
+    from frontdesk.vault import VaultError, require_key_source
 
     async def opened() -> str:
         database = Database(settings.database_url)
@@ -62,6 +63,9 @@ def _opened_key(settings: Settings) -> str:
             await database.dispose()
 
     try:
+        require_key_source(settings.secret_key.get_secret_value() if settings.secret_key else None,
+                           settings.sqlite_path)  # fmt: skip
+        run_migrations(settings.database_url)
         return _run(opened())
     except VaultError as exc:
         raise _fail(str(exc)) from exc
@@ -87,12 +91,10 @@ def serve(
     import uvicorn
 
     from frontdesk.app import create_app
-    from frontdesk.db import migrate as run_migrations
 
     overrides = {k: v for k, v in {"host": host, "port": port}.items() if v is not None}
     settings = Settings(**overrides)  # type: ignore[arg-type]
-    run_migrations(settings.database_url)
-    _opened_key(settings)
+    _migrate_with_key(settings)
     demo_admin: str | None = None
     if demo:
         _run(_load_demo(settings, only_if_empty=True))
@@ -118,12 +120,10 @@ def serve(
 def worker() -> None:
     """Run only the outbox worker (no web server): deliver handoffs, ticket messages and emails from the database.
     Start as many as you like next to `frontdesk serve` (set FRONTDESK_RUN_WORKER=false there to keep it out)."""
-    from frontdesk.db import migrate as run_migrations
     from frontdesk.handoff.worker import worker_name
 
     settings = Settings()
-    run_migrations(settings.database_url)
-    secret_key = _opened_key(settings)
+    secret_key = _migrate_with_key(settings)
     name = worker_name()
     out.print(f"[bold green]frontdesk worker {name} is starting[/bold green] ({_safe_url(settings.database_url)})")
     claims = "FOR UPDATE SKIP LOCKED" if settings.database_url.startswith("postgresql") else "a conditional UPDATE"

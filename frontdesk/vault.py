@@ -60,14 +60,21 @@ def key_source(configured: str | None, sqlite_path: Path | None) -> str:
     return f"the key file {key_file_of(sqlite_path)}"
 
 
+def require_key_source(configured: str | None, sqlite_path: Path | None) -> None:
+    """Raise VaultError when there is nowhere a key could come from (PostgreSQL without FRONTDESK_SECRET_KEY): known
+    before the database is reached."""
+    if not configured and sqlite_path is None:
+        raise VaultError("set FRONTDESK_SECRET_KEY: secrets are encrypted at rest and PostgreSQL installs need a key")
+
+
 def key_for(configured: str | None, sqlite_path: Path | None, holds_secrets: bool = False) -> str:
     """The configured key; on a one-machine SQLite install without one, a key file kept beside the database. A new
     key file is made only for a database that holds no encrypted secret yet (`holds_secrets`): one restored without
     its key file is refused, since a new key would silently lose everything encrypted under the old one."""
     if configured:
         return configured
-    if sqlite_path is None:
-        raise VaultError("set FRONTDESK_SECRET_KEY: secrets are encrypted at rest and PostgreSQL installs need a key")
+    require_key_source(configured, sqlite_path)
+    assert sqlite_path is not None
     key_file = key_file_of(sqlite_path)
     if key_file.exists():
         return key_file.read_text().strip()
