@@ -11,12 +11,13 @@ import time
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from datetime import UTC, datetime
+from typing import Any
 
 from fastapi import FastAPI, Request, Response
-from sqlalchemy import text
+from fastapi.responses import JSONResponse
 from uvicorn.middleware.proxy_headers import ProxyHeadersMiddleware
 
-from frontdesk import __version__
+from frontdesk import __version__, stored_secrets
 from frontdesk.agent.embedders import load_embedder
 from frontdesk.agent.views import router as agent_router
 from frontdesk.api_docs import mount_api_docs
@@ -53,7 +54,7 @@ from frontdesk.realtime.bus import EventBus
 from frontdesk.security_headers import SecurityHeaders
 from frontdesk.users.service import SignIns
 from frontdesk.users.views import router as users_router
-from frontdesk.vault import Vault, key_for
+from frontdesk.vault import VaultError
 
 log = logging.getLogger("frontdesk")
 
@@ -82,6 +83,11 @@ def create_app(
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         database = Database(settings.database_url, settings.sqlite_synchronous)
+        try:  # before anything slow: a key that does not open the stored secrets refuses to start (VaultError)
+            vault, secret_key = await stored_secrets.open_vault(settings, database)
+        except BaseException:
+            await database.dispose()
+            raise
         knowledge = Knowledge(load_embedder(settings.embedder))
         async with database.session() as session:
             await knowledge.load(session)
@@ -95,9 +101,7 @@ def create_app(
         app.state.knowledge = knowledge
         app.state.bus = bus
         app.state.presence = presence
-        secret_key = key_for(settings.secret_key.get_secret_value() if settings.secret_key else None,
-                             settings.sqlite_path)  # fmt: skip
-        app.state.vault = Vault(secret_key)
+        app.state.vault = vault
         app.state.resume_links = ResumeLinks.from_secret_key(secret_key, settings.public_url)
         app.state.connections = Connections()
         app.state.demo_identity = DemoIdentity() if demo else None
@@ -163,11 +167,14 @@ def create_app(
     mount_static(app)
     mount_api_docs(app)
 
-    @app.get("/healthz", tags=["ops"])
-    async def healthz() -> dict[str, object]:
-        """Liveness and readiness: the database answers and the knowledge is loaded."""
-        async with app.state.database.session() as session:
-            await session.execute(text("SELECT 1"))
+    @app.get("/healthz", tags=["ops"], responses={503: {"description": "The secret key does not open a stored secret"}})
+    async def healthz() -> Any:
+        """Liveness and readiness: the database answers, the secret key opens every stored secret, and the
+        knowledge is loaded."""
+        try:
+            await stored_secrets.check(settings, app.state.database, app.state.vault)
+        except VaultError as exc:
+            return JSONResponse({"status": "error", "detail": str(exc)}, status_code=503)
         return {"status": "ok", "version": __version__, "knowledge_entries": len(app.state.knowledge.entries)}
 
     return app

@@ -61,6 +61,30 @@ def _settings(**overrides: Any) -> Settings:
         raise _fail("; ".join(problems)) from None
 
 
+def _migrate_with_key(settings: Settings) -> str:
+    """Migrate, and return the secret key once it opens every secret the database stores; else the command ends with
+    why (no key for PostgreSQL, a wrong key, a SQLite database restored without its key file), not a traceback."""
+    from frontdesk.db import Database
+    from frontdesk.db import migrate as run_migrations
+    from frontdesk.stored_secrets import open_vault
+    from frontdesk.vault import VaultError, require_key_source
+
+    async def opened() -> str:
+        database = Database(settings.database_url)
+        try:
+            return (await open_vault(settings, database))[1]
+        finally:
+            await database.dispose()
+
+    try:
+        require_key_source(settings.secret_key.get_secret_value() if settings.secret_key else None,
+                           settings.sqlite_path)  # fmt: skip
+        run_migrations(settings.database_url)
+        return _run(opened())
+    except VaultError as exc:
+        raise _fail(str(exc)) from exc
+
+
 @app.command()
 def migrate() -> None:
     """Create or upgrade the database schema."""
@@ -88,16 +112,10 @@ def serve(
 
     from frontdesk.app import create_app
     from frontdesk.channels.webchat.views import MAX_WEBSOCKET_MESSAGE
-    from frontdesk.db import migrate as run_migrations
-    from frontdesk.vault import VaultError, key_for
 
     overrides = {k: v for k, v in {"host": host, "port": port}.items() if v is not None}
     settings = _settings(**overrides)
-    try:
-        key_for(settings.secret_key.get_secret_value() if settings.secret_key else None, settings.sqlite_path)
-    except VaultError as exc:
-        raise _fail(str(exc)) from exc
-    run_migrations(settings.database_url)
+    _migrate_with_key(settings)
     demo_admin: str | None = None
     if demo:
         _run(_load_demo(settings, only_if_empty=True))
@@ -136,17 +154,10 @@ def serve(
 def worker() -> None:
     """Run only the outbox worker (no web server): deliver handoffs, ticket messages and emails from the database.
     Start as many as you like next to `frontdesk serve` (set FRONTDESK_RUN_WORKER=false there to keep it out)."""
-    from frontdesk.db import migrate as run_migrations
     from frontdesk.handoff.worker import worker_name
-    from frontdesk.vault import VaultError, key_for
 
     settings = _settings()
-    try:
-        secret_key = key_for(settings.secret_key.get_secret_value() if settings.secret_key else None,
-                             settings.sqlite_path)  # fmt: skip
-    except VaultError as exc:
-        raise _fail(str(exc)) from exc
-    run_migrations(settings.database_url)
+    secret_key = _migrate_with_key(settings)
     name = worker_name()
     out.print(f"[bold green]frontdesk worker {name} is starting[/bold green] ({_safe_url(settings.database_url)})")
     claims = "FOR UPDATE SKIP LOCKED" if settings.database_url.startswith("postgresql") else "a conditional UPDATE"

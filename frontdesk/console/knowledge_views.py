@@ -21,6 +21,7 @@ from frontdesk.db import Database
 from frontdesk.knowledge import service
 from frontdesk.knowledge.schemas import Availability, EntryKind, EntryOut
 from frontdesk.knowledge.views import IMPORT_SUFFIXES
+from frontdesk.params import RowId, page_query
 
 pages = APIRouter(prefix="/console", include_in_schema=False)
 
@@ -56,7 +57,7 @@ async def knowledge_page(
     request: Request,
     q: Annotated[str, Query(max_length=200)] = "",
     kind: Annotated[str, Query(description="faq, article or product; empty for all (the search form's default)")] = "",
-    page: Annotated[int, Query(ge=1)] = 1,
+    page: Annotated[int, page_query(PAGE_SIZE)] = 1,
 ) -> Response:
     text = q.strip()
     chosen = EntryKind(kind) if kind in EntryKind.__members__ else None
@@ -97,7 +98,7 @@ async def new_entry_page(
 
 
 @pages.get("/knowledge/{entry_id}", response_class=HTMLResponse)
-async def entry_page(request: Request, entry_id: int) -> Response:
+async def entry_page(request: Request, entry_id: RowId) -> Response:
     async with _database(request).session() as session:
         try:
             entry = EntryOut.model_validate(await service.get_entry(session, entry_id))

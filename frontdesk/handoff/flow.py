@@ -641,13 +641,16 @@ class TeamActions:
             self.flow.wake_worker.set()  # the outbox row is committed: the worker may send it now
         return claimed
 
-    async def hand_back(self, conversation_id: str, agent: str) -> None:
-        """The AI answers again from now on; recorded as an event."""
+    async def hand_back(self, conversation_id: str, agent: str, member: inbox.Member | None = None) -> None:
+        """The AI answers again from now on; recorded as an event. With `member` (the inbox), only on a ticket they
+        may act on (`inbox.take_for_action`)."""
 
         async def back(session: AsyncSession) -> Message:
             conversation = await conversations.get(session, conversation_id)
             if not can(conversation, Transition.hand_back):
                 raise FlowError("not_with_team", "only a conversation with the team can be handed back")
+            if member is not None:
+                await inbox.take_for_action(session, conversation_id, member)
             await conversations.transition(
                 session, conversation, Transition.hand_back, f"handed back by {agent}", agent
             )
@@ -660,11 +663,20 @@ class TeamActions:
         await self.flow.bus.publish(INBOX_TOPIC, {"type": "conversation", "conversation_id": conversation_id,
                                                   "status": Status.ai.value})  # fmt: skip
 
-    async def close(self, conversation_id: str, actor: str, reason: str = "closed by the team") -> None:
+    async def close(
+        self, conversation_id: str, actor: str, reason: str = "closed by the team", member: inbox.Member | None = None
+    ) -> None:
+        """End the conversation. With `member` (the inbox), only one with the team, on a ticket they may act on. A
+        conversation the team had asks the shopper to rate the team (CSAT)."""
+
         async def end(session: AsyncSession) -> list[Message]:
             conversation = await conversations.get(session, conversation_id)
             if not can(conversation, Transition.close):
                 raise FlowError("closed", "the conversation is already closed")
+            if member is not None:
+                if Status(conversation.status) is not Status.with_team:
+                    raise FlowError("not_with_team", "only a conversation with the team can be closed from the inbox")
+                await inbox.take_for_action(session, conversation_id, member)
             was_with_team = Status(conversation.status) is Status.with_team
             await conversations.transition(session, conversation, Transition.close, reason, actor)
             await inbox.close_if_open(session, conversation_id, self.flow.clock())

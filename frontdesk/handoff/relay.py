@@ -4,7 +4,9 @@ reaches the shopper.
 Zendesk signs its webhooks (base64 HMAC-SHA256 over timestamp + raw body); Gorgias signs nothing, so its HTTP
 integration carries a secret header of ours. Either way a delivery is taken at most once: the helpdesk's comment or
 message id is a unique row (`relayed_comments`) written in the transaction that stores the message, so a retried or
-replayed delivery finds it and changes nothing.
+replayed delivery finds it and changes nothing. The shopper's own later messages, which frontdesk adds to the ticket
+and Zendesk's trigger sends back, are known the same way: by the comment id Zendesk answered with, recorded by the
+worker. Never by their text: an agent who answers "yes" to a shopper's "Yes" is an agent's reply.
 """
 
 from __future__ import annotations
@@ -37,8 +39,6 @@ SIGNATURE_WINDOW = timedelta(minutes=5)
 MAX_REPLY_CHARS = 20_000
 MAX_ID_CHARS = 64  # relayed_comments.external_id
 END_USER_ROLES = frozenset({"end-user", "end_user", "enduser", "end user"})
-# Enough of the shopper's recent messages to recognise one coming back as a "reply" (see `_is_echo`).
-ECHO_LOOKBACK = 50
 
 
 class Unauthenticated(Exception):
@@ -196,10 +196,6 @@ def parse_gorgias(payload: Any) -> AgentReply | Outcome:
 # -- taking a reply
 
 
-def _normalised(text: str) -> str:
-    return " ".join(text.split()).casefold()
-
-
 @dataclass
 class Relay:
     """Stores a helpdesk reply as the conversation's agent message and sends it the way `TeamActions.reply` does."""
@@ -221,14 +217,14 @@ class Relay:
                 )
             )
             if taken is not None:
-                return Outcome(Result.duplicate, f"{reply.source} delivery {reply.external_id} was taken before")
+                # A redelivery, or a comment frontdesk added itself (a shopper's message) that the trigger sent back:
+                # the worker records those ids when the helpdesk answers (`handoff.record_own_comment`).
+                return Outcome(Result.duplicate, f"{reply.source} comment {reply.external_id} was taken or made here")
             conversation = await session.get(Conversation, reply.conversation_id)
             if conversation is None:
                 return Outcome(Result.ignored, "no conversation with the ticket's external_id")
             if conversation.handoff_method != reply.source:
                 return Outcome(Result.ignored, f"the conversation was not handed off to {reply.source}")
-            if reply.source == ZENDESK and await self._is_echo(session, conversation.id, reply.text):
-                return self._record(session, reply, "the shopper's own message, added to the ticket by frontdesk")
             if reply.source == GORGIAS and conversation.channel == "webchat":
                 # Gorgias got a web chat handoff as an email ticket and emails the reply itself; the chat ended when
                 # the shopper was told so. Showing it in that chat too would say it twice.
@@ -260,16 +256,3 @@ class Relay:
                            seq=None, received_at=self.flow.clock())
         )  # fmt: skip
         return Outcome(Result.recorded, reason)
-
-    async def _is_echo(self, session: AsyncSession, conversation_id: str, text: str) -> bool:
-        """frontdesk adds the shopper's later messages to the ticket through the API as the token's user, an agent:
-        the trigger cannot tell that update from an agent's reply and sends it back. A "reply" that is word for word
-        one of the shopper's messages is that echo."""
-        rows = await session.scalars(
-            select(Message.text)
-            .where(Message.conversation_id == conversation_id, Message.author == "shopper")
-            .order_by(Message.seq.desc())
-            .limit(ECHO_LOOKBACK)
-        )
-        wanted = _normalised(text)
-        return any(_normalised(said) == wanted for said in rows.all())

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 from datetime import datetime
 from enum import StrEnum
+from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 
 class Method(StrEnum):
@@ -31,6 +32,17 @@ class HandoffSettingsIn(BaseModel):
     timezone: str | None = Field(default=None, max_length=64)
     office_hours: dict[str, list[list[str]]] | None = None
     holidays: list[str] | None = Field(default=None, max_length=366)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _no_nulls(cls, data: Any) -> Any:
+        """Every setting has a value: a field sent as null is refused (an empty custom message is ""; null is taken
+        for it too, as before)."""
+        if isinstance(data, dict):
+            nulls = sorted(str(name) for name, value in data.items() if value is None and name != "custom_message")
+            if nulls:
+                raise ValueError(f"{', '.join(nulls)}: null is not a value; leave a field out to keep its saved value")
+        return data
 
 
 class HandoffSettingsOut(BaseModel):

@@ -12,7 +12,7 @@ from sqlalchemy import event, func, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from frontdesk.handoff import office_hours
-from frontdesk.handoff.models import HandoffSettings, OutboxItem
+from frontdesk.handoff.models import HandoffSettings, OutboxItem, RelayedComment
 from frontdesk.handoff.schemas import HandoffSettingsIn, Method
 from frontdesk.integrations import service as integrations
 
@@ -245,3 +245,16 @@ async def retry_now(session: AsyncSession, item_id: int, now: datetime) -> Outbo
     item.next_attempt_at, item.retry_until = now, None
     await session.flush()
     return item
+
+
+async def record_own_comment(
+    session: AsyncSession, source: str, comment_id: str, conversation_id: str, now: datetime
+) -> None:
+    """A comment frontdesk added to the helpdesk's ticket itself (a shopper's later message). The helpdesk's trigger
+    cannot tell it from an agent's reply and sends it back; the relay finds its id here and shows nothing."""
+    taken = await session.scalar(
+        select(RelayedComment.id).where(RelayedComment.source == source, RelayedComment.external_id == comment_id)
+    )
+    if taken is None:
+        session.add(RelayedComment(source=source, external_id=comment_id, conversation_id=conversation_id, seq=None,
+                                   received_at=now))  # fmt: skip

@@ -18,6 +18,7 @@ from frontdesk.handoff.schemas import (
     OutboxItemOut,
     OutboxStatus,
 )
+from frontdesk.params import RowId
 
 router = APIRouter(tags=["handoff"], dependencies=[Depends(require_admin)])
 Session = Annotated[AsyncSession, Depends(get_session)]
@@ -66,7 +67,7 @@ async def outbox(
 
 
 @router.post("/api/outbox/{item_id}/retry", response_model=OutboxItemOut)
-async def retry_outbox_item(item_id: int, session: Session, request: Request) -> OutboxItemOut:
+async def retry_outbox_item(item_id: RowId, session: Session, request: Request) -> OutboxItemOut:
     """Send a dead row again now, with a fresh retry window; 409 for one already delivered."""
     try:
         item = await service.retry_now(session, item_id, request.app.state.clock())

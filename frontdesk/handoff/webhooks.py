@@ -15,6 +15,7 @@ from fastapi import APIRouter, HTTPException, Request, status
 from frontdesk.deps import now_of
 from frontdesk.handoff import relay
 from frontdesk.integrations import service as integrations
+from frontdesk.vault import VaultError
 
 router = APIRouter(tags=["webhooks"])
 MAX_BODY_BYTES = 1_000_000  # a trigger's body is a comment; anything far larger is not one
@@ -36,7 +37,10 @@ async def _secret(request: Request, kind: str) -> bytes:
     async with request.app.state.database.session() as session:
         if not await integrations.is_connected(session, kind):
             raise HTTPException(status.HTTP_404_NOT_FOUND, f"{kind} is not connected")
-        secret = await integrations.reply_secret(session, kind, request.app.state.vault)
+        try:
+            secret = await integrations.reply_secret(session, kind, request.app.state.vault)
+        except VaultError as exc:  # the key changed under a running server: /healthz says so too
+            raise HTTPException(status.HTTP_503_SERVICE_UNAVAILABLE, str(exc)) from exc
     if secret is None:
         raise HTTPException(status.HTTP_401_UNAUTHORIZED, f"no {kind} reply secret is set up: nothing can be verified")
     return secret
@@ -47,6 +51,8 @@ def _json(body: bytes) -> Any:
         return json.loads(body)
     except ValueError as exc:
         raise HTTPException(status.HTTP_400_BAD_REQUEST, "the body is not JSON") from exc
+    except RecursionError as exc:  # arrays or objects nested thousands deep: no trigger sends that
+        raise HTTPException(status.HTTP_400_BAD_REQUEST, "the body's JSON is nested too deeply") from exc
 
 
 async def _take(request: Request, parsed: relay.AgentReply | relay.Outcome) -> dict[str, object]:

@@ -154,21 +154,25 @@ class BudgetedTransport(httpx.AsyncBaseTransport):
         """The pool is the worker's: closed by `OutboxWorker.aclose`, not by each connector."""
 
 
-async def already_on_ticket(connector: Connector, ref: TicketRef, text: str) -> bool:
+async def already_on_ticket(connector: Connector, ref: TicketRef, text: str) -> str | None:
     """After an attempt whose outcome is unknown: is the shopper's message on the ticket already? Neither helpdesk
     takes an idempotency key for a comment, so the ticket is read instead (a shopper who wrote the very same text
-    twice in a row would see it once: the lesser harm, next to a message sent twice on every timeout)."""
+    twice in a row would see it once: the lesser harm, next to a message sent twice on every timeout). The id of the
+    comment or message that holds it ("" when the helpdesk gave it none), or None when it is not there."""
     http = getattr(connector, "http", None)
     if not isinstance(http, HelpdeskHttp):
-        return False
+        return None
+    found: list[dict[str, object]] = []
     if connector.name == "zendesk":
         data = await http.call("GET", f"tickets/{ref.id}/comments.json") or {}
         comments = data.get("comments") or []
-        return any(c.get("public") and (c.get("plain_body") or c.get("body")) == text for c in comments)
-    if connector.name == "gorgias":
+        found = [c for c in comments if c.get("public") and (c.get("plain_body") or c.get("body")) == text]
+    elif connector.name == "gorgias":
         data = await http.call("GET", f"tickets/{ref.id}") or {}
-        return any(not m.get("from_agent") and m.get("body_text") == text for m in data.get("messages") or [])
-    return False
+        found = [m for m in data.get("messages") or [] if not m.get("from_agent") and m.get("body_text") == text]
+    if not found:
+        return None
+    return "" if found[-1].get("id") is None else str(found[-1]["id"])
 
 
 class Waiting(Exception):
@@ -557,9 +561,13 @@ class OutboxWorker:
             connector = await self._connector(session, item.target)
             outcome_unknown = item.outcome_unknown
             await session.commit()
+        comment_id: str | None = None
         try:
-            if message is not None and not (outcome_unknown and await already_on_ticket(connector, ref, message.text)):
-                await connector.add_message(ref, message.text, request)
+            if message is not None:
+                if outcome_unknown:
+                    comment_id = await already_on_ticket(connector, ref, message.text)
+                if comment_id is None:
+                    comment_id = await connector.add_message(ref, message.text, request)
         finally:
             await connector.aclose()
         async with self.sessions() as session:
@@ -569,6 +577,11 @@ class OutboxWorker:
                 item.lease_until, item.last_error = None, None
                 if message is None:
                     item.status, item.last_error = "skipped", f"message {seq} is gone"
+                if comment_id:
+                    # The helpdesk's trigger sends this comment back as if an agent wrote it: the relay knows it by id.
+                    await handoff.record_own_comment(
+                        session, item.target, comment_id, item.conversation_id, self.clock()
+                    )
             await session.commit()
         return None
 

@@ -149,6 +149,26 @@ async def release(session: AsyncSession, conversation_id: str, user_id: int) -> 
     return ticket
 
 
+@dataclass(frozen=True)
+class Member:
+    """Who of the team acts on a conversation from the inbox. An agent may act on a conversation they hold or that
+    nobody holds; an admin (the API token too, which has no user) on anyone's, to step in for an absent colleague."""
+
+    user_id: int | None
+    admin: bool
+
+
+async def take_for_action(session: AsyncSession, conversation_id: str, member: Member) -> InboxTicket:
+    """The open ticket `member` may hand back or close; InboxError when another agent holds it and `member` is not
+    an admin, or when it is no longer open."""
+    ticket = await ticket_for(session, conversation_id)
+    if ticket.state != "open":
+        raise InboxError("this conversation is no longer open")
+    if ticket.assignee_id not in (None, member.user_id) and not member.admin:
+        raise InboxError("another agent has claimed this conversation: only they or an admin can do this")
+    return ticket
+
+
 async def take_for_reply(
     session: AsyncSession, conversation_id: str, user_id: int, now: datetime
 ) -> tuple[InboxTicket, bool]:

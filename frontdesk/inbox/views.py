@@ -54,6 +54,10 @@ def _user_id(principal: Principal) -> int:
     return principal.user_id
 
 
+def _member(principal: Principal) -> service.Member:
+    return service.Member(principal.user_id, principal.is_admin)
+
+
 def _refused(error: Exception) -> HTTPException:
     if isinstance(error, service.TicketNotFound | conversations.ConversationNotFound):
         return HTTPException(status.HTTP_404_NOT_FOUND, str(error))
@@ -215,19 +219,23 @@ async def add_note(conversation_id: str, body: TextIn, principal: Agent, session
 
 @router.post("/conversations/{conversation_id}/hand-back")
 async def hand_back(conversation_id: str, principal: Agent, request: Request) -> dict[str, str]:
-    """The AI answers this conversation again from now on."""
+    """The AI answers this conversation again from now on. An agent hands back what they hold or nobody holds; an
+    admin anyone's."""
     try:
-        await request.app.state.team.hand_back(conversation_id, principal.name or principal.email)
-    except (FlowError, conversations.ConversationNotFound) as exc:
+        await request.app.state.team.hand_back(conversation_id, principal.name or principal.email, _member(principal))
+    except (service.InboxError, FlowError, conversations.ConversationNotFound) as exc:
         raise _refused(exc) from exc
     return {"status": "ai"}
 
 
 @router.post("/conversations/{conversation_id}/close")
 async def close(conversation_id: str, principal: Agent, request: Request) -> dict[str, str]:
+    """End a conversation with the team. An agent closes what they hold or nobody holds; an admin anyone's."""
     try:
-        await request.app.state.team.close(conversation_id, principal.name or principal.email)
-    except (FlowError, conversations.ConversationNotFound) as exc:
+        await request.app.state.team.close(
+            conversation_id, principal.name or principal.email, member=_member(principal)
+        )
+    except (service.InboxError, FlowError, conversations.ConversationNotFound) as exc:
         raise _refused(exc) from exc
     return {"status": "closed"}
 

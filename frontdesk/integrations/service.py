@@ -322,3 +322,14 @@ async def reply_secret(session: AsyncSession, kind: str, vault: Vault) -> bytes 
     if row is None or row.reply_secret is None:
         return None
     return vault.decrypt(row.reply_secret).encode()
+
+
+async def encrypted_secrets(session: AsyncSession) -> list[tuple[str, str]]:
+    """What this domain keeps encrypted, as (what it is, token): the start-up key check opens each."""
+    stored: list[tuple[str, str]] = []
+    for row in await session.scalars(select(Integration).order_by(Integration.kind)):
+        if row.secret:
+            stored.append((f"the {row.kind} credentials", row.secret))
+        if row.reply_secret:
+            stored.append((f"the {row.kind} reply secret", row.reply_secret))
+    return stored

@@ -53,6 +53,8 @@ UNKNOWN_FORMAT_HELP = "expected a folder of .md/.html pages, a .csv, a .jsonl or
 # An uploaded .zip stands for a folder (of pages, or a sitemap with its saved pages); these bound what it may unpack to.
 ZIP_MAX_FILES = 10_000
 ZIP_MAX_BYTES = 500 * 1024 * 1024
+#: A file name longer than this (or 255 bytes of UTF-8, what Linux file systems hold) is refused, not written.
+MAX_NAME_CHARS = 200
 ATX_H1 = re.compile(r"^ {0,3}#[ \t]+(.+?)(?:[ \t]+#+)?[ \t]*$")
 FENCE = re.compile(r"^ {0,3}(`{3,}|~{3,})")
 SHOPIFY_HIDDEN_STATUSES = frozenset({"draft", "archived"})
@@ -174,6 +176,17 @@ def parse(path: Path, progress: Callable[[int], None] | None = None) -> ParsedIm
     return _parse_sitemap(path, locs, _Progress(progress, len(locs)))
 
 
+def check_name(name: str, where: str | None = None) -> None:
+    """Refuse a file name that cannot be a file here: NUL or other control characters, or too long. `where` names
+    the archive a member came from."""
+    shown = repr(name[:60] + "…" if len(name) > 60 else name)
+    prefix = f"{where}: {shown}" if where else shown
+    if any(ord(char) < 32 or ord(char) == 127 for char in name):
+        raise ImportFormatError(f"{prefix}: a file name may not hold control characters")
+    if len(name) > MAX_NAME_CHARS or len(name.encode("utf-8", "surrogatepass")) > 255:
+        raise ImportFormatError(f"{prefix}: a file name may have at most {MAX_NAME_CHARS} characters")
+
+
 def unpack_zip(archive: Path, into: Path) -> Path:
     """Unpack an uploaded .zip into the empty folder `into` and return what to import from it.
 
@@ -213,11 +226,16 @@ def _unpack_member(zipped: zipfile.ZipFile, member: zipfile.ZipInfo, into: Path,
         raise ImportFormatError(f"{name}: {member.filename!r} points outside the archive; zip the folder again")
     if (member.external_attr >> 16) & 0o170000 == 0o120000:
         raise ImportFormatError(f"{name}: {member.filename!r} is a link; zip the files themselves")
+    for part in parts:
+        check_name(part, name)
     target = into.joinpath(*parts)
-    target.parent.mkdir(parents=True, exist_ok=True)
-    with zipped.open(member) as source, target.open("wb") as out:
-        while chunk := source.read(1024 * 1024):
-            out.write(chunk)
+    try:
+        target.parent.mkdir(parents=True, exist_ok=True)
+        with zipped.open(member) as source, target.open("wb") as out:
+            while chunk := source.read(1024 * 1024):
+                out.write(chunk)
+    except OSError as exc:  # a path deeper than the file system takes, a file where a folder must go, ...
+        raise ImportFormatError(f"{name}: {member.filename[:80]!r} cannot be unpacked ({exc.strerror})") from exc
 
 
 # --------------------------------------------------------------------------------------------------------------

@@ -21,6 +21,7 @@ from frontdesk.knowledge.schemas import (
     PhrasingIn,
     SearchHit,
 )
+from frontdesk.params import Offset, RowId
 
 router = APIRouter(prefix="/api/knowledge", tags=["knowledge"], dependencies=[Depends(require_admin)])
 
@@ -37,7 +38,7 @@ async def list_entries(
     kind: EntryKind | None = None,
     q: Annotated[str | None, Query(max_length=200, description="Text the title or body contains")] = None,
     limit: Annotated[int, Query(ge=1, le=500)] = 50,
-    offset: Annotated[int, Query(ge=0)] = 0,
+    offset: Offset = 0,
 ) -> EntryList:
     rows, total = await service.list_entries(session, kind=kind, text=q, limit=limit, offset=offset)
     return EntryList(items=[EntryOut.model_validate(r) for r in rows], total=total)
@@ -72,7 +73,7 @@ async def create_entry(data: EntryIn, session: Session, knowledge: KnowledgeDep)
 
 
 @router.get("/{entry_id}", response_model=EntryOut)
-async def get_entry(entry_id: int, session: Session) -> EntryOut:
+async def get_entry(entry_id: RowId, session: Session) -> EntryOut:
     try:
         return EntryOut.model_validate(await service.get_entry(session, entry_id))
     except service.EntryNotFound as exc:
@@ -80,7 +81,7 @@ async def get_entry(entry_id: int, session: Session) -> EntryOut:
 
 
 @router.patch("/{entry_id}", response_model=EntryOut)
-async def update_entry(entry_id: int, patch: EntryPatch, session: Session, knowledge: KnowledgeDep) -> EntryOut:
+async def update_entry(entry_id: RowId, patch: EntryPatch, session: Session, knowledge: KnowledgeDep) -> EntryOut:
     try:
         return EntryOut.model_validate(await service.update_entry(session, knowledge, entry_id, patch))
     except service.EntryNotFound as exc:
@@ -92,7 +93,7 @@ async def update_entry(entry_id: int, patch: EntryPatch, session: Session, knowl
 
 
 @router.post("/{entry_id}/phrasings", response_model=EntryOut)
-async def add_phrasing(entry_id: int, phrasing: PhrasingIn, session: Session, knowledge: KnowledgeDep) -> EntryOut:
+async def add_phrasing(entry_id: RowId, phrasing: PhrasingIn, session: Session, knowledge: KnowledgeDep) -> EntryOut:
     """Add a way shoppers ask a FAQ's question (say, a knowledge gap the FAQ should have answered): the agent
     matches it from now on. A phrasing the FAQ has already changes nothing."""
     try:
@@ -106,7 +107,7 @@ async def add_phrasing(entry_id: int, phrasing: PhrasingIn, session: Session, kn
 
 
 @router.delete("/{entry_id}", status_code=status.HTTP_204_NO_CONTENT)
-async def delete_entry(entry_id: int, session: Session, knowledge: KnowledgeDep) -> None:
+async def delete_entry(entry_id: RowId, session: Session, knowledge: KnowledgeDep) -> None:
     try:
         await service.delete_entry(session, knowledge, entry_id)
     except service.EntryNotFound as exc:
@@ -123,6 +124,10 @@ async def import_file(
     """Import one file sent as the request body (CSV, JSONL, Markdown, HTML, or a .zip of a pages folder or of a
     sitemap with its saved pages). All good rows or none."""
     name = PurePath(filename).name
+    try:
+        importers.check_name(name)
+    except importers.ImportFormatError as exc:
+        raise HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT, f"filename: {exc}") from exc
     suffix = PurePath(name).suffix.lower()
     if suffix not in IMPORT_SUFFIXES:
         raise HTTPException(

@@ -7,6 +7,10 @@ users are made by an inline ``requester`` (matched by email) or by ``POST /api/v
 (matched by ``external_id``, then email; 201 when created, 200 when updated), which is how a shopper known only by
 phone becomes a ticket's ``requester_id``.
 
+A ticket update (``PUT /api/v2/tickets/{id}.json``) answers ``{"ticket": ..., "audit": {"events": [...]}}`` as
+Zendesk does: the audit's ``Comment`` event carries the new comment's ``id``, its ``author_id`` and its ``via``
+channel (``api`` for comments made through the API, ``web`` for an agent's in Zendesk).
+
 Agent replies come back to frontdesk through ``send_agent_reply``, which POSTs to the registered webhook the JSON a
 trigger notification is expected to render (frontdesk's trigger template must produce this shape)::
 
@@ -17,7 +21,8 @@ trigger notification is expected to render (frontdesk's trigger template must pr
 signed like Zendesk signs webhooks: ``X-Zendesk-Webhook-Signature`` = base64(HMAC-SHA256(signing secret,
 timestamp + raw body)), no separator, the secret's text used as the key; ``X-Zendesk-Webhook-Signature-Timestamp``
 = ``2026-01-02T10:01:03Z``. Delivering the same comment again (``comment_id=``) repeats its comment id, as
-Zendesk's retried deliveries do.
+Zendesk's retried deliveries do; with the id of a comment frontdesk added itself it is what the trigger sends when
+frontdesk's own update fires it (the token's user is an agent, so "updater is agent" holds).
 
 Not confirmed in Zendesk's documentation, so chosen here: a reused idempotency key with a different body answers
 ``idempotency_conflict_status`` (409 unless told otherwise) with ``{"error": "IdempotentRequestError", ...}``; keys
@@ -91,6 +96,7 @@ class ZendeskComment:
     html_body: str | None
     public: bool
     created_at: str
+    via: str = "web"  # the channel it came by: "web" (an agent in Zendesk), "api" (frontdesk's requests)
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -101,6 +107,7 @@ class ZendeskComment:
             "html_body": self.html_body if self.html_body is not None else f"<p>{html.escape(self.body)}</p>",
             "plain_body": self.body,
             "public": self.public,
+            "via": {"channel": self.via, "source": {"from": {}, "to": {}, "rel": None}},
             "created_at": self.created_at,
         }
 
@@ -269,6 +276,7 @@ class ZendeskFake(FakeHttpServer):
         self._limit = FixedWindowLimit(rate_per_minute) if rate_per_minute is not None else None
         self._ticket_ids = Counter(1)
         self._comment_ids = Counter(10001)
+        self._audit_ids = Counter(50001)
         self._user_ids = Counter(2)
         self._trigger_ids = Counter(360000001)
         self.agent = ZendeskUser(1, "Juniper Agent", email, "admin")
@@ -640,7 +648,7 @@ class ZendeskFake(FakeHttpServer):
         body = comment.get("body") or _plain_text(html_body or "")
         author = comment.get("author_id", default_author)
         return ZendeskComment(
-            self._comment_ids.take(), author, body, html_body, comment.get("public", True), _now_iso()
+            self._comment_ids.take(), author, body, html_body, comment.get("public", True), _now_iso(), via="api"
         )
 
     def _ticket_errors(self, ticket: Any, creating: bool) -> Details:
@@ -716,7 +724,17 @@ class ZendeskFake(FakeHttpServer):
                 ticket.status = changes["status"]
             if isinstance(changes.get("tags"), list):
                 ticket.tags = list(changes["tags"])
-            return JSONResponse({"ticket": ticket.to_json(self.base_url)})
+            # Zendesk answers an update with the ticket and the audit of the update: its events hold the new comment,
+            # id included (the id a trigger's {{ticket.latest_public_comment.id}} later sends to the webhook).
+            audit = {
+                "id": self._audit_ids.take(),
+                "ticket_id": ticket.id,
+                "author_id": self.agent.id,  # the token's user made the update, whoever the comment's author is
+                "created_at": _now_iso(),
+                "via": {"channel": "api", "source": {"from": {}, "to": {}, "rel": None}},
+                "events": [ticket.comments[-1].to_json()] if "comment" in changes else [],
+            }
+            return JSONResponse({"ticket": ticket.to_json(self.base_url), "audit": audit})
 
     async def _list_comments(self, request: Request) -> Response:
         with self._lock:

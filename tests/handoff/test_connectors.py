@@ -217,7 +217,7 @@ async def test_zendesk_later_shopper_message_is_a_public_comment_by_the_requeste
     zendesk: ZendeskConnector, fake_zendesk: ZendeskFake
 ) -> None:
     ref = await zendesk.create_ticket(ticket_request(), "handoff-1")
-    await zendesk.add_message(ref, "Also, can I change the address?", ticket_request())
+    comment_id = await zendesk.add_message(ref, "Also, can I change the address?", ticket_request())
 
     update = fake_zendesk.requests_to("PUT", f"/api/v2/tickets/{ref.id}.json")[-1].json()["ticket"]["comment"]
     assert update["body"] == "Also, can I change the address?"
@@ -225,6 +225,8 @@ async def test_zendesk_later_shopper_message_is_a_public_comment_by_the_requeste
     ticket = fake_zendesk.requests_to("GET", f"/api/v2/tickets/{ref.id}.json")[-1]
     assert ticket.status == 200
     assert update["author_id"] is not None
+    added = fake_zendesk.ticket(int(ref.id)).comments[-1]
+    assert comment_id == str(added.id)  # the trigger sends our own comment back with this id
 
 
 async def test_zendesk_reply_path_is_a_webhook_a_trigger_calls_and_its_signing_secret(
@@ -298,7 +300,8 @@ async def test_gorgias_later_shopper_message_comes_from_the_customer(
     gorgias: GorgiasConnector, fake_gorgias: GorgiasFake
 ) -> None:
     ref = await gorgias.create_ticket(ticket_request(), "handoff-1")
-    await gorgias.add_message(ref, "Also, can I change the address?", ticket_request())
+    message_id = await gorgias.add_message(ref, "Also, can I change the address?", ticket_request())
+    assert message_id is not None and message_id.isdigit()
     message = fake_gorgias.requests_to("POST", f"/api/tickets/{ref.id}/messages")[-1].json()
     assert message["from_agent"] is False
     assert message["body_text"] == "Also, can I change the address?"

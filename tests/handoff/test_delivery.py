@@ -6,6 +6,7 @@ shopper's messages written before the ticket existed reaching it afterwards, in 
 from __future__ import annotations
 
 import asyncio
+import json
 from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -23,6 +24,7 @@ from frontdesk.db import Database
 from frontdesk.handoff import service as handoff
 from frontdesk.handoff.flow import HANDOFF_YES, ON_ITS_WAY, ChatFlow
 from frontdesk.handoff.models import OutboxItem
+from frontdesk.handoff.relay import AgentReply, Outcome, Relay, Result, parse_zendesk
 from frontdesk.handoff.schemas import HandoffSettingsIn, Method
 from frontdesk.handoff.worker import FOLLOW_UP_HERE, LEASE, OutboxWorker
 from frontdesk.inbox.service import Presence
@@ -453,6 +455,63 @@ async def test_a_message_whose_sending_timed_out_after_zendesk_took_it_is_not_ad
     assert await worker.deliver_due() == 1
 
     assert [c.body for c in fake_zendesk.ticket(ticket.id).comments[1:]] == ["Any news?"]
+
+
+async def test_our_own_comment_sent_back_by_the_trigger_is_not_relayed_but_an_agent_saying_the_same_is(
+    shop: Shop, fake_zendesk: ZendeskFake
+) -> None:
+    """frontdesk adds the shopper's "Yes" to the ticket as the token's user, an agent, so Zendesk's trigger sends it
+    back like a reply. It is known by the comment id Zendesk answered with, not by its text: the agent's "yes" that
+    follows reaches the chat."""
+    await shop.connect("zendesk", ZENDESK_TOKEN)
+    conversation_id = await shop.hand_off()
+    worker = shop.worker()
+    await worker.deliver_due()
+    await shop.flow.shopper_message(conversation_id, "Yes")
+    assert await worker.deliver_due() == 1
+    ticket = fake_zendesk.ticket_by_external_id(conversation_id)
+    assert ticket is not None
+    ours = ticket.comments[-1]
+    assert (ours.body, ours.author_id, ours.via) == ("Yes", ticket.requester_id, "api")
+    before = len(await shop.messages(conversation_id))
+    relay = Relay(shop.flow)
+
+    def delivered(body: str, comment_id: int | None = None) -> AgentReply | Outcome:
+        *_, raw = fake_zendesk.agent_reply_request(ticket.id, body, webhook_url="http://x", comment_id=comment_id)
+        return parse_zendesk(json.loads(raw))
+
+    echo = delivered("Yes", comment_id=ours.id)
+    assert isinstance(echo, AgentReply)
+    assert (await relay.take(echo)).result is Result.duplicate
+    reply = delivered("yes")
+    assert isinstance(reply, AgentReply)
+    assert (await relay.take(reply)).result is Result.relayed
+
+    assert [(m.author, m.text) for m in (await shop.messages(conversation_id))[before:]] == [("agent", "yes")]
+
+
+async def test_a_message_found_on_the_ticket_after_a_timeout_is_known_by_its_id_too(
+    shop: Shop, fake_zendesk: ZendeskFake
+) -> None:
+    await shop.connect("zendesk", ZENDESK_TOKEN)
+    conversation_id = await shop.hand_off()
+    worker = shop.worker()
+    await worker.deliver_due()
+    ticket = fake_zendesk.ticket_by_external_id(conversation_id)
+    assert ticket is not None
+    fake_zendesk.fail_next("timeout", after_commit=True, method="PUT", path=f"/api/v2/tickets/{ticket.id}.json")
+    await shop.flow.shopper_message(conversation_id, "Any news?")
+    assert await worker.deliver_due() == 0
+    shop.clock.advance(60)
+    assert await worker.deliver_due() == 1  # found on the ticket, not added again
+    ours = fake_zendesk.ticket(ticket.id).comments[-1]
+    *_, raw = fake_zendesk.agent_reply_request(ticket.id, "", webhook_url="http://x", comment_id=ours.id)
+    before = len(await shop.messages(conversation_id))
+    echo = parse_zendesk(json.loads(raw))
+    assert isinstance(echo, AgentReply)
+
+    assert (await Relay(shop.flow).take(echo)).result is Result.duplicate
+    assert len(await shop.messages(conversation_id)) == before
 
 
 async def test_gorgias_web_chat_handoff_moves_the_conversation_to_email_and_ends_the_chat(

@@ -307,14 +307,40 @@ async def test_ticket_that_is_not_one_of_our_conversations_is_answered_200_and_i
     assert await desk.relayed() == 0
 
 
-async def test_shopper_message_echoed_by_the_trigger_is_not_shown_as_the_agent(
+async def test_an_agent_reply_with_the_shoppers_own_words_reaches_the_chat(
     desk: Desk, zendesk_ticket: tuple[str, int]
 ) -> None:
-    """frontdesk adds the shopper's later messages to the ticket as the API user, an agent, so the trigger fires."""
+    """The shopper writes "Yes", the agent answers "yes": an agent's reply, however like the shopper's it reads.
+    (frontdesk's own comments, sent back by the trigger, are known by their comment id: see test_delivery.py.)"""
     conversation_id, ticket_id = zendesk_ticket
+    async with desk.app.state.database.session() as session:
+        conversation = await conversations.get(session, conversation_id)
+        await conversations.insert_message(session, conversation, "shopper", "Yes")
+        await session.commit()
+
+    async with desk.app.state.bus.subscribe(conversation_topic(conversation_id)) as watching:
+        response = await desk.deliver(zendesk_reply(desk, ticket_id, "yes"))
+        event = await asyncio.wait_for(watching.next(), 5)
+
+    assert response.json()["result"] == "relayed", response.text
+    assert (event["author"], event["text"]) == ("agent", "yes")
+    last = (await desk.messages(conversation_id))[-1]
+    assert (last.author, last.text) == ("agent", "yes")
+
+
+async def test_a_signed_body_nested_thousands_deep_is_a_400(desk: Desk, zendesk_ticket: tuple[str, int]) -> None:
+    conversation_id, _ = zendesk_ticket
     before = await desk.count(conversation_id)
-    response = await desk.deliver(zendesk_reply(desk, ticket_id, QUESTION.upper() + "\n"))
-    assert response.json()["result"] == "recorded"
+    body = b"[" * 200_000 + b"]" * 200_000
+    stamp = desk.clock.now.strftime("%Y-%m-%dT%H:%M:%SZ")
+    secret = desk.zendesk.webhooks[-1].signing_secret
+    headers = {"Content-Type": "application/json", "X-Zendesk-Webhook-Signature-Timestamp": stamp,
+               "X-Zendesk-Webhook-Signature": webhook_signature(secret, stamp, body)}  # fmt: skip
+
+    response = await desk.deliver(("POST", "http://x/webhooks/zendesk", headers, body))
+
+    assert response.status_code == 400
+    assert "nested too deeply" in response.json()["detail"]
     assert await desk.count(conversation_id) == before
 
 

@@ -152,6 +152,54 @@ async def test_close_ends_the_conversation_for_the_shopper(inbox: Inbox) -> None
     assert again.status_code == 409
 
 
+@pytest.mark.parametrize("action", ["hand-back", "close"])
+async def test_an_agent_cannot_hand_back_or_close_a_conversation_another_agent_holds(inbox: Inbox, action: str) -> None:
+    ana, bo = await inbox.agent("ana@store.example"), await inbox.agent("bo@store.example")
+    conversation_id = await inbox.handed_off()
+    base = f"/api/inbox/conversations/{conversation_id}"
+    assert (await ana.post(f"{base}/claim")).status_code == 200
+    before = await inbox.messages(conversation_id)
+
+    refused = await bo.post(f"{base}/{action}")
+
+    assert refused.status_code == 409
+    assert "another agent has claimed" in refused.json()["detail"]
+    assert await inbox.messages(conversation_id) == before, "the shopper was told something"
+    detail = (await ana.get(base)).json()
+    assert (detail["status"], detail["assignee"]) == ("with_team", "ana")
+
+
+@pytest.mark.parametrize(("action", "status"), [("hand-back", "ai"), ("close", "closed")])
+async def test_an_admin_may_hand_back_or_close_a_conversation_an_agent_holds(
+    inbox: Inbox, action: str, status: str
+) -> None:
+    ana, boss = await inbox.agent("ana@store.example"), await inbox.agent("boss@store.example", "admin")
+    conversation_id = await inbox.handed_off()
+    base = f"/api/inbox/conversations/{conversation_id}"
+    assert (await ana.post(f"{base}/claim")).status_code == 200
+
+    assert (await boss.post(f"{base}/{action}")).json() == {"status": status}
+
+    assert (await ana.get(base)).json()["status"] == status
+
+
+async def test_a_conversation_still_with_the_ai_cannot_be_closed_from_the_inbox(inbox: Inbox) -> None:
+    boss = await inbox.agent("boss@store.example", "admin")
+    async with inbox.app.state.database.session() as session:
+        conversation = await conversations.create(session, "webchat", conversations.new_visitor_token())
+        await session.commit()
+    await inbox.app.state.flow.shopper_message(conversation.id, "hello there")
+    before = await inbox.messages(conversation.id)
+
+    refused = await boss.post(f"/api/inbox/conversations/{conversation.id}/close")
+
+    assert refused.status_code == 409
+    assert "with the team" in refused.json()["detail"]
+    assert await inbox.messages(conversation.id) == before
+    await inbox.app.state.flow.shopper_message(conversation.id, "do you ship to canada?")
+    assert (await inbox.messages(conversation.id))[-1][0] == "ai", "the conversation was ended"
+
+
 async def test_nobody_available_auto_response_at_most_once_per_conversation_and_day(inbox: Inbox) -> None:
     conversation_id = await inbox.handed_off()
     auto_response = (await inbox.messages(conversation_id))[-1]

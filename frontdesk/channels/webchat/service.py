@@ -101,3 +101,11 @@ class Connections:
 
     def is_connected(self, conversation_id: str) -> bool:
         return conversation_id in self._open
+
+
+async def encrypted_secrets(session: AsyncSession) -> list[tuple[str, str]]:
+    """What this domain keeps encrypted, as (what it is, token): the start-up key check opens each."""
+    settings = await session.get(WidgetSettings, 1)
+    if settings is None or not settings.identity_secret_encrypted:
+        return []
+    return [("the widget's identity secret", settings.identity_secret_encrypted)]

@@ -134,8 +134,9 @@ class Connector(Protocol):
         a ticket already made for this conversation before creating one."""
         ...
 
-    async def add_message(self, ticket_ref: TicketRef, text: str, request: TicketRequest) -> None:
-        """Add a later shopper message to the ticket, as the shopper."""
+    async def add_message(self, ticket_ref: TicketRef, text: str, request: TicketRequest) -> str | None:
+        """Add a later shopper message to the ticket, as the shopper; the helpdesk's id of the comment or message it
+        became, when its answer says (a webhook that sends it back is then known for our own)."""
         ...
 
     async def set_up_replies(self, webhook_url: str, secret: str) -> ReplyPath:

@@ -33,8 +33,9 @@ class BuiltinConnector:
             await session.commit()
             return TicketRef(str(ticket.id), NAME)
 
-    async def add_message(self, ticket_ref: TicketRef, text: str, request: TicketRequest) -> None:
+    async def add_message(self, ticket_ref: TicketRef, text: str, request: TicketRequest) -> str | None:
         """Nothing to send: the inbox shows the conversation's stored messages."""
+        return None
 
     async def set_up_replies(self, webhook_url: str, secret: str) -> ReplyPath:
         return ReplyPath(automatic=True)

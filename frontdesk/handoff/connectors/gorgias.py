@@ -82,7 +82,7 @@ class GorgiasConnector:
                 return TicketRef(str(ticket["id"]), NAME)
         return None
 
-    async def add_message(self, ticket_ref: TicketRef, text: str, request: TicketRequest) -> None:
+    async def add_message(self, ticket_ref: TicketRef, text: str, request: TicketRequest) -> str | None:
         # Gorgias may have merged our ticket into the customer's open one: look it up again before writing to it.
         ticket_id = ticket_ref.id
         try:
@@ -97,7 +97,9 @@ class GorgiasConnector:
         customer = ticket.get("customer") if isinstance(ticket.get("customer"), dict) else {}
         customer_id = None if request.email else customer.get("id")
         body = message_body(request, text, text, customer_id=customer_id if isinstance(customer_id, int) else None)
-        await self.http.call("POST", f"tickets/{ticket_id}/messages", json_body=body)
+        data = await self.http.call("POST", f"tickets/{ticket_id}/messages", json_body=body)
+        message_id = data.get("id") if isinstance(data, dict) else None
+        return None if message_id is None else str(message_id)
 
     async def set_up_replies(self, webhook_url: str, secret: str) -> ReplyPath:
         """Gorgias signs nothing: the integration sends our generated secret in a header the relay compares."""

@@ -124,10 +124,11 @@ class ZendeskConnector:
                 return TicketRef(str(result["id"]), NAME)
         return None
 
-    async def add_message(self, ticket_ref: TicketRef, text: str, request: TicketRequest) -> None:
+    async def add_message(self, ticket_ref: TicketRef, text: str, request: TicketRequest) -> str | None:
         requester_id = await self._requester_of(ticket_ref.id)
         comment = {"body": text, "public": True, "author_id": requester_id}
-        await self.http.call("PUT", f"tickets/{ticket_ref.id}.json", json_body={"ticket": {"comment": comment}})
+        data = await self.http.call("PUT", f"tickets/{ticket_ref.id}.json", json_body={"ticket": {"comment": comment}})
+        return comment_id_of(data)
 
     async def _requester_of(self, ticket_id: str) -> int:
         if ticket_id not in self._requesters:
@@ -199,6 +200,17 @@ def ticket_body(request: TicketRequest, requester_id: int | None = None) -> dict
         # so Zendesk does not email the shopper their own chat.
         "comment": {"html_body": request.html, "public": False},
     }
+
+
+def comment_id_of(data: Any) -> str | None:
+    """The id of the comment an update added: Zendesk answers a ticket update with its audit, whose events hold the
+    new comment (`{"type": "Comment", "id": ...}`). The trigger sends our own comment back to the relay with this id."""
+    audit = (data or {}).get("audit") if isinstance(data, dict) else None
+    events = audit.get("events") if isinstance(audit, dict) else None
+    for event in events if isinstance(events, list) else []:
+        if isinstance(event, dict) and event.get("type") == "Comment" and event.get("id") is not None:
+            return str(event["id"])
+    return None
 
 
 def _signing_secret(data: Any) -> str:
