@@ -10,7 +10,6 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator, model_valida
 
 MAX_TITLE = 500
 MAX_BODY = 100_000
-MAX_ALTERNATES = 50
 
 
 class EntryKind(StrEnum):
@@ -43,7 +42,7 @@ class EntryIn(BaseModel):
     kind: EntryKind
     ref: str | None = Field(default=None, max_length=200, description="The store's own id for this entry.")
     title: str = Field(min_length=1, max_length=MAX_TITLE)
-    alternates: list[str] = Field(default_factory=list, max_length=MAX_ALTERNATES)
+    alternates: list[str] = Field(default_factory=list)  # every phrasing is kept: FAQs built from tickets have hundreds
     body: str = Field(default="", max_length=MAX_BODY)
     url: str | None = Field(default=None, max_length=2000)
     price: Decimal | None = Field(default=None, ge=0, max_digits=12, decimal_places=2)
@@ -88,7 +87,7 @@ class EntryPatch(BaseModel):
 
     ref: str | None = Field(default=None, max_length=200)
     title: str | None = Field(default=None, min_length=1, max_length=MAX_TITLE)
-    alternates: list[str] | None = Field(default=None, max_length=MAX_ALTERNATES)
+    alternates: list[str] | None = None
     body: str | None = Field(default=None, max_length=MAX_BODY)
     url: str | None = Field(default=None, max_length=2000)
     price: Decimal | None = Field(default=None, ge=0, max_digits=12, decimal_places=2)

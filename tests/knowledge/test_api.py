@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 import httpx
 
 from frontdesk.config import Settings
@@ -174,3 +176,30 @@ async def test_a_phrasing_is_refused_for_what_is_not_a_faq_or_not_there(client: 
         f"/api/knowledge/{faq['id']}/phrasings", json={"text": "hi"}, headers={"Authorization": ""}
     )
     assert signed_out.status_code == 401
+
+
+async def test_an_entry_with_five_hundred_phrasings_is_imported_whole_and_answered(client: httpx.AsyncClient) -> None:
+    openers = ["", "hi ", "hey, ", "quick question: ", "hello, "]
+    asks = ["can i get", "do you sell", "where do i buy", "how do i order", "is there", "can i send"]
+    things = ["a gift card", "an e-gift card", "a gift voucher", "a digital gift card", "store credit as a gift"]
+    extras = ["", " for my sister", " for a friend", " online", " for christmas"]
+    phrasings = [f"{o}{a} {t}{x}" for o in openers for a in asks for t in things for x in extras][:500]
+    assert len(set(phrasings)) == 500
+    rows = [
+        {"id": "gift-cards", "title": "Do you sell gift cards?", "questions": phrasings, "answer": "Yes, from $25."},
+        {"id": "returns", "title": "What is your return policy?", "questions": [], "answer": "30 days, unworn."},
+        {"id": "shipping", "title": "How long does shipping take?", "questions": [], "answer": "3-5 business days."},
+    ]
+    content = "\n".join(json.dumps(row) for row in rows).encode()
+
+    response = await client.post("/api/knowledge/import", params={"filename": "faq.jsonl"}, content=content)
+
+    assert response.status_code == 200, response.text
+    assert response.json()["imported"] == 3
+    assert response.json()["skipped"] == 0
+    listed = (await client.get("/api/knowledge", params={"kind": "faq"})).json()["items"]
+    gift = next(e for e in listed if e["ref"] == "gift-cards")
+    assert len(gift["alternates"]) == 500
+    decision = (await client.post("/api/agent/ask", json={"question": phrasings[437]})).json()
+    assert decision["decision"] == "answer"
+    assert decision["text"] == "Yes, from $25."
