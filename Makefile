@@ -39,12 +39,9 @@ lint: $(STAMP)
 	$(BIN)/ruff check --fix frontdesk tests bench
 	$(BIN)/ruff format frontdesk tests bench
 
-## make eval: the answer-or-hand-off metrics on both public test sets, default settings
+## make eval: the answer-or-hand-off metrics of every set in ../shared/data/eval (test files), default settings, one table
 eval: $(STAMP)
-	for set in clinc150 banking77-oos; do \
-	  $(BIN)/frontdesk eval --knowledge ../shared/data/eval/$$set/knowledge.jsonl \
-	    --queries ../shared/data/eval/$$set/test.jsonl --predictions .eval/$$set.predictions.jsonl || exit 1; \
-	done
+	$(BIN)/frontdesk eval-sets ../shared/data/eval --predictions .eval --summary .eval/summary.json
 
 ## make confidence: refit frontdesk/agent/calibration_default.json by the recipe in frontdesk/agent/fitting.py
 confidence: $(STAMP)

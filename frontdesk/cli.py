@@ -615,6 +615,12 @@ class _session:
         await self.database.dispose()
 
 
+ModelOption = Annotated[
+    Path | None,
+    typer.Option("--model", help="A confidence model JSON (as `make confidence` writes) instead of the shipped one"),
+]
+
+
 @app.command("eval")
 def evaluate(
     knowledge_file: Annotated[Path, typer.Option("--knowledge", help="Knowledge JSONL (the eval sets' format)")],
@@ -624,11 +630,15 @@ def evaluate(
         Path | None,
         typer.Option("--calibration", help="Labelled questions JSONL to choose the answer/hand-off threshold on"),
     ] = None,
+    model_file: ModelOption = None,
 ) -> None:
-    """Answer each question as a fresh conversation over a throwaway copy of the knowledge, and score it."""
+    """Answer each question as a fresh conversation over a throwaway copy of the knowledge, and score it.
+
+    When the questions carry a `kind` (the store sets), a breakdown by kind follows the metrics.
+    """
     from frontdesk.agent import evaluation
 
-    for path in (knowledge_file, queries_file, calibration_file):
+    for path in (knowledge_file, queries_file, calibration_file, model_file):
         if path is not None and not path.is_file():
             raise _fail(f"{path}: no such file")
     try:
@@ -637,28 +647,91 @@ def evaluate(
     except evaluation.EvalFileError as exc:
         raise _fail(str(exc)) from exc
     started = time.perf_counter()
-    predictions, threshold = _run(_eval(knowledge_file, queries, calibration))
+    predictions, threshold = _run(_eval(knowledge_file, queries, calibration, model_file))
     elapsed = time.perf_counter() - started
-    predictions_file.parent.mkdir(parents=True, exist_ok=True)
-    with predictions_file.open("w", encoding="utf-8") as handle:
-        for p in predictions:
-            handle.write(
-                json.dumps({"text": p.text, "article": p.article, "confidence": round(p.confidence, 6)}) + "\n"
-            )
+    _write_predictions(predictions_file, predictions)
     scores = evaluation.score(queries, predictions)
     table = Table("metric", "value", title=f"{queries_file} ({len(queries)} questions, threshold {threshold:.3f})")
     for name, value in scores.as_dict().items():
         table.add_row(name.replace("_", " "), f"{value:.3f}" if isinstance(value, float) else str(value))
     table.add_row("seconds", f"{elapsed:.1f}")
     out.print(table)
-    out.print(json.dumps(scores.as_dict()), highlight=False)
+    kinds = evaluation.score_by_kind(queries, predictions)
+    if kinds:
+        columns = ("questions", "answered_right", "misrouted", "handed_off")
+        by_kind = Table("kind", *(c.replace("_", " ") for c in columns), title="by kind")
+        for kind, row in kinds.items():
+            by_kind.add_row(kind, *(_cell(row.get(c)) for c in columns))
+        out.print(by_kind)
+    out.print(json.dumps({**scores.as_dict(), **({"by_kind": kinds} if kinds else {})}), highlight=False)
 
 
-async def _eval(knowledge_file: Path, queries: list[Any], calibration: list[Any] | None) -> tuple[list[Any], float]:
+@app.command("eval-sets")
+def evaluate_sets(
+    folder: Annotated[Path, typer.Argument(help="A folder of eval sets, each with knowledge.jsonl and test.jsonl")],
+    split: Annotated[str, typer.Option(help="Which questions to answer: test or calibration")] = "test",
+    predictions_folder: Annotated[Path, typer.Option("--predictions", help="Where to write each set's predictions")] = (
+        Path(".eval")
+    ),
+    model_file: ModelOption = None,
+    summary_file: Annotated[Path | None, typer.Option("--summary", help="Also write the table as JSON here")] = None,
+) -> None:
+    """Every set of a folder (`make eval`: ../shared/data/eval), default settings, in one table."""
+    from frontdesk.agent import evaluation
+
+    sets = sorted(p.parent for p in folder.glob(f"*/{split}.jsonl") if (p.parent / "knowledge.jsonl").is_file())
+    if not sets:
+        raise _fail(f"{folder}: no folder with knowledge.jsonl and {split}.jsonl")
+    if model_file is not None and not model_file.is_file():
+        raise _fail(f"{model_file}: no such file")
+    columns = {
+        "resolution": "resolution",
+        "wrong_answer": "wrong answer",
+        "handoff_recall": "hand-off recall",
+        "misroute": "misroute",
+        "top1": "top-1",
+        "resolution_at_85_recall": "res. at recall ≥ 0.85",
+        "resolution_at_10_wrong": "res. at ≤ 10 % wrong",
+        "auroc": "AUROC",
+    }
+    table = Table("set", *columns.values(), "asks for a person handed off", title=f"{folder} ({split})")
+    summary: dict[str, Any] = {}
+    for path in sets:
+        queries = evaluation.read_queries(path / f"{split}.jsonl")
+        predictions, threshold = _run(_eval(path / "knowledge.jsonl", queries, None, model_file))
+        _write_predictions(predictions_folder / f"{path.name}.{split}.predictions.jsonl", predictions)
+        scores = evaluation.score(queries, predictions).as_dict()
+        kinds = evaluation.score_by_kind(queries, predictions)
+        human = kinds.get("human", {}).get("handed_off")
+        table.add_row(path.name, *(_cell(scores[c]) for c in columns), _cell(human))
+        summary[path.name] = {**scores, "threshold": round(threshold, 4), **({"by_kind": kinds} if kinds else {})}
+    Console(width=200).print(table)  # one row a set, never cut to the terminal
+    if summary_file is not None:
+        summary_file.parent.mkdir(parents=True, exist_ok=True)
+        summary_file.write_text(json.dumps(summary, indent=1), encoding="utf-8")
+
+
+def _cell(value: object) -> str:
+    if value is None or (isinstance(value, float) and value != value):
+        return "—"
+    return f"{value:.3f}" if isinstance(value, float) else str(value)
+
+
+def _write_predictions(path: Path, predictions: list[Any]) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with path.open("w", encoding="utf-8") as handle:
+        for p in predictions:
+            row = {"text": p.text, "article": p.article, "confidence": round(p.confidence, 6), "top": p.top}
+            handle.write(json.dumps(row) + "\n")
+
+
+async def _eval(
+    knowledge_file: Path, queries: list[Any], calibration: list[Any] | None, model_file: Path | None = None
+) -> tuple[list[Any], float]:
     import numpy as np
 
     from frontdesk.agent import engine, evaluation
-    from frontdesk.agent.confidence import refit_threshold
+    from frontdesk.agent.confidence import load_calibration, refit_threshold
     from frontdesk.agent.embedders import load_embedder
     from frontdesk.db import Database
     from frontdesk.db import migrate as run_migrations
@@ -670,6 +743,8 @@ async def _eval(knowledge_file: Path, queries: list[Any], calibration: list[Any]
         run_migrations(url)
         database = Database(url)
         knowledge = service.Knowledge(load_embedder(settings.embedder))
+        if model_file is not None:
+            knowledge.index.calibration = load_calibration(model_file)
         try:
             with _progress() as progress:
                 task = progress.add_task("importing knowledge", total=importers.import_units(knowledge_file) or None)
@@ -712,10 +787,13 @@ async def _eval(knowledge_file: Path, queries: list[Any], calibration: list[Any]
             except engine.QuestionError:
                 decision = engine.Unknown("empty question")
             if isinstance(decision, engine.Answer):
-                predictions.append(evaluation.Prediction(query.text, refs[decision.entry.id], decision.confidence))
+                ref = refs[decision.entry.id]
+                predictions.append(evaluation.Prediction(query.text, ref, decision.confidence, ref))
+            elif isinstance(decision, engine.Unknown):
+                top = refs[decision.best.id] if decision.best is not None else None
+                predictions.append(evaluation.Prediction(query.text, None, decision.confidence, top))
             else:
-                confidence = decision.confidence if isinstance(decision, engine.Unknown) else 0.0
-                predictions.append(evaluation.Prediction(query.text, None, confidence))
+                predictions.append(evaluation.Prediction(query.text, None, 0.0))
             progress.advance(task)
     return predictions, threshold
 

@@ -88,6 +88,34 @@ def test_eval_writes_one_prediction_per_question_in_order_and_prints_metrics(
     assert "wrong answer" in result.output
 
 
+def test_eval_sets_answers_every_set_of_a_folder_in_one_table_with_asks_for_a_person(
+    tmp_path: Path, settings: Settings
+) -> None:
+    for name in ("store-a", "store-b"):
+        (tmp_path / "sets" / name).mkdir(parents=True)
+        write_jsonl(tmp_path / "sets" / name / "knowledge.jsonl", KNOWLEDGE)
+        write_jsonl(
+            tmp_path / "sets" / name / "test.jsonl",
+            [
+                {"text": "i want to return my jacket", "expected": "returns", "kind": "answer"},
+                {"text": "can i talk to a real person", "expected": None, "kind": "human"},
+            ],
+        )
+    summary = tmp_path / "summary.json"
+
+    result = runner.invoke(
+        app, ["eval-sets", str(tmp_path / "sets"), "--predictions", str(tmp_path / "p"), "--summary", str(summary)]
+    )
+
+    assert result.exit_code == 0, result.output
+    assert "store-a" in result.output
+    assert "store-b" in result.output
+    table = json.loads(summary.read_text())
+    assert sorted(table) == ["store-a", "store-b"]
+    assert table["store-a"]["by_kind"]["human"] == {"questions": 1, "handed_off": 1.0}
+    assert (tmp_path / "p" / "store-b.test.predictions.jsonl").is_file()
+
+
 def test_eval_with_a_missing_file_says_which(tmp_path: Path, settings: Settings) -> None:
     result = runner.invoke(
         app,
