@@ -45,6 +45,13 @@ class Chat:
         except TimeoutError:
             return out
 
+    async def dropped(self, timeout: float = 10.0) -> None:
+        """Wait until the server side goes away (the process was killed)."""
+        async with asyncio.timeout(timeout):
+            with contextlib.suppress(websockets.ConnectionClosed):
+                while True:
+                    await self.socket.recv()
+
     async def until(self, predicate: Any, timeout: float = 5.0) -> list[Frame]:
         out: list[Frame] = []
         async with asyncio.timeout(timeout):
@@ -307,7 +314,7 @@ async def test_metrics_overview_counts_each_outcome(server: str) -> None:
     overview = httpx.get(f"{server}/api/metrics/overview", headers=ADMIN_HEADERS, params={"channel": "webchat"}).json()
     assert overview == {
         "conversations": 4, "resolved": 1, "routed_to_team": 1, "unresolved": 1, "no_question": 1,
-        "resolution_rate": round(1 / 3, 4), "routed_to_team_rate": round(1 / 3, 4),
+        "resolution_rate": round(1 / 3, 4), "routed_to_team_rate": round(1 / 3, 4), "changed_by_feedback": 0,
     }  # fmt: skip
     assert (
         httpx.get(f"{server}/api/metrics/overview", headers=ADMIN_HEADERS, params={"channel": "sms"}).json()[

@@ -6,17 +6,11 @@ frontdesk/crashpoints.py, then start a new one on the same database."""
 from __future__ import annotations
 
 import asyncio
-import contextlib
-import json
 import time
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
 from pathlib import Path
-from typing import Any
 
 import httpx
 import pytest
-import websockets
 from sqlalchemy import select
 
 from frontdesk.agent.embedders import Embedder
@@ -30,51 +24,11 @@ from frontdesk.knowledge import service as knowledge_service
 from frontdesk.knowledge.schemas import EntryIn, EntryKind
 from frontdesk.knowledge.service import Knowledge
 from frontdesk.realtime.bus import EventBus
+from tests.channels.test_webchat_protocol import Frame, connect
 from tests.server import ADMIN_HEADERS, running_server
 
-Frame = dict[str, Any]
 QUESTION = "do you ship to canada?"
 UNKNOWN = "can you recommend a campsite near bend oregon?"
-
-
-class Chat:
-    def __init__(self, socket: websockets.ClientConnection) -> None:
-        self.socket = socket
-
-    async def send(self, frame: Frame) -> None:
-        await self.socket.send(json.dumps(frame))
-
-    async def until(self, predicate: Any, timeout: float = 10.0) -> list[Frame]:
-        out: list[Frame] = []
-        async with asyncio.timeout(timeout):
-            while True:
-                frame = json.loads(await self.socket.recv())
-                out.append(frame)
-                if predicate(frame):
-                    return out
-
-    async def frames(self, wait: float = 1.0) -> list[Frame]:
-        out: list[Frame] = []
-        with contextlib.suppress(TimeoutError):
-            while True:
-                out.append(json.loads(await asyncio.wait_for(self.socket.recv(), wait)))
-        return out
-
-    async def dropped(self, timeout: float = 10.0) -> None:
-        """Wait until the server side goes away (the process was killed)."""
-        async with asyncio.timeout(timeout):
-            with contextlib.suppress(websockets.ConnectionClosed):
-                while True:
-                    await self.socket.recv()
-
-
-@asynccontextmanager
-async def connect(base: str, hello: Frame | None = None) -> AsyncIterator[tuple[Chat, Frame]]:
-    async with websockets.connect(base.replace("http://", "ws://") + "/ws/webchat") as socket:
-        chat = Chat(socket)
-        await chat.send({"type": "hello", **(hello or {})})
-        welcome = await chat.until(lambda f: f["type"] == "welcome")
-        yield chat, welcome[-1]
 
 
 def wait_until_dead(base: str) -> None:

@@ -15,6 +15,7 @@ from fastapi import FastAPI
 from frontdesk.app import create_app
 from frontdesk.config import Settings
 from frontdesk.conversations import service as conversations
+from frontdesk.handoff.flow import CSAT_QUESTION
 from frontdesk.users import service as users
 
 UNKNOWN = "what's the capital of peru?"
@@ -58,7 +59,11 @@ class Inbox:
         await flow.shopper_message(conversation_id, UNKNOWN)
         await flow.action(conversation_id, "handoff_yes")
         await flow.email(conversation_id, email)
-        assert await self.app.state.worker.deliver_due() == 1
+        # The ticket, and (with no SMTP here) the team's alert, skipped: nothing is left to retry.
+        assert await self.app.state.worker.deliver_due() >= 1
+        assert await self.app.state.worker.deliver_due() == 0
+        async with self.app.state.database.session() as session:
+            assert (await conversations.get(session, conversation_id)).status == "with_team"
         return conversation_id
 
     async def messages(self, conversation_id: str) -> list[tuple[str, str]]:
@@ -145,7 +150,11 @@ async def test_close_ends_the_conversation_for_the_shopper(inbox: Inbox) -> None
     ana = await inbox.agent("ana@store.example")
     conversation_id = await inbox.handed_off()
     assert (await ana.post(f"/api/inbox/conversations/{conversation_id}/close")).status_code == 200
-    assert (await inbox.messages(conversation_id))[-1] == ("system", "This conversation has ended.")
+    # The close, then the one-tap rating of the team it asks the shopper for.
+    assert (await inbox.messages(conversation_id))[-2:] == [
+        ("system", "This conversation has ended."),
+        ("system", CSAT_QUESTION),
+    ]
     closed = (await ana.get("/api/inbox/queues/closed")).json()
     assert [t["state"] for t in closed["tickets"]] == ["closed"]
     again = await ana.post(f"/api/inbox/conversations/{conversation_id}/close")
