@@ -8,6 +8,7 @@ from dataclasses import dataclass, field
 from typing import Literal, Protocol
 
 from frontdesk.agent import phrases
+from frontdesk.agent.index import Retrieval
 from frontdesk.knowledge.schemas import EntryKind
 from frontdesk.knowledge.service import EntryView, Knowledge
 
@@ -113,7 +114,7 @@ def decide(
         previous = " ".join(shopper[-2].split())[:max_chars]
         joined = f"{previous} {text}"
         joined_retrieval, joined_hits = knowledge.retrieve(joined)
-        if joined_retrieval.confidence > retrieval.confidence:
+        if joined_retrieval.confidence > retrieval.confidence and _adds_to(joined_retrieval, text, knowledge):
             query, retrieval, hits = joined, joined_retrieval, joined_hits
 
     runners = tuple(Runner(entry, score) for entry, score in hits[1:])
@@ -126,6 +127,20 @@ def decide(
         )
         return Unknown(reason, retrieval.confidence, best, runners, query)
     return Answer(best, answer_text(best), retrieval.confidence, runners, query)
+
+
+#: Share of a follow-up's own words (idf-weighted) that the entry of the joined reading must hold.
+FOLLOW_UP_WORDS_HELD = 0.5
+
+
+def _adds_to(joined: Retrieval, follow_up: str, knowledge: Knowledge) -> bool:
+    """Whether the reading of the follow-up with the previous turn is about what the follow-up says: its own words
+    ("canada" in "and to canada?") are in the entry found. "what about parking near your warehouse?" after a
+    shipping question says nothing the shipping answer holds, so it is read alone (and handed off)."""
+    if not joined.candidates:
+        return False
+    share = knowledge.index.word_share(joined.candidates[0].entry_id, phrases.follow_up_words(follow_up))
+    return share is None or share >= FOLLOW_UP_WORDS_HELD
 
 
 def answer_text(entry: EntryView) -> str:

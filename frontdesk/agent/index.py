@@ -569,6 +569,17 @@ class KnowledgeIndex:
             rare[i] = max((weights[t] for t in held), default=0.0) / rarest
         return cover / total, float(unseen), title / total, rare
 
+    def word_share(self, entry_id: int, text: str) -> float | None:
+        """Idf-weighted share of the text's content words that the entry's texts hold; None when the text has none
+        (or the entry is unknown). A follow-up's own words must be the entry's too ("and to canada?")."""
+        entry = self._entries.get(int(entry_id))
+        words = set(terms(text))
+        if entry is None or not words:
+            return None
+        n = max(self._rows_alive, 1)
+        weights = {w: _idf(self._term_df.get(w, 0), n) for w in words}
+        return sum(v for w, v in weights.items() if w in entry.terms) / max(sum(weights.values()), 1e-9)
+
     def _core_cover(self, asked: set[str], entry_id: int) -> float:
         """Share of an entry's core words the query holds, each weighted by its share of the entry's texts and by
         how few entries have it as a core word."""

@@ -76,3 +76,9 @@ def looks_like_follow_up(text: str) -> bool:
     """Short messages that lean on the previous turn ("and for international orders?")."""
     words = text.split()
     return 0 < len(words) <= 8 and FOLLOW_UP.match(text) is not None
+
+
+def follow_up_words(text: str) -> str:
+    """What a follow-up adds to the previous turn: the message without its leading "and", "what about"…"""
+    match = FOLLOW_UP.match(text)
+    return text[match.end() :] if match else text

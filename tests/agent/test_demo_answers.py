@@ -120,3 +120,36 @@ def test_hard_demo_question_is_handed_off_or_answered_from_the_right_entry(
 @pytest.mark.parametrize("question", UNKNOWN)
 def test_demo_question_outside_the_knowledge_is_handed_off(demo: Knowledge, question: str) -> None:
     assert isinstance(ask(demo, question), engine.Unknown)
+
+
+#: A shipping question, then a follow-up about something no entry covers (issue 14: it got the shipping answer).
+UNRELATED_FOLLOW_UPS: list[tuple[str, str]] = [
+    ("how long does shipping take?", "what about parking near your warehouse?"),
+    ("how long does standard shipping take?", "what about parking near your warehouse?"),
+    ("do you ship to canada?", "what about parking near your warehouse?"),
+    ("how much does shipping cost?", "and what about a kayak rental?"),
+]
+#: Follow-ups that lean on the previous turn and are answered with it.
+RELATED_FOLLOW_UPS: list[tuple[str, str, str]] = [
+    ("how long does shipping take?", "and to canada?", "Do you ship to Canada?"),
+]
+
+
+def follow(knowledge: Knowledge, first: str, second: str) -> engine.Decision:
+    messages = [engine.Message("shopper", first), engine.Message("ai", "…"), engine.Message("shopper", second)]
+    return engine.decide(engine.Conversation(messages), knowledge)
+
+
+@pytest.mark.parametrize(("first", "second"), UNRELATED_FOLLOW_UPS)
+def test_a_follow_up_about_something_else_is_handed_off_not_answered_from_the_previous_turn(
+    demo: Knowledge, first: str, second: str
+) -> None:
+    assert isinstance(ask(demo, second), engine.Unknown)
+    assert isinstance(follow(demo, first, second), engine.Unknown)
+
+
+@pytest.mark.parametrize(("first", "second", "title"), RELATED_FOLLOW_UPS)
+def test_a_follow_up_is_answered_with_the_previous_turn(demo: Knowledge, first: str, second: str, title: str) -> None:
+    decision = follow(demo, first, second)
+    assert isinstance(decision, engine.Answer), decision
+    assert decision.entry.title == title
