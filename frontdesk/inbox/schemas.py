@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, field_validator
 
 
 class LastMessage(BaseModel):
@@ -84,14 +84,28 @@ class AvailabilityOut(BaseModel):
     away: bool
 
 
+def _reply_text(text: str | None) -> str | None:
+    """A saved reply's text as stored: trimmed, without NUL (PostgreSQL refuses it); blank is refused."""
+    if text is None:
+        return None
+    cleaned = text.replace("\x00", "").strip()
+    if not cleaned:
+        raise ValueError("a saved reply needs some text")
+    return cleaned
+
+
 class SavedReplyIn(BaseModel):
     name: str = Field(min_length=1, max_length=80, pattern=r"^[\w-]+$")
     text: str = Field(min_length=1, max_length=4000)
+
+    _text = field_validator("text")(_reply_text)
 
 
 class SavedReplyPatch(BaseModel):
     name: str | None = Field(default=None, min_length=1, max_length=80, pattern=r"^[\w-]+$")
     text: str | None = Field(default=None, min_length=1, max_length=4000)
+
+    _text = field_validator("text")(_reply_text)
 
 
 class SavedReplyOut(BaseModel):

@@ -186,7 +186,7 @@ async def search(
     principal: Agent, session: Session, q: Annotated[str, Query(min_length=1, max_length=200)]
 ) -> list[TicketOut]:
     """Conversations of every queue (closed too) whose shopper's email or name, or whose messages, contain `q`."""
-    text = q.strip()
+    text = q.replace("\x00", "").strip()
     if not text:
         return []
     return await _tickets_out(session, await service.search(session, text), principal.user_id)
@@ -201,7 +201,7 @@ async def saved_replies(principal: Agent, session: Session) -> list[SavedReplyOu
 @router.post("/saved-replies", response_model=SavedReplyOut, status_code=status.HTTP_201_CREATED)
 async def add_saved_reply(body: SavedReplyIn, principal: Admin, session: Session, request: Request) -> SavedReplyOut:
     try:
-        reply = await service.add_saved_reply(session, body.name, body.text.strip() or body.text,
+        reply = await service.add_saved_reply(session, body.name, body.text,
                                               request.app.state.flow.clock())  # fmt: skip
         await session.commit()
     except (service.InboxError, IntegrityError) as exc:

@@ -38,6 +38,8 @@ async def test_admins_write_saved_replies_and_agents_only_read_them(inbox: Inbox
     assert made.status_code == 201
     reply_id = made.json()["id"]
     assert (await admin.post("/api/inbox/saved-replies", json={"name": "Refund", "text": "again"})).status_code == 409
+    for bad in ({"name": "blank", "text": " \x00 "}, {"name": "has space", "text": "x"}, {"name": "", "text": "x"}):
+        assert (await admin.post("/api/inbox/saved-replies", json=bad)).status_code == 422
     assert (await ana.post("/api/inbox/saved-replies", json={"name": "x", "text": "y"})).status_code == 403
     assert (await ana.patch(f"/api/inbox/saved-replies/{reply_id}", json={"text": "no"})).status_code == 403
     assert (await ana.delete(f"/api/inbox/saved-replies/{reply_id}")).status_code == 403
