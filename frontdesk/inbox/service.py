@@ -7,13 +7,13 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Literal
 
-from sqlalchemy import ColumnElement, and_, func, select, update
+from sqlalchemy import ColumnElement, and_, delete, func, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from frontdesk.conversations import service as conversations
-from frontdesk.conversations.models import Conversation, Message
+from frontdesk.conversations.models import Conversation, Message, Profile
 from frontdesk.db import utcnow
-from frontdesk.inbox.models import InboxNote, InboxTicket
+from frontdesk.inbox.models import InboxNote, InboxRead, InboxTicket, SavedReply
 from frontdesk.users.models import User
 
 Queue = Literal["unassigned", "mine", "open", "closed"]
@@ -296,3 +296,147 @@ async def handled(
 
 def _aware(at: datetime | None) -> datetime | None:
     return at.replace(tzinfo=UTC) if at is not None and at.tzinfo is None else at  # SQLite hands back naive UTC
+
+
+# Saved replies --------------------------------------------------------------------------------------------------------
+
+
+class SavedReplyNotFound(TicketNotFound):
+    pass
+
+
+async def saved_replies(session: AsyncSession) -> list[SavedReply]:
+    return list((await session.scalars(select(SavedReply).order_by(SavedReply.name))).all())
+
+
+async def _saved_reply(session: AsyncSession, reply_id: int) -> SavedReply:
+    reply = await session.get(SavedReply, reply_id)
+    if reply is None:
+        raise SavedReplyNotFound(f"no saved reply {reply_id}")
+    return reply
+
+
+async def _name_taken(session: AsyncSession, name: str, other_than: int | None = None) -> None:
+    query = select(SavedReply.id).where(func.lower(SavedReply.name) == name.lower())
+    if other_than is not None:
+        query = query.where(SavedReply.id != other_than)
+    if await session.scalar(query) is not None:
+        raise InboxError(f"a saved reply is already called {name}")
+
+
+async def add_saved_reply(session: AsyncSession, name: str, text: str, now: datetime) -> SavedReply:
+    await _name_taken(session, name)
+    reply = SavedReply(name=name, text=text, created_at=now, updated_at=now)
+    session.add(reply)
+    await session.flush()
+    return reply
+
+
+async def edit_saved_reply(
+    session: AsyncSession, reply_id: int, name: str | None, text: str | None, now: datetime
+) -> SavedReply:
+    reply = await _saved_reply(session, reply_id)
+    if name is not None:
+        await _name_taken(session, name, other_than=reply_id)
+        reply.name = name
+    if text is not None:
+        reply.text = text
+    reply.updated_at = now
+    await session.flush()
+    return reply
+
+
+async def remove_saved_reply(session: AsyncSession, reply_id: int) -> None:
+    if (await session.execute(delete(SavedReply).where(SavedReply.id == reply_id))).rowcount != 1:  # type: ignore[attr-defined]
+        raise SavedReplyNotFound(f"no saved reply {reply_id}")
+
+
+# Search, a customer's other conversations, what an agent has read ------------------------------------------------
+
+
+def _like(text: str) -> str:
+    """`text` as a LIKE pattern matching it anywhere, its own % and _ taken literally (escaped with \\)."""
+    escaped = text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+    return f"%{escaped.lower()}%"
+
+
+async def search(session: AsyncSession, text: str, limit: int = 30) -> list[InboxTicket]:
+    """The inbox's conversations (every queue, closed too) whose shopper's email or name, or one of whose messages,
+    contains `text` (case-insensitive), most recently opened first."""
+    pattern = _like(text)
+    in_messages = select(Message.conversation_id).where(func.lower(Message.text).like(pattern, escape="\\"))
+    rows = await session.scalars(
+        select(InboxTicket)
+        .join(Conversation, Conversation.id == InboxTicket.conversation_id)
+        .outerjoin(Profile, Profile.id == Conversation.profile_id)
+        .where(
+            or_(
+                func.lower(Conversation.email).like(pattern, escape="\\"),
+                func.lower(Profile.email).like(pattern, escape="\\"),
+                func.lower(Profile.name).like(pattern, escape="\\"),
+                InboxTicket.conversation_id.in_(in_messages),
+            )
+        )
+        .order_by(InboxTicket.opened_at.desc(), InboxTicket.id.desc())
+        .limit(limit)
+    )
+    return list(rows.all())
+
+
+async def earlier_conversations(session: AsyncSession, conversation_id: str, limit: int = 20) -> list[Conversation]:
+    """The shopper's other conversations (same profile, or the same email), newest first."""
+    conversation = await conversations.get(session, conversation_id)
+    profile = await conversations.profile_of(session, conversation)
+    email = conversation.email or (profile.email if profile else None)
+    same: list[ColumnElement[bool]] = []
+    if conversation.profile_id:
+        same.append(Conversation.profile_id == conversation.profile_id)
+    if email:
+        same.append(func.lower(Conversation.email) == email.lower())
+        same.append(Conversation.profile_id.in_(select(Profile.id).where(func.lower(Profile.email) == email.lower())))
+    if not same:
+        return []
+    rows = await session.scalars(
+        select(Conversation)
+        .where(or_(*same), Conversation.id != conversation_id)
+        .order_by(Conversation.created_at.desc(), Conversation.id.desc())
+        .limit(limit)
+    )
+    return list(rows.all())
+
+
+async def with_tickets(session: AsyncSession, ids: list[str]) -> set[str]:
+    """Which of these conversations the inbox has (the rest are AI-only: the console shows them)."""
+    if not ids:
+        return set()
+    rows = await session.scalars(select(InboxTicket.conversation_id).where(InboxTicket.conversation_id.in_(ids)))
+    return set(rows.all())
+
+
+async def unread(session: AsyncSession, user_id: int | None, ids: list[str]) -> dict[str, int]:
+    """For each conversation, how many shopper messages are newer than what this agent last read (0: none)."""
+    if user_id is None or not ids:
+        return {}
+    read = (
+        select(InboxRead.conversation_id, InboxRead.last_read_seq)
+        .where(InboxRead.user_id == user_id, InboxRead.conversation_id.in_(ids))
+        .subquery()
+    )
+    rows = await session.execute(
+        select(Message.conversation_id, func.count(Message.id))
+        .outerjoin(read, read.c.conversation_id == Message.conversation_id)
+        .where(Message.conversation_id.in_(ids), Message.author == "shopper")
+        .where(Message.seq > func.coalesce(read.c.last_read_seq, 0))
+        .group_by(Message.conversation_id)
+    )
+    return {conversation_id: int(count) for conversation_id, count in rows.all()}
+
+
+async def mark_read(session: AsyncSession, user_id: int, conversation_id: str, seq: int) -> None:
+    """This agent has read the conversation up to `seq` (never moves back)."""
+    read = await session.get(InboxRead, (user_id, conversation_id))
+    if read is None:
+        session.add(InboxRead(user_id=user_id, conversation_id=conversation_id, last_read_seq=seq))
+    elif seq > read.last_read_seq:
+        read.last_read_seq = seq
+    await session.flush()

@@ -9,12 +9,13 @@ import logging
 import time
 from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, Depends, HTTPException, Request, WebSocket, WebSocketDisconnect, status
+from fastapi import APIRouter, Depends, HTTPException, Query, Request, WebSocket, WebSocketDisconnect, status
 from fastapi.responses import HTMLResponse, Response
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from frontdesk.conversations import service as conversations
-from frontdesk.deps import Principal, agent_page, get_session, require_agent
+from frontdesk.deps import Principal, agent_page, get_session, require_admin, require_agent
 from frontdesk.handoff import service as handoff
 from frontdesk.handoff.flow import FlowError
 from frontdesk.inbox import service
@@ -23,14 +24,19 @@ from frontdesk.inbox.schemas import (
     AvailabilityOut,
     AwayIn,
     ConversationDetailOut,
+    EarlierConversationOut,
     InboxMessageOut,
     LastMessage,
     NoteOut,
     QueueOut,
+    SavedReplyIn,
+    SavedReplyOut,
+    SavedReplyPatch,
     TextIn,
     TicketOut,
 )
 from frontdesk.pages import render
+from frontdesk.params import RowId
 from frontdesk.realtime.bus import INBOX_TOPIC, EventBus, conversation_topic
 from frontdesk.users import service as users
 
@@ -41,6 +47,7 @@ router = APIRouter(prefix="/api/inbox", tags=["inbox"])
 pages = APIRouter(include_in_schema=False)
 Session = Annotated[AsyncSession, Depends(get_session)]
 Agent = Annotated[Principal, Depends(require_agent)]
+Admin = Annotated[Principal, Depends(require_admin)]
 
 
 @pages.get("/inbox", response_class=HTMLResponse, dependencies=[Depends(agent_page)])
@@ -64,10 +71,12 @@ def _refused(error: Exception) -> HTTPException:
     return HTTPException(status.HTTP_409_CONFLICT, str(error))
 
 
-async def _tickets_out(session: AsyncSession, tickets: list[InboxTicket]) -> list[TicketOut]:
+async def _tickets_out(session: AsyncSession, tickets: list[InboxTicket], reader: int | None = None) -> list[TicketOut]:
+    """The tickets as the inbox lists them; with `reader`, each says how many shopper messages they have not read."""
     ids = [ticket.conversation_id for ticket in tickets]
     found = await conversations.with_profiles(session, ids)
     last = await conversations.last_messages(session, ids)
+    unread = await service.unread(session, reader, ids)
     names = await users.display_names(session, [t.assignee_id for t in tickets if t.assignee_id is not None])
     out = []
     for ticket in tickets:
@@ -83,6 +92,7 @@ async def _tickets_out(session: AsyncSession, tickets: list[InboxTicket]) -> lis
             opened_at=ticket.opened_at, closed_at=ticket.closed_at,
             last_message=LastMessage(author=newest.author, text=newest.text[:200], at=newest.created_at)
             if newest else None,
+            unread=unread.get(ticket.conversation_id, 0),
         ))  # fmt: skip
     return out
 
@@ -94,7 +104,7 @@ async def queue(queue: service.Queue, principal: Agent, session: Session) -> Que
     return QueueOut(
         queue=queue,
         counts=await service.queue_counts(session, principal.user_id),
-        tickets=await _tickets_out(session, tickets),
+        tickets=await _tickets_out(session, tickets, principal.user_id),
     )
 
 
@@ -108,14 +118,19 @@ async def tickets(
 
 @router.get("/conversations/{conversation_id}", response_model=ConversationDetailOut)
 async def conversation(conversation_id: str, principal: Agent, session: Session) -> ConversationDetailOut:
-    """The whole transcript (the AI's answers before the handoff included), who the shopper is, and the notes."""
+    """The whole transcript (the AI's answers before the handoff included), who the shopper is, the notes and the
+    shopper's other conversations. Opening it marks it read for this agent."""
     try:
         ticket = await service.ticket_for(session, conversation_id)
     except service.InboxError as exc:
         raise _refused(exc) from exc
-    [summary] = await _tickets_out(session, [ticket])
     found = await conversations.with_profiles(session, [conversation_id])
     chat, _ = found[conversation_id]
+    if principal.user_id is not None:
+        await _mark_read(session, principal.user_id, conversation_id, chat.last_seq)
+    [summary] = await _tickets_out(session, [ticket], principal.user_id)
+    earlier = await service.earlier_conversations(session, conversation_id)
+    in_inbox = await service.with_tickets(session, [c.id for c in earlier])
     messages = await conversations.messages_after(session, conversation_id, 0)
     notes = await service.notes_of(session, ticket.id)
     authors = await users.display_names(session, [n.author_id for n in notes if n.author_id is not None])
@@ -145,7 +160,81 @@ async def conversation(conversation_id: str, principal: Agent, session: Session)
             )
             for n in notes
         ],
+        earlier=[
+            EarlierConversationOut(
+                conversation_id=c.id,
+                channel=c.channel,
+                status=c.status,
+                started_at=c.created_at,
+                in_inbox=c.id in in_inbox,
+            )
+            for c in earlier
+        ],
     )
+
+
+async def _mark_read(session: AsyncSession, user_id: int, conversation_id: str, seq: int) -> None:
+    try:
+        await service.mark_read(session, user_id, conversation_id, seq)
+        await session.commit()
+    except IntegrityError:  # the same agent's other tab marked it at the same moment: read either way
+        await session.rollback()
+
+
+@router.get("/search", response_model=list[TicketOut])
+async def search(
+    principal: Agent, session: Session, q: Annotated[str, Query(min_length=1, max_length=200)]
+) -> list[TicketOut]:
+    """Conversations of every queue (closed too) whose shopper's email or name, or whose messages, contain `q`."""
+    text = q.replace("\x00", "").strip()
+    if not text:
+        return []
+    return await _tickets_out(session, await service.search(session, text), principal.user_id)
+
+
+@router.get("/saved-replies", response_model=list[SavedReplyOut])
+async def saved_replies(principal: Agent, session: Session) -> list[SavedReplyOut]:
+    """The team's saved replies, by name (agents insert them with `/name` in the reply box)."""
+    return [SavedReplyOut(id=r.id, name=r.name, text=r.text) for r in await service.saved_replies(session)]
+
+
+@router.post("/saved-replies", response_model=SavedReplyOut, status_code=status.HTTP_201_CREATED)
+async def add_saved_reply(body: SavedReplyIn, principal: Admin, session: Session, request: Request) -> SavedReplyOut:
+    try:
+        reply = await service.add_saved_reply(session, body.name, body.text,
+                                              request.app.state.flow.clock())  # fmt: skip
+        await session.commit()
+    except (service.InboxError, IntegrityError) as exc:
+        await session.rollback()
+        raise HTTPException(status.HTTP_409_CONFLICT, f"a saved reply is already called {body.name}") from exc
+    return SavedReplyOut(id=reply.id, name=reply.name, text=reply.text)
+
+
+@router.patch("/saved-replies/{reply_id}", response_model=SavedReplyOut)
+async def edit_saved_reply(
+    reply_id: RowId, body: SavedReplyPatch, principal: Admin, session: Session, request: Request
+) -> SavedReplyOut:
+    try:
+        reply = await service.edit_saved_reply(session, reply_id, body.name, body.text,
+                                               request.app.state.flow.clock())  # fmt: skip
+        await session.commit()
+    except service.InboxError as exc:
+        await session.rollback()
+        raise _refused(exc) from exc
+    except IntegrityError as exc:
+        await session.rollback()
+        raise HTTPException(status.HTTP_409_CONFLICT, f"a saved reply is already called {body.name}") from exc
+    return SavedReplyOut(id=reply.id, name=reply.name, text=reply.text)
+
+
+@router.delete("/saved-replies/{reply_id}", status_code=status.HTTP_204_NO_CONTENT)
+async def remove_saved_reply(reply_id: RowId, principal: Admin, session: Session) -> Response:
+    try:
+        await service.remove_saved_reply(session, reply_id)
+    except service.InboxError as exc:
+        raise _refused(exc) from exc
+    await session.commit()
+    return Response(status_code=status.HTTP_204_NO_CONTENT)
 
 
 def _str_or_none(value: object) -> str | None:

@@ -13,6 +13,8 @@
   let socket = null;
   let retry = 500;
   let refreshTimer = null;
+  let searching = null; // the search shown in the list instead of the queue, or null
+  let savedReplies = [];
 
   async function api(path, options = {}) {
     const response = await fetch(path, {
@@ -56,28 +58,71 @@
 
   // Queues ----------------------------------------------------------------------------------------------------------
   async function loadQueue() {
+    if (searching !== null) return runSearch(searching);
     const data = await api("/api/inbox/queues/" + queue);
     for (const [name, count] of Object.entries(data.counts)) {
       const badge = document.querySelector('[data-count="' + name + '"]');
       if (badge) badge.textContent = String(count);
     }
+    renderTickets(data.tickets);
+    $("empty").textContent = "Nothing here right now.";
+  }
+
+  function renderTickets(tickets) {
     const list = $("tickets");
     list.replaceChildren();
-    for (const ticket of data.tickets) {
+    for (const ticket of tickets) {
       const who = ticket.email || ticket.phone || "Anonymous shopper";
-      const button = el("button", { type: "button", className: "ticket", "data-conversation": ticket.conversation_id,
+      const unread = ticket.unread > 0 && ticket.conversation_id !== current;
+      const button = el("button", { type: "button", className: "ticket" + (unread ? " unread" : ""),
+        "data-conversation": ticket.conversation_id,
         "aria-current": ticket.conversation_id === current ? "true" : "false" },
         el("span", { className: "who", text: who }),
+        unread ? el("span", { className: "unread-mark", "data-unread": String(ticket.unread),
+          text: String(ticket.unread) + " unread" }) : null,
         el("span", { className: "reason", text: ticket.reason }),
         ticket.last_message ? el("span", { className: "preview",
           text: (AUTHORS[ticket.last_message.author] || ticket.last_message.author) + ": " + ticket.last_message.text }) : null,
-        el("span", { className: "meta", text: [ticket.channel, when(ticket.opened_at),
-          ticket.assignee ? "with " + ticket.assignee : "unassigned"].join(" · ") }));
+        el("span", { className: "meta", text: [ticket.channel, ticket.state === "open" ? null : ticket.state.replace("_", " "),
+          when(ticket.opened_at), ticket.assignee ? "with " + ticket.assignee : "unassigned"].filter(Boolean).join(" · ") }));
       button.addEventListener("click", () => openConversation(ticket.conversation_id));
       list.append(el("li", {}, button));
     }
-    $("empty").hidden = data.tickets.length > 0;
+    $("empty").hidden = tickets.length > 0;
   }
+
+  // Search ------------------------------------------------------------------------------------------------------------
+  async function runSearch(text) {
+    const found = await api("/api/inbox/search?q=" + encodeURIComponent(text));
+    searching = text;
+    $("results-head").hidden = false;
+    $("results-title").textContent = found.length + (found.length === 1 ? " conversation" : " conversations") +
+      " matching “" + text + "”";
+    renderTickets(found);
+    $("empty").textContent = "No conversation matches “" + text + "”.";
+  }
+
+  function endSearch() {
+    searching = null;
+    $("results-head").hidden = true;
+    $("search-text").value = "";
+  }
+
+  $("search").addEventListener("submit", (event) => {
+    event.preventDefault();
+    const text = $("search-text").value.trim();
+    if (!text) {
+      endSearch();
+      loadQueue().catch((error) => flash(error.message, "error"));
+      return;
+    }
+    runSearch(text).catch((error) => flash(error.message, "error"));
+  });
+
+  $("clear-search").addEventListener("click", () => {
+    endSearch();
+    loadQueue().catch((error) => flash(error.message, "error"));
+  });
 
   function scheduleRefresh() {
     clearTimeout(refreshTimer);
@@ -90,6 +135,7 @@
   for (const button of document.querySelectorAll(".queue")) {
     button.addEventListener("click", () => {
       queue = button.dataset.queue;
+      endSearch();
       for (const other of document.querySelectorAll(".queue")) other.setAttribute("aria-pressed", String(other === button));
       loadQueue().catch((error) => flash(error.message, "error"));
     });
@@ -102,8 +148,10 @@
     for (const node of document.querySelectorAll(".ticket")) {
       node.setAttribute("aria-current", String(node.dataset.conversation === conversationId));
     }
+    hideShortcuts();
     watch();
     await loadConversation();
+    loadQueue().catch(() => {}); // opening it marked it read
     $("text").focus();
   }
 
@@ -132,6 +180,7 @@
     $("composer").hidden = false;
     for (const input of $("composer").querySelectorAll('input[value="reply"]')) input.disabled = !open;
     if (!open) $("composer").querySelector('input[value="note"]').checked = true;
+    renderEarlier(d.earlier);
     const items = [
       ...d.messages.map((m) => ({ at: m.at, node: messageNode(m) })),
       ...d.notes.map((n) => ({ at: n.at, node: noteNode(n) })),
@@ -139,6 +188,22 @@
     const log = $("transcript");
     log.replaceChildren(...items.map((item) => item.node));
     log.scrollTop = log.scrollHeight;
+  }
+
+  function renderEarlier(earlier) {
+    const STATUS = { with_team: "with the team", closed: "closed", ai: "with the AI" };
+    $("earlier").replaceChildren(...earlier.map((c) => {
+      const label = [when(c.started_at), c.channel, STATUS[c.status] || c.status].join(" · ");
+      if (c.in_inbox) {
+        const button = el("button", { type: "button", className: "button button-quiet earlier-open",
+          "data-conversation": c.conversation_id, text: label });
+        button.addEventListener("click", () => openConversation(c.conversation_id));
+        return el("li", {}, button);
+      }
+      return el("li", {}, el("a", { href: "/console/conversations/" + encodeURIComponent(c.conversation_id),
+        text: label + " (transcript)" }));
+    }));
+    $("earlier-none").hidden = earlier.length > 0;
   }
 
   function messageNode(m) {
@@ -207,6 +272,227 @@
     if (Date.now() - typingSent < 2000) return;
     typingSent = Date.now();
     socket.send(JSON.stringify({ type: "typing", conversation_id: current }));
+  });
+
+  // Saved replies: "/name" in the reply box (or the menu button) lists them; arrows + Enter insert, Escape closes --------
+  let picker = null; // { start, end, choices, active }: the "/name" being typed (start === end: from the menu)
+
+  async function loadSavedReplies() {
+    savedReplies = await api("/api/inbox/saved-replies");
+    renderSavedAdmin();
+  }
+
+  function slashFragment() {
+    const box = $("text");
+    const before = box.value.slice(0, box.selectionStart);
+    const match = /(^|\s)\/([\w-]*)$/.exec(before);
+    return match ? { start: before.length - match[2].length - 1, end: box.selectionStart, filter: match[2] } : null;
+  }
+
+  function openPicker(start, end, filter) {
+    const wanted = filter.toLowerCase();
+    const choices = savedReplies.filter((r) => r.name.toLowerCase().includes(wanted));
+    picker = { start, end, choices, active: 0 };
+    renderPicker();
+  }
+
+  function closePicker() {
+    picker = null;
+    $("saved-list").hidden = true;
+    $("saved-list").replaceChildren();
+    for (const id of ["text", "saved-menu"]) $(id).setAttribute("aria-expanded", "false");
+    $("text").removeAttribute("aria-activedescendant");
+  }
+
+  function renderPicker() {
+    const list = $("saved-list");
+    if (!picker.choices.length) {
+      const none = savedReplies.length ? "No saved reply matches." : "No saved replies yet: an admin adds them.";
+      list.replaceChildren(el("li", { className: "saved-none", role: "option", "aria-disabled": "true", text: none }));
+    } else {
+      list.replaceChildren(...picker.choices.map((reply, index) => {
+        const option = el("li", { id: "saved-option-" + reply.id, role: "option", className: "saved-option",
+          "aria-selected": String(index === picker.active) },
+          el("span", { className: "saved-name", text: "/" + reply.name }),
+          el("span", { className: "saved-text", text: reply.text }));
+        option.addEventListener("mousedown", (event) => { event.preventDefault(); insertSaved(reply); });
+        return option;
+      }));
+      $("text").setAttribute("aria-activedescendant", "saved-option-" + picker.choices[picker.active].id);
+    }
+    list.hidden = false;
+    for (const id of ["text", "saved-menu"]) $(id).setAttribute("aria-expanded", "true");
+  }
+
+  function insertSaved(reply) {
+    const box = $("text");
+    const { start, end } = picker;
+    box.value = box.value.slice(0, start) + reply.text + box.value.slice(end);
+    const caret = start + reply.text.length;
+    closePicker();
+    box.focus();
+    box.setSelectionRange(caret, caret);
+    flash("Saved reply “" + reply.name + "” inserted.");
+  }
+
+  $("text").addEventListener("input", () => {
+    const fragment = slashFragment();
+    if (fragment) openPicker(fragment.start, fragment.end, fragment.filter);
+    else if (picker && picker.start !== picker.end) closePicker();
+  });
+
+  $("text").addEventListener("keydown", (event) => {
+    if (!picker) {
+      if (event.key === "Escape") $("text").blur(); // back to the shortcuts
+      return;
+    }
+    if (event.key === "Escape") {
+      event.preventDefault();
+      event.stopPropagation();
+      closePicker();
+    } else if (picker.choices.length && (event.key === "ArrowDown" || event.key === "ArrowUp")) {
+      event.preventDefault();
+      const step = event.key === "ArrowDown" ? 1 : -1;
+      picker.active = (picker.active + step + picker.choices.length) % picker.choices.length;
+      renderPicker();
+    } else if (event.key === "Enter" && !event.ctrlKey && !event.metaKey && picker.choices.length) {
+      event.preventDefault();
+      insertSaved(picker.choices[picker.active]);
+    }
+  });
+
+  $("text").addEventListener("blur", () => { if (picker && picker.start !== picker.end) closePicker(); });
+
+  $("saved-menu").addEventListener("click", () => {
+    if (picker) {
+      closePicker();
+      return;
+    }
+    const box = $("text");
+    openPicker(box.selectionStart, box.selectionEnd, "");
+    box.focus();
+  });
+
+  // Admins keep the saved replies on this page.
+  const admin = root.dataset.admin === "true";
+  let editing = null; // the id of the saved reply in the form, or null: a new one
+
+  function renderSavedAdmin() {
+    if (!admin) return;
+    $("saved-manager").hidden = false;
+    $("saved-admin").replaceChildren(...savedReplies.map((reply) => {
+      const edit = el("button", { type: "button", className: "button button-quiet", text: "Edit",
+        "aria-label": "Edit /" + reply.name });
+      edit.addEventListener("click", () => {
+        editing = reply.id;
+        $("saved-name").value = reply.name;
+        $("saved-text").value = reply.text;
+        $("saved-save").textContent = "Save changes";
+        $("saved-cancel").hidden = false;
+        $("saved-name").focus();
+      });
+      const remove = el("button", { type: "button", className: "button button-quiet danger", text: "Delete",
+        "aria-label": "Delete /" + reply.name });
+      remove.addEventListener("click", async () => {
+        try {
+          await api("/api/inbox/saved-replies/" + reply.id, { method: "DELETE" });
+          flash("Saved reply “" + reply.name + "” deleted.");
+          await loadSavedReplies();
+        } catch (error) {
+          flash(error.message, "error");
+        }
+      });
+      return el("li", {}, el("strong", { text: "/" + reply.name }), el("span", { text: reply.text }),
+        el("span", { className: "actions" }, edit, remove));
+    }));
+  }
+
+  function resetSavedForm() {
+    editing = null;
+    $("saved-form").reset();
+    $("saved-save").textContent = "Add saved reply";
+    $("saved-cancel").hidden = true;
+  }
+
+  $("saved-cancel").addEventListener("click", resetSavedForm);
+  $("saved-form").addEventListener("submit", async (event) => {
+    event.preventDefault();
+    const body = JSON.stringify({ name: $("saved-name").value.trim(), text: $("saved-text").value.trim() });
+    try {
+      if (editing === null) await api("/api/inbox/saved-replies", { method: "POST", body });
+      else await api("/api/inbox/saved-replies/" + editing, { method: "PATCH", body });
+      flash("Saved reply “" + $("saved-name").value.trim() + "” saved.");
+      resetSavedForm();
+      await loadSavedReplies();
+    } catch (error) {
+      flash(error.message, "error");
+    }
+  });
+
+  // Keyboard shortcuts: never while typing in a field ---------------------------------------------------------------
+  function typing(target) {
+    return target instanceof HTMLElement &&
+      (target.isContentEditable || ["INPUT", "TEXTAREA", "SELECT"].includes(target.tagName));
+  }
+
+  function showShortcuts() {
+    $("shortcuts").hidden = false;
+    $("hide-shortcuts").focus();
+  }
+
+  function hideShortcuts() {
+    $("shortcuts").hidden = true;
+  }
+
+  $("show-shortcuts").addEventListener("click", showShortcuts);
+  $("hide-shortcuts").addEventListener("click", hideShortcuts);
+
+  function step(by) {
+    const tickets = [...document.querySelectorAll("#tickets .ticket")];
+    if (!tickets.length) {
+      flash("No conversation in this list.");
+      return;
+    }
+    const at = tickets.findIndex((node) => node.dataset.conversation === current);
+    const next = at === -1 ? (by > 0 ? 0 : tickets.length - 1) : Math.min(Math.max(at + by, 0), tickets.length - 1);
+    if (next === at) {
+      flash(by > 0 ? "This is the last conversation in the list." : "This is the first conversation in the list.");
+      return;
+    }
+    const target = tickets[next];
+    flash("Opened " + target.querySelector(".who").textContent + ".");
+    openConversation(target.dataset.conversation).then(() => target.focus()).catch((error) => flash(error.message, "error"));
+  }
+
+  function press(id, unavailable) {
+    if (current && !$("detail").hidden && !$(id).hidden) $(id).click();
+    else flash(unavailable);
+  }
+
+  document.addEventListener("keydown", (event) => {
+    if (event.key === "Escape" && !$("shortcuts").hidden) {
+      hideShortcuts();
+      return;
+    }
+    if (event.ctrlKey || event.metaKey || event.altKey || typing(event.target)) return;
+    const actions = {
+      j: () => step(1),
+      k: () => step(-1),
+      a: () => press("claim", "Nothing to assign: open an unassigned conversation first."),
+      e: () => press("close", "Nothing to close: open a conversation first."),
+      "/": () => {
+        if (!current) {
+          flash("Open a conversation first.");
+          return;
+        }
+        $("text").focus();
+      },
+      "?": () => ($("shortcuts").hidden ? showShortcuts() : hideShortcuts()),
+    };
+    const action = actions[event.key];
+    if (!action) return;
+    event.preventDefault();
+    action();
   });
 
   // Availability and notifications -----------------------------------------------------------------------------------
@@ -323,5 +609,6 @@
     if (wanted) openConversation(wanted).catch((error) => flash(error.message, "error"));
   }).catch((error) => flash(error.message, "error"));
   loadAvailability().catch(() => {});
+  loadSavedReplies().catch((error) => flash(error.message, "error"));
   connect();
 })();
