@@ -57,9 +57,15 @@
   }
 
   // Queues ----------------------------------------------------------------------------------------------------------
+  // Each list load (a queue or a search) takes a number; an answer that comes back after a newer load was asked for
+  // is dropped, so a queue refresh in flight never draws over the search results typed after it, nor the reverse.
+  let listLoads = 0;
+
   async function loadQueue() {
     if (searching !== null) return runSearch(searching);
+    const load = ++listLoads;
     const data = await api("/api/inbox/queues/" + queue);
+    if (load !== listLoads) return;
     for (const [name, count] of Object.entries(data.counts)) {
       const badge = document.querySelector('[data-count="' + name + '"]');
       if (badge) badge.textContent = String(count);
@@ -93,8 +99,10 @@
 
   // Search ------------------------------------------------------------------------------------------------------------
   async function runSearch(text) {
-    const found = await api("/api/inbox/search?q=" + encodeURIComponent(text));
+    const load = ++listLoads;
     searching = text;
+    const found = await api("/api/inbox/search?q=" + encodeURIComponent(text));
+    if (load !== listLoads) return;
     $("results-head").hidden = false;
     $("results-title").textContent = found.length + (found.length === 1 ? " conversation" : " conversations") +
       " matching “" + text + "”";
