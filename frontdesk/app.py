@@ -23,6 +23,7 @@ from frontdesk.agent.views import router as agent_router
 from frontdesk.api_docs import mount_api_docs
 from frontdesk.channels.sms.status_views import router as sms_status_router
 from frontdesk.channels.sms.views import router as sms_router
+from frontdesk.channels.webchat import service as webchat
 from frontdesk.channels.webchat.limits import WebchatLimits
 from frontdesk.channels.webchat.service import Connections, DemoIdentity
 from frontdesk.channels.webchat.views import router as webchat_router
@@ -110,7 +111,7 @@ def create_app(
         app.state.sign_ins = SignIns(settings.rate_ip_sign_ins_per_minute)
         app.state.flow = ChatFlow(
             database.sessions, knowledge, bus, clock, wake, settings.answer_threshold, settings.max_question_chars,
-            presence=presence, crash=crash_at(settings.crash_at),
+            presence=presence, crash=crash_at(settings.crash_at), store_address=webchat.store_url,
         )  # fmt: skip
         app.state.team = TeamActions(app.state.flow, app.state.connections)
         # A shopper input stored just before the last stop got no answer: it gets one now, before anything new.

@@ -9,7 +9,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import TYPE_CHECKING, Protocol
@@ -24,7 +24,6 @@ from sqlalchemy.orm.exc import StaleDataError
 from frontdesk.agent import engine, phrases
 from frontdesk.channels.sms.sending import enqueue_sms
 from frontdesk.channels.sms.service import sms_answer, sms_plain
-from frontdesk.channels.webchat import service as webchat
 from frontdesk.conversations import service as conversations
 from frontdesk.conversations.models import Conversation, Message
 from frontdesk.conversations.state import TEAM_OWNS, Status, Transition, TransitionRefused, can
@@ -42,6 +41,7 @@ if TYPE_CHECKING:
     from frontdesk.channels.webchat.service import Connections
 
 Clock = Callable[[], datetime]
+StoreAddress = Callable[[AsyncSession], Awaitable[str | None]]
 log = logging.getLogger("frontdesk.flow")
 
 NO_THANKS_REPLY = "No problem — I'm still here if you have another question."
@@ -69,6 +69,10 @@ class Receipt(Protocol):
 
 class TurnTaken(Exception):
     """The shopper message's turn was committed by another transaction first: this one's reply is not needed."""
+
+
+async def no_store_address(_session: AsyncSession) -> str | None:
+    return None
 
 
 class FlowError(Exception):
@@ -135,6 +139,9 @@ class ChatFlow:
     presence: inbox.Presence | None = None
     # Crash tests name a point where the process dies (crashpoints.py); nothing happens anywhere else.
     crash: Callable[[str], None] = no_crash
+    # The store's own site, which relative entry links are read against (a setting of the web chat's, handed in so the
+    # core names no channel).
+    store_address: StoreAddress = no_store_address
 
     def __post_init__(self) -> None:
         handoff.on_settings_change(self.sessions, self.handoff_settings.clear)
@@ -316,7 +323,7 @@ class ChatFlow:
                 meta = {"decision": "answer", "entry": decision.entry.id, "confidence": decision.confidence}
                 self._count(conversation, "answer", shopper.text)
                 text = decision.text
-                link = await entry_link(session, decision.entry.url)
+                link = await entry_link(session, decision.entry.url, self.store_address)
                 answer: dict[str, object] = {"entry": decision.entry.id, "confidence": round(decision.confidence, 4)}
                 if conversation.channel == SMS:  # plain text, with the full link (a relative one is no use there)
                     text = sms_answer(text, link if link and link.startswith("http") else None)
@@ -562,16 +569,17 @@ async def reach_away(
     return True
 
 
-async def entry_link(session: AsyncSession, url: str | None) -> str | None:
+async def entry_link(session: AsyncSession, url: str | None, store_address: StoreAddress) -> str | None:
     """An entry's link as a shopper can open it: a relative one ("/products/basin-tent") on the store's own site when
-    its address is set, else as it is (a widget on the store's pages opens it there); only web addresses."""
+    its address is set (`store_address`, read only then), else as it is (a widget on the store's pages opens it
+    there); only web addresses."""
     if not url:
         return None
     if url.startswith(("https://", "http://")):
         return url
     if not url.startswith("/") or url.startswith("//"):
         return None
-    store = (await webchat.get_settings(session)).store_url
+    store = await store_address(session)
     return urljoin(store.rstrip("/") + "/", url.lstrip("/")) if store else url
 
 

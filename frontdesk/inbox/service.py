@@ -4,7 +4,7 @@ to answer."""
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Literal
 
 from sqlalchemy import ColumnElement, and_, delete, func, or_, select, update
@@ -285,17 +285,13 @@ async def handled(
             conversation_id,
             agent_id,
             (name or email) if agent_id else None,
-            _aware(opened),
-            _aware(reply),
-            _aware(closed),
+            opened,
+            reply,
+            closed,
             csat,
         )
         for conversation_id, agent_id, name, email, opened, reply, closed, csat in rows.all()
     ]
-
-
-def _aware(at: datetime | None) -> datetime | None:
-    return at.replace(tzinfo=UTC) if at is not None and at.tzinfo is None else at  # SQLite hands back naive UTC
 
 
 # Saved replies --------------------------------------------------------------------------------------------------------

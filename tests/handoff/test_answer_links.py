@@ -28,11 +28,11 @@ async def test_an_answer_links_only_to_web_pages_relative_ones_on_the_store(
 ) -> None:
     async with database.session() as session:
         await webchat.update_settings(session, WidgetSettingsIn(store_url="https://shop.example/"))
-        assert await entry_link(session, url) == link
+        assert await entry_link(session, url, webchat.store_url) == link
 
 
 async def test_without_a_store_address_a_relative_page_stays_relative(database: Database) -> None:
     async with database.session() as session:
         widget = await webchat.get_settings(session)
         widget.store_url = None
-        assert await entry_link(session, "/products/basin-tent") == "/products/basin-tent"
+        assert await entry_link(session, "/products/basin-tent", webchat.store_url) == "/products/basin-tent"

@@ -71,6 +71,9 @@ def hand_off(chat: Chat, email: str) -> None:
     chat.email.fill(email)
     chat.email.press("Enter")
     expect(chat.log).to_contain_text(PASSING)
+    # The ticket is made by the worker, after the shopper is told: until then the conversation is `handing_off` and
+    # the inbox may not act on it (close answers 409). The widget shows the state it is told.
+    expect(chat.panel).to_have_attribute("data-status", "with_team")
 
 
 def test_agent_sees_the_handoff_live_claims_replies_and_hands_back(

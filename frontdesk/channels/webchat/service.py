@@ -29,6 +29,11 @@ async def get_settings(session: AsyncSession) -> WidgetSettings:
     return settings
 
 
+async def store_url(session: AsyncSession) -> str | None:
+    """The store's own site, from the widget's settings (Settings → Widget)."""
+    return (await get_settings(session)).store_url
+
+
 async def update_settings(session: AsyncSession, change: WidgetSettingsIn) -> WidgetSettings:
     settings = await get_settings(session)
     for name, value in change.model_dump(exclude_unset=True, exclude_none=True).items():
