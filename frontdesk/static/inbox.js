@@ -76,6 +76,9 @@
 
   function renderTickets(tickets) {
     const list = $("tickets");
+    // a refresh replaces every node: the ticket that had the keyboard's focus keeps it (j/k go on from there)
+    const focused = document.activeElement && document.activeElement.closest && document.activeElement.closest(".ticket");
+    const keep = focused && list.contains(focused) ? focused.dataset.conversation : null;
     list.replaceChildren();
     for (const ticket of tickets) {
       const who = ticket.email || ticket.phone || "Anonymous shopper";
@@ -93,6 +96,7 @@
           when(ticket.opened_at), ticket.assignee ? "with " + ticket.assignee : "unassigned"].filter(Boolean).join(" · ") }));
       button.addEventListener("click", () => openConversation(ticket.conversation_id));
       list.append(el("li", {}, button));
+      if (ticket.conversation_id === keep) button.focus();
     }
     $("empty").hidden = tickets.length > 0;
   }
@@ -150,7 +154,7 @@
   }
 
   // One conversation ------------------------------------------------------------------------------------------------
-  async function openConversation(conversationId) {
+  async function openConversation(conversationId, focusReply = true) {
     current = conversationId;
     if (window.location.hash !== "#" + conversationId) history.replaceState(null, "", "#" + conversationId);
     for (const node of document.querySelectorAll(".ticket")) {
@@ -160,7 +164,7 @@
     watch();
     await loadConversation();
     loadQueue().catch(() => {}); // opening it marked it read
-    $("text").focus();
+    if (focusReply) $("text").focus();
   }
 
   async function loadConversation() {
@@ -469,7 +473,15 @@
     }
     const target = tickets[next];
     flash("Opened " + target.querySelector(".who").textContent + ".");
-    openConversation(target.dataset.conversation).then(() => target.focus()).catch((error) => flash(error.message, "error"));
+    // the keyboard stays on the list (a refresh may have replaced the node: focus the one showing now)
+    const id = target.dataset.conversation;
+    target.focus();
+    openConversation(id, false)
+      .then(() => {
+        const shown = [...document.querySelectorAll("#tickets .ticket")].find((node) => node.dataset.conversation === id);
+        if (shown) shown.focus();
+      })
+      .catch((error) => flash(error.message, "error"));
   }
 
   function press(id, unavailable) {
