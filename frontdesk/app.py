@@ -18,6 +18,7 @@ from fastapi.responses import JSONResponse
 from uvicorn.middleware.proxy_headers import ProxyHeadersMiddleware
 
 from frontdesk import __version__, stored_secrets
+from frontdesk.agent.confidence import calibration_for
 from frontdesk.agent.embedders import load_embedder
 from frontdesk.agent.views import router as agent_router
 from frontdesk.api_docs import mount_api_docs
@@ -46,6 +47,7 @@ from frontdesk.inbox.service import Presence
 from frontdesk.inbox.views import pages as inbox_pages
 from frontdesk.inbox.views import router as inbox_router
 from frontdesk.integrations.views import router as integrations_router
+from frontdesk.knowledge import threshold as knowledge_threshold
 from frontdesk.knowledge.service import Knowledge
 from frontdesk.knowledge.views import IMPORT_PATH
 from frontdesk.knowledge.views import router as knowledge_router
@@ -89,9 +91,12 @@ def create_app(
         except BaseException:
             await database.dispose()
             raise
-        knowledge = Knowledge(load_embedder(settings.embedder))
+        knowledge = Knowledge(
+            load_embedder(settings.embedder), calibration_for(settings.embedder, settings.confidence_model)
+        )
         async with database.session() as session:
             await knowledge.load(session)
+            await knowledge_threshold.refresh(session, knowledge)  # the store's labelled questions sharpen it
         _return_freed_memory()
         bus = EventBus()
         presence = Presence()

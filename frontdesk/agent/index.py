@@ -4,6 +4,9 @@ Scoring (per entry, over its texts and passages):
   dense   = 0.75 * best cosine + 0.25 * second-best cosine (best alone for a one-text entry)
   rank    = dense + 0.1 * lexical coverage + 0.5 * soft token match + 0.2 * title coverage
             + 0.6 * cosine to the entry's centroid + 0.1 * core-word cover (+ product-name terms, - a size penalty)
+            + 2.0 * how much nearer the entry's whole document (texts and answer in one) is than its best text
+Candidates are the entries of the nearest texts and of the nearest documents (an FAQ's answer holds the facts a
+store page's single phrasing lacks: "how long does shipping to canada take?").
 The confidence is gradient-boosted trees (see `confidence.py`) over FEATURE_NAMES, computed for the top entry.
 Every structure is updated per entry (upsert/remove touch only that entry's rows, document frequencies and the
 running moments of the vectors), so edits never rebuild the index.
@@ -19,8 +22,9 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 
 import numpy as np
+import Stemmer
 
-from frontdesk.agent.confidence import DEFAULT_CALIBRATION, Calibration
+from frontdesk.agent.confidence import DEFAULT_CALIBRATION, Calibration, CalibrationError
 from frontdesk.agent.embedders import Embedder, wordllama_model
 
 BASE_FEATURES: tuple[str, ...] = (
@@ -52,6 +56,9 @@ BASE_FEATURES: tuple[str, ...] = (
     "centroid_margin",  # centroid_cos of the top entry minus the best other candidate's
     "second_cos",  # second-best cosine among the top entry's texts (its best for a one-text entry)
     "knn_entries",  # log(number of distinct entries among the KNN_TEXTS nearest texts)
+    "doc_cos",  # cosine of the query to the top entry's whole document (title, phrasings and answer in one text)
+    "doc_margin",  # doc_cos of the top entry minus the best other candidate's
+    "doc_rank",  # log(1 + number of entries whose document is nearer to the query than the top entry's)
 )
 FEATURE_NAMES: tuple[str, ...] = BASE_FEATURES
 #: Entries with fewer texts than this (a product: title + description) get the product-name rank bonuses.
@@ -62,6 +69,13 @@ CORE_SHARE = 0.4
 CENTROID_WEIGHT = 0.6
 #: Rank bonus for the share of an entry's core words the query holds.
 CORE_WEIGHT = 0.1
+#: Rank weight of the cosine to an entry's whole document: a store page has one phrasing per entry, and the facts
+#: that tell its entries apart are in the answers ("how long does shipping to canada take?" names no title word).
+DOC_WEIGHT = 2.0
+#: An entry's document is its texts and answer joined, cut to this many words (a long article is read by its start).
+DOC_WORDS = 200
+#: Entries nearest by document that join the candidates, whatever their texts' cosines.
+DOC_CANDIDATES = 10
 
 SECOND_TEXT_WEIGHT = 0.25
 LEXICAL_WEIGHT = 0.1
@@ -174,22 +188,24 @@ _STOPWORDS = frozenset(
 )
 
 
+_STEMMER = Stemmer.Stemmer("english")
+
+
+@functools.lru_cache(maxsize=131072)
+def _stem(word: str) -> str:
+    """The Snowball (Porter 2) English stem: "shipping" -> "ship", "string" stays "string"."""
+    return str(_STEMMER.stemWord(word))
+
+
 def terms(text: str, keep_stopwords: bool = False) -> list[str]:
-    """Content words of a text: lower-cased, stop words dropped (unless kept), lightly stemmed (plural, -ing, -ed)."""
-    out: list[str] = []
-    for word in _WORD.findall(text.lower()):
-        if word in _STOPWORDS and not keep_stopwords:
-            continue
-        if len(word) > 4 and word.endswith("ies"):
-            word = word[:-3] + "y"
-        elif len(word) > 5 and word.endswith("ing"):
-            word = word[:-3]
-        elif len(word) > 4 and word.endswith("ed"):
-            word = word[:-2]
-        elif len(word) > 3 and word.endswith("s") and not word.endswith("ss"):
-            word = word[:-1]
-        out.append(word)
-    return out
+    """Content words of a text: lower-cased, stop words dropped (unless kept), Snowball-stemmed."""
+    return [_stem(w) for w in _WORD.findall(text.lower()) if keep_stopwords or w not in _STOPWORDS]
+
+
+def document(texts: Sequence[str], answer: str = "") -> str:
+    """An entry's whole document, the one text its document vector is made from: its texts and its answer, joined
+    and cut to DOC_WORDS words."""
+    return " ".join(" ".join([*texts, answer]).split()[:DOC_WORDS])
 
 
 def split_passages(texts: Sequence[str]) -> list[str]:
@@ -250,6 +266,7 @@ class _Entry:
     spread: float  # length of the sum of its text vectors: cosine to the centroid = sum of cosines / spread
     text_tokens: np.ndarray  # distinct token ids of its first COHERENCE_TEXTS texts, one after the other
     text_ends: tuple[int, ...]  # where each of those texts ends in text_tokens
+    doc_slot: int  # its row in the document matrix
 
 
 class _TokenTable:
@@ -280,6 +297,10 @@ class KnowledgeIndex:
     """Dense + lexical retrieval over entries (each a list of texts), kept current by cheap per-entry edits."""
 
     def __init__(self, embedder: Embedder, calibration: Calibration = DEFAULT_CALIBRATION) -> None:
+        if calibration.embedder != embedder.name:
+            raise CalibrationError(
+                f"the confidence model was fit on {calibration.embedder}'s features, not {embedder.name}'s"
+            )
         self.embedder = embedder
         self.calibration = calibration
         self._tokens = _token_table()
@@ -299,6 +320,10 @@ class KnowledgeIndex:
         self._sum = np.zeros(self._dim)
         self._sum_sq = np.zeros((self._dim, self._dim))
         self._rows_alive = 0
+        self._docs = np.zeros((0, self._dim), dtype=np.float32)  # one whole-document vector per entry
+        self._doc_entry = np.zeros(0, dtype=np.int64)  # entry id of each document row, -1 when free
+        self._doc_free: list[int] = []
+        self._doc_used = 0
 
     # ------------------------------------------------------------------ edits
 
@@ -306,26 +331,33 @@ class KnowledgeIndex:
         """Number of entries with at least one indexed text."""
         return len(self._entries)
 
-    def upsert(self, entry_id: int, texts: Sequence[str]) -> None:
-        """Index an entry's texts (texts[0] is its question/title), replacing whatever it had before."""
-        self.upsert_many([(entry_id, texts)])
+    def upsert(self, entry_id: int, texts: Sequence[str], answer: str = "") -> None:
+        """Index an entry's texts (texts[0] is its question/title) and its answer, replacing what it had before. The
+        texts are matched one by one; the answer only as part of the entry's whole document."""
+        self.upsert_many([(entry_id, texts, answer)])
 
-    def upsert_many(self, items: Sequence[tuple[int, Sequence[str]]]) -> None:
+    def upsert_many(self, items: Sequence[tuple[int, Sequence[str], str]]) -> None:
         """Upsert several entries with one batched embedding call (imports); a later duplicate id wins."""
-        latest = {int(entry_id): split_passages(texts) for entry_id, texts in items}
-        flat = [p for passages in latest.values() for p in passages]
+        latest = {int(entry_id): (split_passages(texts), document(texts, answer)) for entry_id, texts, answer in items}
+        flat = [p for passages, _ in latest.values() for p in passages]
         vectors = np.zeros((len(flat), self._dim), dtype=np.float32)
         token_ids: list[list[int]] = []
         for start in range(0, len(flat), EMBED_BATCH):  # bounded batches keep the tokenizer's memory small
             batch = flat[start : start + EMBED_BATCH]
             vectors[start : start + len(batch)] = self.embedder.embed_passages(batch)
             token_ids.extend(self._tokens.ids(batch))
-        start = 0
-        for entry_id, passages in latest.items():
+        documents = [doc for passages, doc in latest.values() if passages]
+        doc_vectors = np.zeros((len(documents), self._dim), dtype=np.float32)
+        for start in range(0, len(documents), EMBED_BATCH):
+            batch = documents[start : start + EMBED_BATCH]
+            doc_vectors[start : start + len(batch)] = self.embedder.embed_passages(batch)
+        start = doc = 0
+        for entry_id, (passages, _) in latest.items():
             self.remove(entry_id)
             stop = start + len(passages)
             if passages:
-                self._add(entry_id, passages, vectors[start:stop], token_ids[start:stop])
+                self._add(entry_id, passages, vectors[start:stop], token_ids[start:stop], doc_vectors[doc])
+                doc += 1
             start = stop
 
     def remove(self, entry_id: int) -> None:
@@ -343,6 +375,9 @@ class KnowledgeIndex:
         self._row_entry[rows] = -1
         self._alive[rows] = False
         self._free.extend(int(r) for r in rows)
+        self._docs[entry.doc_slot] = 0.0
+        self._doc_entry[entry.doc_slot] = -1
+        self._doc_free.append(entry.doc_slot)
         self._term_df.subtract(entry.terms)
         for term, count in entry.terms.items():
             if self._term_df[term] <= 0 and count:
@@ -361,8 +396,13 @@ class KnowledgeIndex:
             self._sum[:] = 0.0
             self._sum_sq[:] = 0.0
 
-    def _add(self, entry_id: int, passages: list[str], vectors: np.ndarray, token_ids: list[list[int]]) -> None:
+    def _add(
+        self, entry_id: int, passages: list[str], vectors: np.ndarray, token_ids: list[list[int]], doc: np.ndarray
+    ) -> None:
         rows = self._take_rows(len(passages))
+        slot = self._take_doc_slot()
+        self._docs[slot] = doc
+        self._doc_entry[slot] = entry_id
         block = np.asarray(vectors, dtype=np.float32)
         self._head[rows] = block[:, : self._split]
         self._tail[rows] = block[:, self._split :]
@@ -397,7 +437,18 @@ class KnowledgeIndex:
             spread=max(float(np.linalg.norm(wide.sum(axis=0))), 1e-12),
             text_tokens=np.concatenate([*per_row[:COHERENCE_TEXTS], np.zeros(0, np.int32)]),
             text_ends=tuple(np.cumsum([len(t) for t in per_row[:COHERENCE_TEXTS]]).tolist()),
+            doc_slot=slot,
         )
+
+    def _take_doc_slot(self) -> int:
+        if self._doc_free:
+            return self._doc_free.pop()
+        if self._doc_used >= len(self._doc_entry):
+            extra = max(64, len(self._doc_entry))
+            self._docs = np.vstack([self._docs, np.zeros((extra, self._dim), dtype=np.float32)])
+            self._doc_entry = np.r_[self._doc_entry, np.full(extra, -1, dtype=np.int64)]
+        self._doc_used += 1
+        return self._doc_used - 1
 
     def _take_rows(self, count: int) -> np.ndarray:
         reused = [self._free.pop() for _ in range(min(count, len(self._free)))]
@@ -421,21 +472,27 @@ class KnowledgeIndex:
 
     # ------------------------------------------------------------------ queries
 
-    def retrieve(self, query: str, k: int = 5) -> Retrieval:
-        """The k best entries for a question, and the calibrated probability that the first is right."""
-        if not self._entries or k <= 0:
+    def retrieve(self, query: str, k: int = 5, without: int | None = None) -> Retrieval:
+        """The k best entries for a question, and the calibrated probability that the first is right. `without`
+        reads it as if that entry were not in the knowledge (the store's own entries held out, one at a time)."""
+        held_out = self._entries.get(int(without)) if without is not None else None
+        if len(self._entries) - (held_out is not None) <= 0 or k <= 0:
             return Retrieval([], 0.0, np.zeros(len(FEATURE_NAMES)))
         q = np.asarray(self.embedder.embed_queries([query]), dtype=np.float32).reshape(-1)
         q_head, q_tail = q[: self._split], q[self._split :]
         n = self._used
+        alive = self._alive[:n]
+        if held_out is not None:
+            alive = alive.copy()
+            alive[held_out.rows] = False
         if n <= EXACT_ROWS:
             scores = self._head[:n] @ q_head + self._tail[:n] @ q_tail
-            scores[~self._alive[:n]] = -np.inf
+            scores[~alive] = -np.inf
             near = _top_indices(scores, max(PREFILTER_ROWS, KNN_TEXTS))
             near_scores = scores[near]
         else:
             rough = self._head[:n] @ q_head
-            rough[~self._alive[:n]] = -np.inf
+            rough[~alive] = -np.inf
             near = _top_indices(rough, PREFILTER_ROWS)
             near_scores = self._head[near] @ q_head + self._tail[near] @ q_tail
             order = np.argsort(-near_scores, kind="stable")
@@ -447,6 +504,18 @@ class KnowledgeIndex:
         wanted = max(CANDIDATE_ENTRIES, k)
         _, first_seen = np.unique(near_entries, return_index=True)
         candidate_ids = [int(e) for e in near_entries[np.sort(first_seen)[:wanted]]]
+        doc_all = self._docs[: self._doc_used] @ q
+        doc_all[self._doc_entry[: self._doc_used] < 0] = -np.inf
+        if held_out is not None:
+            doc_all[held_out.doc_slot] = -np.inf
+        listed = set(candidate_ids)
+        for slot in _top_indices(doc_all, min(DOC_CANDIDATES, len(doc_all))):
+            entry_id = int(self._doc_entry[slot])
+            if entry_id >= 0 and entry_id not in listed and np.isfinite(doc_all[slot]):
+                candidate_ids.append(entry_id)
+                listed.add(entry_id)
+        doc = np.array([float(doc_all[self._entries[e].doc_slot]) for e in candidate_ids])
+        doc_finite = doc_all[np.isfinite(doc_all)]
         best = np.empty(len(candidate_ids))
         dense = np.empty(len(candidate_ids))
         centroid = np.empty(len(candidate_ids))
@@ -475,7 +544,7 @@ class KnowledgeIndex:
         rank -= SIZE_PENALTY * np.log(np.minimum(sizes, SIZE_CAP))
         asked = set(terms(query, keep_stopwords=True))
         core = np.array([self._core_cover(asked, e) for e in candidate_ids])
-        rank += CORE_WEIGHT * core + CENTROID_WEIGHT * centroid
+        rank += CORE_WEIGHT * core + CENTROID_WEIGHT * centroid + DOC_WEIGHT * np.maximum(doc - best, 0.0)
         order = np.argsort(-rank, kind="stable")
         entries = max(len(self._entries), 1)
         asked_weight = {w: math.log1p(entries / (self._word_df.get(w, 0) + 0.5)) for w in asked}
@@ -528,6 +597,9 @@ class KnowledgeIndex:
                         over_rest(centroid),
                         second[pick],
                         knn_entries,
+                        doc[pick],
+                        over_rest(doc),
+                        math.log1p(int(np.sum(doc_finite > doc[pick]))),
                     ],
                     dtype=np.float64,
                 )

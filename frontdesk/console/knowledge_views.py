@@ -18,7 +18,7 @@ from frontdesk.agent.views import describe, threshold_of
 from frontdesk.config import Settings
 from frontdesk.console.pages import PAGE_SIZE, Pager, console_page
 from frontdesk.db import Database
-from frontdesk.knowledge import service
+from frontdesk.knowledge import service, threshold
 from frontdesk.knowledge.schemas import Availability, EntryKind, EntryOut
 from frontdesk.knowledge.views import IMPORT_SUFFIXES
 from frontdesk.params import RowId, page_query
@@ -65,6 +65,9 @@ async def knowledge_page(
         rows, total = await service.list_entries(
             session, kind=chosen, text=text or None, limit=PAGE_SIZE, offset=(page - 1) * PAGE_SIZE, newest_first=True
         )
+        found = await threshold.current(
+            session, request.app.state.knowledge, request.app.state.settings.answer_threshold
+        )
     context = {
         **_common(),
         "entries": [EntryOut.model_validate(row) for row in rows],
@@ -73,6 +76,8 @@ async def knowledge_page(
         "pager": Pager(page, total),
         "import_accept": ",".join(sorted(IMPORT_SUFFIXES)),
         "import_max_bytes": request.app.state.settings.max_upload_bytes,
+        "threshold": found,
+        "min_labels": threshold.MIN_LABELS,
     }
     return console_page(request, "console/knowledge.html", "Knowledge", context)
 

@@ -32,6 +32,7 @@ from frontdesk.crashpoints import no_crash
 from frontdesk.handoff import service as handoff
 from frontdesk.handoff.schemas import Method
 from frontdesk.inbox import service as inbox
+from frontdesk.knowledge import threshold
 from frontdesk.knowledge.schemas import EntryKind
 from frontdesk.knowledge.service import Knowledge
 from frontdesk.metrics.outcomes import Outcome, outcome_of
@@ -340,9 +341,11 @@ class ChatFlow:
             case engine.Unknown() | engine.HumanRequested():
                 human = isinstance(decision, engine.HumanRequested)
                 reason = f"asked for a person ({decision.reason})" if human else "the agent could not answer"
+                best = decision.best if isinstance(decision, engine.Unknown) else None
                 meta = {
                     "decision": "human_requested" if human else "unknown",
                     "confidence": getattr(decision, "confidence", None),
+                    "best": best.id if best else None,  # the entry it would have answered with: a label's check
                     "reason": reason,
                 }
                 self._count(conversation, str(meta["decision"]), shopper.text)
@@ -526,6 +529,15 @@ class ChatFlow:
             )
             conversation.rated_unhelpful += (rating == NOT_HELPFUL) - (before == NOT_HELPFUL)
             await self._update_outcome(session, conversation)
+            # the shopper's word on the answer labels it for the store's threshold: right, or should not have been
+            helpful = rating != NOT_HELPFUL
+            entry = (answer.meta or {}).get("entry")
+            question = await conversations.message_at(session, conversation_id, seq - 1)
+            if await threshold.label(
+                session, answer, rating, helpful, entry if helpful and isinstance(entry, int) else None,
+                text=question.text if question is not None and question.author == "shopper" else "",
+            ):  # fmt: skip
+                await threshold.refresh(session, self.knowledge)
             return rating
 
         if await conversations.retrying(self.sessions, keep):

@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from decimal import Decimal
 from enum import StrEnum
+from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
@@ -150,3 +151,19 @@ class ImportReport(BaseModel):
     imported: int
     skipped: int
     problems: list[ImportProblem]
+
+
+class ThresholdOut(BaseModel):
+    """The confidence an answer needs, where it comes from, and how it does on the store's labelled questions."""
+
+    threshold: float
+    default: float = Field(description="The shipped model's own threshold")
+    source: Literal["default", "labels", "setting"] = Field(
+        description="default: too few labels yet; labels: chosen on the store's labelled questions; setting: "
+        "FRONTDESK_ANSWER_THRESHOLD"
+    )
+    labelled: int = Field(description="Labelled questions: handed-off ones the team answered, rated answers")
+    should_answer: int
+    not_covered: int
+    resolution: float | None = Field(description="Of the labelled answerable questions, the share it answers right")
+    wrong_answers: float | None = Field(description="Of the labelled questions it should not answer, the share it does")

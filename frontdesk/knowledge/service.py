@@ -10,6 +10,7 @@ from pathlib import Path
 from sqlalchemy import func, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from frontdesk.agent.confidence import Calibration, calibration_for
 from frontdesk.agent.embedders import Embedder
 from frontdesk.agent.index import KnowledgeIndex, Retrieval
 from frontdesk.knowledge import importers
@@ -63,25 +64,32 @@ class EntryView:
             return [self.title, *self.alternates]
         return [self.title, self.body] if self.body else [self.title]
 
+    def answer(self) -> str:
+        """The FAQ's answer, matched as part of the entry's whole document only (an article's or a product's body is
+        one of its texts already)."""
+        return self.body if self.kind is EntryKind.faq else ""
+
 
 class Knowledge:
     """Entries by id plus the retrieval index; kept in step with the database by this module's functions."""
 
-    def __init__(self, embedder: Embedder) -> None:
-        self.index = KnowledgeIndex(embedder)
+    def __init__(self, embedder: Embedder, calibration: Calibration | None = None) -> None:
+        self.index = KnowledgeIndex(embedder, calibration or calibration_for(embedder.name))
+        #: The model's own threshold, before the store's labelled questions sharpen it (`knowledge.threshold`).
+        self.default_threshold = self.index.calibration.threshold
         self.entries: dict[int, EntryView] = {}
 
     async def load(self, session: AsyncSession) -> None:
         views = [EntryView.of(e) for e in (await session.scalars(select(Entry))).all()]
         self.entries = {v.id: v for v in views}
         if views:
-            self.index.upsert_many([(v.id, v.texts()) for v in views])
+            self.index.upsert_many([(v.id, v.texts(), v.answer()) for v in views])
 
     def put(self, views: Sequence[EntryView]) -> None:
         for view in views:
             self.entries[view.id] = view
         if views:
-            self.index.upsert_many([(v.id, v.texts()) for v in views])
+            self.index.upsert_many([(v.id, v.texts(), v.answer()) for v in views])
 
     def drop(self, entry_id: int) -> None:
         self.entries.pop(entry_id, None)

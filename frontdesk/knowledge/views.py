@@ -10,7 +10,7 @@ from fastapi import APIRouter, Depends, HTTPException, Query, Request, status
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from frontdesk.deps import get_knowledge, get_session, require_admin
-from frontdesk.knowledge import importers, service
+from frontdesk.knowledge import importers, service, threshold
 from frontdesk.knowledge.schemas import (
     EntryIn,
     EntryKind,
@@ -20,6 +20,7 @@ from frontdesk.knowledge.schemas import (
     ImportReport,
     PhrasingIn,
     SearchHit,
+    ThresholdOut,
 )
 from frontdesk.params import Offset, RowId
 
@@ -69,7 +70,19 @@ async def create_entry(data: EntryIn, session: Session, knowledge: KnowledgeDep)
         entry = await service.create_entry(session, knowledge, data)
     except service.RefTaken as exc:
         raise HTTPException(status.HTTP_409_CONFLICT, str(exc)) from exc
-    return EntryOut.model_validate(entry)
+    # a handed-off question made into new knowledge (a gap's "Add to knowledge"): the knowledge did not cover it
+    out = EntryOut.model_validate(entry)
+    if await threshold.label_handed_off(session, [data.title, *data.alternates], "new_entry", False, entry.id):
+        await threshold.refresh(session, knowledge)
+        await session.commit()
+    return out
+
+
+@router.get("/threshold", response_model=ThresholdOut)
+async def get_threshold(session: Session, knowledge: KnowledgeDep, request: Request) -> ThresholdOut:
+    """The confidence below which the agent hands off, and how it does on the store's labelled questions."""
+    found = await threshold.current(session, knowledge, request.app.state.settings.answer_threshold)
+    return ThresholdOut.model_validate(found, from_attributes=True)
 
 
 @router.get("/{entry_id}", response_model=EntryOut)
@@ -97,13 +110,18 @@ async def add_phrasing(entry_id: RowId, phrasing: PhrasingIn, session: Session, 
     """Add a way shoppers ask a FAQ's question (say, a knowledge gap the FAQ should have answered): the agent
     matches it from now on. A phrasing the FAQ has already changes nothing."""
     try:
-        return EntryOut.model_validate(await service.add_phrasing(session, knowledge, entry_id, phrasing.text))
+        entry = EntryOut.model_validate(await service.add_phrasing(session, knowledge, entry_id, phrasing.text))
     except service.EntryNotFound as exc:
         raise HTTPException(status.HTTP_404_NOT_FOUND, str(exc)) from exc
     except service.NotAFaq as exc:
         raise HTTPException(status.HTTP_409_CONFLICT, str(exc)) from exc
     except ValueError as exc:  # e.g. the FAQ has as many phrasings as an entry may have
         raise HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT, _validation_message(exc)) from exc
+    # a handed-off question this FAQ should have answered: a label that sharpens the store's threshold
+    if await threshold.label_handed_off(session, [phrasing.text], "phrasing", True, entry_id):
+        await threshold.refresh(session, knowledge)
+        await session.commit()
+    return entry
 
 
 @router.delete("/{entry_id}", status_code=status.HTTP_204_NO_CONTENT)

