@@ -56,12 +56,16 @@ def write_set(root: Path, name: str) -> None:
 def test_the_recipe_fits_trees_that_trust_right_answers_more_than_unanswerable_questions(
     tmp_path: Path, embedder: Embedder
 ) -> None:
-    for name in fitting.DATASETS:
+    for name in (*fitting.DATASETS, *fitting.AS_PUBLISHED):
         write_set(tmp_path, name)
     seen: list[str] = []
     calibration = fitting.fit_default(embedder, tmp_path, progress=seen.append)
     assert calibration.feature_names == FEATURE_NAMES
-    assert "clinc150: small store" in seen and "catalogue 1" in seen
+    assert calibration.embedder == "wordllama"
+    assert "clinc150: small store" in seen and "catalogue 1" in seen and "store-petfood: as published" in seen
+    left_out: list[str] = []
+    list(fitting.pool(embedder, tmp_path, left_out.append, without="store-petfood"))
+    assert "store-petfood: as published" not in left_out and "store-skincare: as published" in left_out
     rows = list(fitting.pool(embedder, tmp_path))
     assert all(len(r.features) == len(r.right) == len(r.question) for r in rows)
     picked = [r.picks(np.asarray(calibration.probability(r.features))) for r in rows]
