@@ -95,10 +95,11 @@ TYPO_MIN_CHARS = 4
 #: Rank penalty per log(texts) of an entry (capped at SIZE_CAP texts): the best of many phrasings is high by chance.
 SIZE_PENALTY = 0.1
 SIZE_CAP = 8
-#: Best entries by rank score that the confidence model reads as the answer; the likeliest to be right is chosen.
-RERANK = 3
 #: Entries rescored per query (taken in order of their best cosine).
 CANDIDATE_ENTRIES = 20
+#: Every candidate is read as the answer by the confidence model, which picks the likeliest to be right: one learned
+#: model over all candidates (the rank formula is one of its features).
+RERANK = CANDIDATE_ENTRIES + DOC_CANDIDATES
 #: Texts nearest to the query that vote in `knn_share`.
 KNN_TEXTS = 10
 #: Up to this many indexed texts every cosine is exact; above it a quarter-dimension prefilter keeps PREFILTER_ROWS.
@@ -554,65 +555,54 @@ class KnowledgeIndex:
         knn_entries = math.log(max(len(np.unique(knn)), 1))
         query_length = math.log1p(len(query_terms))
 
-        def features_for(pick: int) -> np.ndarray:
-            """The features of candidate `pick` read as the answer: its own values and its margins over the rest."""
-            entry = self._entries[candidate_ids[pick]]
-            title_row = entry.rows[:1]
-            title_cos = float((self._head[title_row] @ q_head + self._tail[title_row] @ q_tail)[0])
-
-            def over_rest(values: np.ndarray) -> float:
-                others = np.delete(values, pick)
-                return float(values[pick] - others.max()) if len(others) else float(values[pick])
-
-            held = set(entry.words)
-            extra = sum(v for w, v in asked_weight.items() if w not in held) / asked_total if asked else 0.0
-            return np.nan_to_num(
-                np.array(
-                    [
-                        rank[pick],
-                        over_rest(rank),
-                        float(np.mean(knn == candidate_ids[pick])) if len(knn) else 0.0,
-                        unseen,
-                        lexical[pick],
-                        soft[pick],
-                        float(np.clip((best[pick] - mean) / std, -10.0, 30.0)),
-                        query_length,
-                        over_rest(best),
-                        over_rest(soft),
-                        over_rest(lexical),
-                        best[pick],
-                        entry.coherence,
-                        title_cover[pick],
-                        over_rest(title_cover),
-                        rare[pick],
-                        title_cos,
-                        math.log1p(int(np.sum(best > best[pick]))),
-                        math.log(len(entry.rows)),
-                        core[pick],
-                        over_rest(core),
-                        extra,
-                        self._text_recall(query_ids, entry),
-                        named[pick],
-                        centroid[pick],
-                        over_rest(centroid),
-                        second[pick],
-                        knn_entries,
-                        doc[pick],
-                        over_rest(doc),
-                        math.log1p(int(np.sum(doc_finite > doc[pick]))),
-                    ],
-                    dtype=np.float64,
-                )
-            )
-
         # the RERANK best by rank score are read as the answer in turn; the likeliest to be right goes first
-        heads = [int(i) for i in order[:RERANK]]
-        rows = np.vstack([features_for(i) for i in heads])
+        heads = np.asarray(order[:RERANK], dtype=np.int64)
+        picked = [self._entries[candidate_ids[i]] for i in heads]
+        title_rows = np.array([entry.rows[0] for entry in picked], dtype=np.int64)
+        title_cos = self._head[title_rows] @ q_head + self._tail[title_rows] @ q_tail
+        held = [set(entry.words) for entry in picked]
+        extra = [sum(v for w, v in asked_weight.items() if w not in h) / asked_total if asked else 0.0 for h in held]
+        reads = np.array([candidate_ids[i] for i in heads], dtype=np.int64)
+        columns = [
+            rank[heads],
+            _over_rest(rank, heads),
+            (knn[None, :] == reads[:, None]).mean(axis=1) if len(knn) else np.zeros(len(heads)),
+            np.full(len(heads), unseen),
+            lexical[heads],
+            soft[heads],
+            np.clip((best[heads] - mean) / std, -10.0, 30.0),
+            np.full(len(heads), query_length),
+            _over_rest(best, heads),
+            _over_rest(soft, heads),
+            _over_rest(lexical, heads),
+            best[heads],
+            np.array([entry.coherence for entry in picked]),
+            title_cover[heads],
+            _over_rest(title_cover, heads),
+            rare[heads],
+            title_cos,
+            np.log1p((best[None, :] > best[heads][:, None]).sum(axis=1)),
+            np.log([len(entry.rows) for entry in picked]),
+            core[heads],
+            _over_rest(core, heads),
+            np.array(extra),
+            self._text_recall(query_ids, picked),
+            named[heads],
+            centroid[heads],
+            _over_rest(centroid, heads),
+            second[heads],
+            np.full(len(heads), knn_entries),
+            doc[heads],
+            _over_rest(doc, heads),
+            np.log1p((doc_finite[None, :] > doc[heads][:, None]).sum(axis=1)),
+        ]
+        rows = np.nan_to_num(np.column_stack(columns).astype(np.float64))
         p = np.atleast_1d(np.asarray(self.calibration.probability(rows), dtype=np.float64))
         pick = int(np.argmax(p))
-        ranked = [heads[pick], *(int(i) for i in order if int(i) != heads[pick])]
+        first = int(heads[pick])
+        ranked = [first, *(int(i) for i in order if int(i) != first)]
         candidates = [Candidate(candidate_ids[i], float(rank[i])) for i in ranked[:k]]
-        read = tuple(candidate_ids[i] for i in heads)
+        read = tuple(int(e) for e in reads)
         return Retrieval(candidates, float(p[pick]), rows[pick], read, rows)
 
     def _lexical(
@@ -664,24 +654,32 @@ class KnowledgeIndex:
                 held += weight
         return held / total if total > 0 else 0.0
 
-    def _text_recall(self, query_ids: list[int], entry: _Entry) -> float:
-        """Best over the entry's texts of the idf-weighted mean over the text's tokens of the best cosine to a query
-        token: how much of what the entry's phrasing says the question says too."""
-        if not query_ids:
-            return 0.0
+    def _text_recall(self, query_ids: list[int], entries: Sequence[_Entry]) -> np.ndarray:
+        """Per entry, the best over its texts of the idf-weighted mean over the text's tokens of the best cosine to a
+        query token: how much of what the entry's phrasing says the question says too."""
+        out = np.zeros(len(entries))
+        if not query_ids or not entries:
+            return out
+        tokens = np.concatenate([entry.text_tokens for entry in entries]).astype(np.int64)
+        if not len(tokens):
+            return out
         n = max(self._rows_alive, 1)
         table = self._tokens.vectors
-        asked = table[np.asarray(query_ids, dtype=np.int64)]
-        best = 0.0
-        for start, end in zip((0, *entry.text_ends), entry.text_ends, strict=False):
-            tokens = entry.text_tokens[start:end]
-            if not len(tokens):
-                continue
-            df = self._token_df[tokens].astype(np.float64)
-            weights = np.log1p((n - df + 0.5) / (df + 0.5))
-            matched = (table[tokens] @ asked.T).max(axis=1)
-            best = max(best, float(weights @ matched) / max(float(weights.sum()), 1e-9))
-        return best
+        matched = (table[tokens] @ table[np.asarray(query_ids, dtype=np.int64)].T).max(axis=1)
+        df = self._token_df[tokens].astype(np.float64)
+        weights = np.log1p((n - df + 0.5) / (df + 0.5))
+        start = 0
+        for i, entry in enumerate(entries):
+            ends = np.asarray(entry.text_ends, dtype=np.int64)
+            starts = np.r_[0, ends[:-1]] if len(ends) else ends
+            keep = ends > starts  # texts with tokens
+            if keep.any():
+                w, m = weights[start : start + len(entry.text_tokens)], matched[start : start + len(entry.text_tokens)]
+                sums = np.add.reduceat(w * m, starts[keep])
+                totals = np.add.reduceat(w, starts[keep])
+                out[i] = max(0.0, float((sums / np.maximum(totals, 1e-9)).max()))
+            start += len(entry.text_tokens)
+        return out
 
     def _correct(self, query_terms: list[str], candidate_ids: list[int]) -> list[str]:
         """Query words unseen in the knowledge replaced by the closest word (character trigrams) of a candidate."""
@@ -752,6 +750,15 @@ class KnowledgeIndex:
         mean = float(wide @ self._sum) / n
         var = float(wide @ (self._sum_sq @ wide)) / n - mean * mean
         return mean, math.sqrt(max(var, 1e-6))
+
+
+def _over_rest(values: np.ndarray, picks: np.ndarray) -> np.ndarray:
+    """For each pick, its value minus the best value of every other candidate (its own value when it is alone)."""
+    if len(values) < 2:
+        return values[picks].astype(np.float64)
+    top = np.argsort(-values, kind="stable")[:2]
+    best_other = np.where(picks == top[0], values[top[1]], values[top[0]])
+    return (values[picks] - best_other).astype(np.float64)
 
 
 def _top_indices(scores: np.ndarray, count: int) -> np.ndarray:

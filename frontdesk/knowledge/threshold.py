@@ -8,7 +8,7 @@ A label is a shopper question whose right move became known after it was asked:
 Each keeps the engine's confidence when the question was asked and whether its first entry was the right one, so
 the threshold is chosen on what the engine really said (`agent.confidence.choose_threshold`), not on a rerun
 against knowledge that has since learned the answer. Few labels say little, so the choice is pulled towards the
-default by PRIOR_LABELS labels' worth of belief in it.
+default by PRIOR_LABELS labels' worth of belief in it, and never moved more than MAX_SHIFT from it.
 """
 
 from __future__ import annotations
@@ -32,6 +32,9 @@ MIN_LABELS = 10
 MIN_OF_EACH = 3
 #: How many labels' worth of belief the default carries against the store's own.
 PRIOR_LABELS = 20
+#: The farthest labels may move the threshold from the default: shoppers' ratings are labels, and a shopper who
+#: rates every answer 👍 from many chats must not be able to make the agent answer anything.
+MAX_SHIFT = 0.15
 #: The newest labels read (a store's questions drift; old ones say less of today's knowledge).
 READ_LABELS = 5000
 #: Shopper messages of the same text looked at when a gap's question is labelled.
@@ -66,7 +69,8 @@ def choose(
     if n < MIN_LABELS or answerable < MIN_OF_EACH or n - answerable < MIN_OF_EACH:
         return default, "default"
     own = choose_threshold(confidence, first_was_right, covered, TARGET_WRONG_ANSWER_RATE)
-    return (n * own + PRIOR_LABELS * default) / (n + PRIOR_LABELS), "labels"
+    pulled = (n * own + PRIOR_LABELS * default) / (n + PRIOR_LABELS)
+    return float(np.clip(pulled, default - MAX_SHIFT, default + MAX_SHIFT)), "labels"
 
 
 def measure(

@@ -33,11 +33,6 @@ ANSWERABLE: list[tuple[str, tuple[str, ...]]] = [
     ("do gift cards expire", ("Do you sell gift cards?", "Gift cards")),
     ("do you ship to germany", ("Do you ship to Europe or other countries?",)),
     ("do you price match amazon", ("Do you price match?",)),
-    (
-        "ridgeline jacket womens size",
-        ("What size jacket or top should I order?", "Ridgeline Rain Jacket - Women's", "Size guide"),
-    ),
-    ("do you fix broken tent poles", ("Do you repair gear?",)),
     ("trekking poles price", ("Carbon Trekking Poles (Pair)",)),
     ("how do points work", ("How does the loyalty program work?",)),
     # the only store is in Portland: "do you have a physical store" is one of this FAQ's phrasings
@@ -47,8 +42,14 @@ ANSWERABLE: list[tuple[str, tuple[str, ...]]] = [
 #: another entry. (Only the product's name ties this one to it; a care FAQ shares more of its words.)
 HARD: list[tuple[str, tuple[str, ...]]] = [
     ("how warm is the ember bag", ("Ember 20°F Down Sleeping Bag",)),
-    # answered before the answers were indexed (issue 14); now 0.52 against a 0.54 threshold: handed off
+    # Answered before issue 14's refit; now the right entry comes first but below the threshold (0.42, 0.57 and
+    # 0.54 against 0.59): handed off, never answered from another entry.
     ("i forgot my pasword", ("I forgot my password. How do I reset it?",)),
+    (
+        "ridgeline jacket womens size",
+        ("What size jacket or top should I order?", "Ridgeline Rain Jacket - Women's", "Size guide"),
+    ),
+    ("do you fix broken tent poles", ("Do you repair gear?",)),
 ]
 #: Questions the demo knowledge does not cover: the agent must hand off.
 UNKNOWN: list[str] = [

@@ -67,6 +67,11 @@ def test_too_few_labels_keep_the_default_and_enough_move_it_towards_their_own_cu
     chosen, source = threshold.choose(0.55, confidence, right, covered)
     assert source == "labels"
     assert chosen == pytest.approx((30 * 0.40 + 20 * 0.55) / 50)
+    # a flood of 👍 on answers the engine was unsure of cannot take the threshold more than MAX_SHIFT down
+    flood = np.full(5000, 0.05), np.ones(5000, bool), np.ones(5000, bool)
+    flooded = threshold.choose(0.55, np.r_[flood[0], 0.0, 0.0, 0.0], np.r_[flood[1], [False] * 3],
+                               np.r_[flood[2], [False] * 3])  # fmt: skip
+    assert flooded == (pytest.approx(0.55 - threshold.MAX_SHIFT), "labels")
     resolution, wrong = threshold.measure(chosen, confidence, right, covered)
     assert (resolution, wrong) == (pytest.approx(5 / 15), 0.0)  # the five at 0.46 and above, none of the others
 
