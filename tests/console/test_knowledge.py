@@ -318,3 +318,19 @@ def test_signed_in_agent_gets_the_403_page(browser: Browser, server: Server, age
         expect(page.get_by_label("Question")).to_have_count(0)
     finally:
         context.close()
+
+
+def test_the_knowledge_page_shows_the_threshold_in_force_and_its_labelled_questions(
+    admin_page: Page, server: Server
+) -> None:
+    shown = server.api("GET", "/api/knowledge/threshold")
+    admin_page.goto(f"{server.base}/console/knowledge")
+    panel = admin_page.get_by_role("region", name="When the agent answers")
+    expect(panel.locator("#threshold")).to_contain_text(
+        re.compile(rf"Confidence an answer needs\s*{shown['threshold']:.2f}")
+    )
+    expect(panel).to_contain_text(
+        re.compile(rf"Labelled questions\s*{shown['labelled']}: {shown['should_answer']} it should answer")
+    )
+    assert shown["source"] == "default"  # nobody has labelled a question on this server yet
+    expect(panel).to_contain_text("the shipped default, until there are 10 labelled questions")
