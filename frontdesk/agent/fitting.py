@@ -3,8 +3,9 @@
     .venv/bin/pip install -e '.[fit]'          # scikit-learn, only needed to fit
     .venv/bin/python -m frontdesk.agent.fitting  # writes frontdesk/agent/confidence_default.json
 
-The model must work for a store it has never seen, so it is fit on the two `calibration.jsonl` files of
-../shared/data/eval (never on `test.jsonl`) with their knowledge reshaped into the forms stores really have:
+The model must work for a store it has never seen, so it is fit on `calibration.jsonl` files of ../shared/data/eval
+only (never on `test.jsonl`): the store pages and HINT3 as published (AS_PUBLISHED, answers included), and
+clinc150 and banking77 with their knowledge reshaped into the forms stores really have:
 FAQs with a few or no alternate phrasings, a title alone, article- and product-like entries (a title and a body),
 small stores (most entries taken away, so their questions become ones the store cannot answer) and stores that mix
 those shapes. Every shape is built with a fixed seed. The label of a question is "the top entry is the expected
@@ -473,7 +474,7 @@ def read_entries(path: Path) -> list[Entry]:
 
 @dataclass(frozen=True)
 class Rows:
-    """One shaped store's questions: a feature row per entry read as the answer (the index reads the RERANK best),
+    """One shaped store's questions: a feature row per entry read as the answer (the index reads every candidate),
     whether that entry is the expected one, the question each row belongs to, and which questions are answerable."""
 
     features: np.ndarray
