@@ -823,13 +823,14 @@ async def _eval(
 
 
 def _safe_url(url: str) -> str:
-    """The database URL without its password, for printing."""
-    if "@" not in url or "://" not in url:
+    """The database URL without its password, for printing (SQLAlchemy's own rendering: "***")."""
+    from sqlalchemy.engine import make_url
+    from sqlalchemy.exc import ArgumentError
+
+    try:
+        return make_url(url).render_as_string(hide_password=True)
+    except ArgumentError:  # not a URL SQLAlchemy reads: Settings refuses it before anything is printed
         return url
-    scheme, rest = url.split("://", 1)
-    credentials, host = rest.rsplit("@", 1)
-    user = credentials.split(":", 1)[0]
-    return f"{scheme}://{user}:***@{host}" if ":" in credentials else url
 
 
 def main() -> None:  # pragma: no cover - console entry point

@@ -160,10 +160,6 @@ class Settings(BaseSettings):
         return SecretStr(token)
 
     @property
-    def listens_on_loopback(self) -> bool:
-        return self.host in {"127.0.0.1", "localhost", "::1"}
-
-    @property
     def is_sqlite(self) -> bool:
         return self.database_url.startswith("sqlite")
 

@@ -54,9 +54,6 @@ class Presence:
         else:
             self._away.discard(user_id)
 
-    def is_online(self, user_id: int) -> bool:
-        return user_id in self._pages and user_id not in self._away
-
     @property
     def online(self) -> int:
         return sum(1 for user_id in self._pages if user_id not in self._away)
@@ -222,23 +219,6 @@ async def take_auto_response_day(session: AsyncSession, conversation_id: str, da
         .execution_options(synchronize_session=False)
     )
     return result.rowcount == 1  # type: ignore[attr-defined]
-
-
-@dataclass(frozen=True)
-class Contact:
-    email: str | None
-    phone: str | None
-    profile_id: str | None
-
-
-async def contact_of(session: AsyncSession, conversation_id: str) -> Contact:
-    conversation = await conversations.get(session, conversation_id)
-    profile = await conversations.profile_of(session, conversation)
-    return Contact(
-        email=conversation.email or (profile.email if profile else None),
-        phone=profile.phone if profile else None,
-        profile_id=conversation.profile_id,
-    )
 
 
 @dataclass(frozen=True)

@@ -227,3 +227,12 @@ def test_serve_refuses_an_embedder_the_confidence_model_was_not_fit_on(
     broken.write_text("{not json", encoding="utf-8")
     result = CliRunner().invoke(app, ["serve"], env={"FRONTDESK_CONFIDENCE_MODEL": str(broken)})
     assert result.exit_code == 1 and f"the confidence model {broken} cannot be read" in " ".join(result.output.split())
+
+
+def test_a_database_url_is_printed_without_its_password() -> None:
+    from frontdesk.cli import _safe_url
+
+    assert _safe_url("postgresql+asyncpg://shop:s3cret%40x@db.internal:5432/frontdesk") == (
+        "postgresql+asyncpg://shop:***@db.internal:5432/frontdesk"
+    )
+    assert _safe_url("sqlite+aiosqlite:///frontdesk.db") == "sqlite+aiosqlite:///frontdesk.db"
