@@ -123,12 +123,12 @@ async def main() -> None:
         await database.dispose()
 
         for text in asked[:50]:  # warm caches
-            engine.decide(engine.Conversation.single(text), knowledge_base)
+            engine.decide(engine.Dialogue.single(text), knowledge_base)
         timings = []
         decisions: dict[str, int] = {}
         for text in asked:
             t0 = time.perf_counter()
-            decision = engine.decide(engine.Conversation.single(text), knowledge_base)
+            decision = engine.decide(engine.Dialogue.single(text), knowledge_base)
             timings.append((time.perf_counter() - t0) * 1000)
             decisions[type(decision).__name__] = decisions.get(type(decision).__name__, 0) + 1
 

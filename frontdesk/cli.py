@@ -572,7 +572,7 @@ def ask(
 
     async def go() -> tuple[engine.Decision, float]:
         async with _session(load=True) as (_, knowledge):
-            conversation = engine.Conversation([engine.Message("shopper", t) for t in [*(previous or []), question]])
+            conversation = engine.Dialogue([engine.Line("shopper", t) for t in [*(previous or []), question]])
             settings = _settings()
             cut = (
                 knowledge.index.calibration.threshold
@@ -807,7 +807,7 @@ async def _eval(
         task = progress.add_task("answering", total=len(queries))
         for query in queries:
             try:
-                decision = engine.decide(engine.Conversation.single(query.text), knowledge)
+                decision = engine.decide(engine.Dialogue.single(query.text), knowledge)
             except engine.QuestionError:
                 decision = engine.Unknown("empty question")
             if isinstance(decision, engine.Answer):

@@ -31,20 +31,22 @@ class ConversationLike(Protocol):
 
 
 @dataclass(frozen=True)
-class Message:
+class Line:
+    """One message of a dialogue held in memory (named apart from the stored `conversations.models.Message`)."""
+
     author: Author
     text: str
 
 
 @dataclass
-class Conversation:
+class Dialogue:
     """A conversation held in memory, for the CLI, eval and tests; the stored one comes from conversations/."""
 
-    messages: list[Message] = field(default_factory=list)
+    messages: list[Line] = field(default_factory=list)
 
     @classmethod
-    def single(cls, question: str) -> Conversation:
-        return cls([Message("shopper", question)])
+    def single(cls, question: str) -> Dialogue:
+        return cls([Line("shopper", question)])
 
 
 @dataclass(frozen=True)

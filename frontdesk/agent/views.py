@@ -21,7 +21,7 @@ def ask(
     knowledge: Annotated[Knowledge, Depends(get_knowledge)],
     settings: Annotated[Settings, Depends(get_settings)],
 ) -> DecisionOut:
-    conversation = engine.Conversation([engine.Message("shopper", t) for t in [*body.previous, body.question]])
+    conversation = engine.Dialogue([engine.Line("shopper", t) for t in [*body.previous, body.question]])
     try:
         decision = engine.decide(conversation, knowledge, settings.answer_threshold, settings.max_question_chars)
     except engine.QuestionError as exc:

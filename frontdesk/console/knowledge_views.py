@@ -130,6 +130,6 @@ async def playground_page(request: Request, q: Annotated[str, Query(max_length=4
 def _ask(request: Request, question: str) -> DecisionOut:
     knowledge: service.Knowledge = request.app.state.knowledge
     settings: Settings = request.app.state.settings
-    conversation = engine.Conversation.single(question)
+    conversation = engine.Dialogue.single(question)
     decision = engine.decide(conversation, knowledge, settings.answer_threshold, settings.max_question_chars)
     return describe(decision, threshold_of(knowledge, settings))

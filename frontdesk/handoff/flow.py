@@ -287,7 +287,7 @@ class ChatFlow:
                 await session.commit()
         else:
             texts = [shopper.text]
-        dialogue = engine.Conversation([engine.Message("shopper", text) for text in texts])
+        dialogue = engine.Dialogue([engine.Line("shopper", text) for text in texts])
         decision = engine.decide(dialogue, self.knowledge, self.threshold, self.max_chars)
         statuses = []
         if status is Status.offered:

@@ -142,7 +142,7 @@ def _gaps(
 def _gap(group: grouping.Group, knowledge: Knowledge, threshold: float | None, max_chars: int) -> Gap:
     typical = group.typical
     draft = group.draft_answer()
-    decision = engine.decide(engine.Conversation.single(typical.text), knowledge, threshold, max_chars)
+    decision = engine.decide(engine.Dialogue.single(typical.text), knowledge, threshold, max_chars)
     answered = isinstance(decision, engine.Answer)
     # The typical phrasing first, then the most asked, then the most recently asked.
     examples = sorted(group.phrasings, key=lambda p: (p is not typical, -len(p.asked), -p.last_asked_at.timestamp()))

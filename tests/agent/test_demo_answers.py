@@ -97,7 +97,7 @@ def demo(embedder: Embedder) -> Knowledge:
 
 
 def ask(knowledge: Knowledge, question: str) -> engine.Decision:
-    return engine.decide(engine.Conversation.single(question), knowledge)
+    return engine.decide(engine.Dialogue.single(question), knowledge)
 
 
 @pytest.mark.parametrize(("question", "titles"), ANSWERABLE)
@@ -138,8 +138,8 @@ RELATED_FOLLOW_UPS: list[tuple[str, str, str]] = [
 
 
 def follow(knowledge: Knowledge, first: str, second: str) -> engine.Decision:
-    messages = [engine.Message("shopper", first), engine.Message("ai", "…"), engine.Message("shopper", second)]
-    return engine.decide(engine.Conversation(messages), knowledge)
+    messages = [engine.Line("shopper", first), engine.Line("ai", "…"), engine.Line("shopper", second)]
+    return engine.decide(engine.Dialogue(messages), knowledge)
 
 
 @pytest.mark.parametrize(("first", "second"), UNRELATED_FOLLOW_UPS)

@@ -91,7 +91,7 @@ def knowledge(embedder: Embedder) -> Knowledge:
 
 
 def ask(knowledge: Knowledge, *messages: str) -> engine.Decision:
-    return engine.decide(engine.Conversation([engine.Message("shopper", m) for m in messages]), knowledge)
+    return engine.decide(engine.Dialogue([engine.Line("shopper", m) for m in messages]), knowledge)
 
 
 def test_paraphrased_question_is_answered_from_the_right_entry(knowledge: Knowledge) -> None:
