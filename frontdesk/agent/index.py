@@ -69,8 +69,8 @@ CORE_SHARE = 0.4
 CENTROID_WEIGHT = 0.6
 #: Rank bonus for the share of an entry's core words the query holds.
 CORE_WEIGHT = 0.1
-#: Rank weight of the cosine to an entry's whole document: a store page has one phrasing per entry, and the facts
-#: that tell its entries apart are in the answers ("how long does shipping to canada take?" names no title word).
+#: Rank weight of how much nearer an entry's whole document is to the question than its best text: a store page has
+#: one phrasing per entry, and the facts that tell its entries apart are in the answers.
 DOC_WEIGHT = 2.0
 #: An entry's document is its texts and answer joined, cut to this many words (a long article is read by its start).
 DOC_WORDS = 200
@@ -555,7 +555,7 @@ class KnowledgeIndex:
         knn_entries = math.log(max(len(np.unique(knn)), 1))
         query_length = math.log1p(len(query_terms))
 
-        # the RERANK best by rank score are read as the answer in turn; the likeliest to be right goes first
+        # every candidate is read as the answer, one feature row each; the likeliest to be right goes first
         heads = np.asarray(order[:RERANK], dtype=np.int64)
         picked = [self._entries[candidate_ids[i]] for i in heads]
         title_rows = np.array([entry.rows[0] for entry in picked], dtype=np.int64)

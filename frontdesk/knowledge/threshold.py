@@ -17,6 +17,7 @@ import dataclasses
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass
+from datetime import timedelta
 
 import numpy as np
 from sqlalchemy import func, select
@@ -24,6 +25,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from frontdesk.agent.confidence import TARGET_WRONG_ANSWER_RATE, choose_threshold
 from frontdesk.conversations.models import Message
+from frontdesk.db import utcnow
 from frontdesk.knowledge.models import Label
 from frontdesk.knowledge.service import Knowledge
 
@@ -37,8 +39,10 @@ PRIOR_LABELS = 20
 MAX_SHIFT = 0.15
 #: The newest labels read (a store's questions drift; old ones say less of today's knowledge).
 READ_LABELS = 5000
-#: Shopper messages of the same text looked at when a gap's question is labelled.
+#: Shopper messages of the same text looked at when a gap's question is labelled, and how far back (the range is
+#: on the indexed `created_at`, so creating an entry never scans every message the store ever had).
 SAME_TEXT_MESSAGES = 50
+LABEL_WINDOW = timedelta(days=90)
 _END = re.compile(r"[\s?.!]+$")
 
 
@@ -158,12 +162,13 @@ async def label_handed_off(
 ) -> int:
     """Label the newest handed-off shopper question of each text (a knowledge gap's question, as the console sends
     it) with what the team did with it; returns how many were labelled."""
-    done = 0
+    done, since = 0, utcnow() - LABEL_WINDOW
     for same in {_same(t) for t in texts if _same(t)}:
         spelled = [same, *(same + end for end in ("?", ".", "!", " ?"))]
         candidates = await session.scalars(
             select(Message)
-            .where(Message.author == "shopper", func.lower(func.trim(Message.text)).in_(spelled))
+            .where(Message.created_at >= since, Message.author == "shopper")
+            .where(func.lower(func.trim(Message.text)).in_(spelled))
             .order_by(Message.id.desc())
             .limit(SAME_TEXT_MESSAGES)
         )

@@ -4,16 +4,19 @@ chosen on those labels once there are enough, and shown with its figures (API an
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
+from datetime import timedelta
 
 import httpx
 import numpy as np
 import pytest
 from fastapi import FastAPI
-from sqlalchemy import select
+from sqlalchemy import select, update
 
 from frontdesk.app import create_app
 from frontdesk.config import Settings
 from frontdesk.conversations import service as conversations
+from frontdesk.conversations.models import Message
+from frontdesk.db import utcnow
 from frontdesk.knowledge import threshold
 from frontdesk.knowledge.models import Label
 from tests.server import ADMIN_HEADERS
@@ -151,3 +154,19 @@ async def test_enough_labels_put_the_stores_own_threshold_in_force(app: FastAPI,
     assert shown["threshold"] == pytest.approx(in_force)
     assert knowledge.index.calibration.threshold == pytest.approx(in_force)
     assert in_force != pytest.approx(knowledge.default_threshold)
+
+
+async def test_a_question_asked_before_the_label_window_is_not_looked_for(
+    app: FastAPI, admin: httpx.AsyncClient
+) -> None:
+    conversation_id = await asked(app, UNKNOWN[1])
+    async with app.state.database.session() as session:
+        await session.execute(
+            update(Message)
+            .where(Message.conversation_id == conversation_id)
+            .values(created_at=utcnow() - threshold.LABEL_WINDOW - timedelta(days=1))
+        )
+        await session.commit()
+    made = await admin.post("/api/knowledge", json={"kind": "faq", "title": UNKNOWN[1], "body": "Write to us."})
+    assert made.status_code == 201
+    assert await labels(app) == []
