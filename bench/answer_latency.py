@@ -95,7 +95,7 @@ async def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--entries", type=int, default=10_000)
     parser.add_argument("--queries", type=int, default=2_000)
-    parser.add_argument("--embedder", default="wordllama")
+    parser.add_argument("--embedder", default="minilm")
     args = parser.parse_args()
     logging.getLogger("httpx").setLevel(logging.WARNING)
     if hasattr(os, "sched_setaffinity"):
@@ -161,7 +161,7 @@ def serving_rss(url: str) -> float:
         [sys.executable, "-m", "frontdesk.cli", "serve"], env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
     )
     try:
-        deadline = time.time() + 120
+        deadline = time.time() + 3600  # the index is built before /healthz answers: minutes with minilm
         while time.time() < deadline:
             try:
                 if httpx.get(f"http://127.0.0.1:{port}/healthz", timeout=1).status_code == 200:

@@ -699,6 +699,14 @@ def evaluate_sets(
     ),
     model_file: ModelOption = None,
     summary_file: Annotated[Path | None, typer.Option("--summary", help="Also write the table as JSON here")] = None,
+    left_out_folder: Annotated[
+        Path | None,
+        typer.Option(
+            "--left-out",
+            help="A folder of models fit without each set (without-SET.json, as `python -m frontdesk.agent.fitting "
+            "--leave-each-out` writes): each set gets a second row, scored by the model that never saw it",
+        ),
+    ] = None,
 ) -> None:
     """Every set of a folder (`make eval`: ../shared/data/eval), default settings, in one table."""
     from frontdesk.agent import evaluation
@@ -708,6 +716,10 @@ def evaluate_sets(
         raise _fail(f"{folder}: no folder with knowledge.jsonl and {split}.jsonl")
     if model_file is not None and not model_file.is_file():
         raise _fail(f"{model_file}: no such file")
+    if left_out_folder is not None:
+        missing = [p.name for p in sets if not (left_out_folder / f"without-{p.name}.json").is_file()]
+        if missing:
+            raise _fail(f"{left_out_folder}: no model fit without {', '.join(missing)} (without-SET.json)")
     columns = {
         "resolution": "resolution",
         "wrong_answer": "wrong answer",
@@ -722,13 +734,18 @@ def evaluate_sets(
     summary: dict[str, Any] = {}
     for path in sets:
         queries = evaluation.read_queries(path / f"{split}.jsonl")
-        predictions, threshold = _run(_eval(path / "knowledge.jsonl", queries, None, model_file))
-        _write_predictions(predictions_folder / f"{path.name}.{split}.predictions.jsonl", predictions)
-        scores = evaluation.score(queries, predictions).as_dict()
-        kinds = evaluation.score_by_kind(queries, predictions)
-        human = kinds.get("human", {}).get("handed_off")
-        table.add_row(path.name, *(_cell(scores[c]) for c in columns), _cell(human))
-        summary[path.name] = {**scores, "threshold": round(threshold, 4), **({"by_kind": kinds} if kinds else {})}
+        runs = [(path.name, model_file)]
+        if left_out_folder is not None:
+            runs.append((f"{path.name}, left out", left_out_folder / f"without-{path.name}.json"))
+        for name, model in runs:
+            predictions, threshold = _run(_eval(path / "knowledge.jsonl", queries, None, model))
+            suffix = "" if model is model_file else ".left-out"
+            _write_predictions(predictions_folder / f"{path.name}.{split}{suffix}.predictions.jsonl", predictions)
+            scores = evaluation.score(queries, predictions).as_dict()
+            kinds = evaluation.score_by_kind(queries, predictions)
+            human = kinds.get("human", {}).get("handed_off")
+            table.add_row(name, *(_cell(scores[c]) for c in columns), _cell(human))
+            summary[name] = {**scores, "threshold": round(threshold, 4), **({"by_kind": kinds} if kinds else {})}
     Console(width=200).print(table)  # one row a set, never cut to the terminal
     if summary_file is not None:
         summary_file.parent.mkdir(parents=True, exist_ok=True)

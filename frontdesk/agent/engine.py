@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import re
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Literal, Protocol
 
+import numpy as np
+
 from frontdesk.agent import phrases
-from frontdesk.agent.index import Retrieval
+from frontdesk.agent.index import Candidate, Retrieval
 from frontdesk.knowledge.schemas import EntryKind
 from frontdesk.knowledge.service import EntryView, Knowledge
 
@@ -115,9 +117,14 @@ def decide(
     if len(shopper) > 1 and phrases.looks_like_follow_up(text):
         previous = " ".join(shopper[-2].split())[:max_chars]
         joined = f"{previous} {text}"
-        joined_retrieval, joined_hits = knowledge.retrieve(joined)
-        if joined_retrieval.confidence > retrieval.confidence and _adds_to(joined_retrieval, text, knowledge):
-            query, retrieval, hits = joined, joined_retrieval, joined_hits
+        joined_retrieval = _about_follow_up(knowledge.retrieve(joined)[0], text, knowledge)
+        if joined_retrieval is not None and joined_retrieval.confidence > retrieval.confidence:
+            query, retrieval = joined, joined_retrieval
+            hits = [
+                (knowledge.entries[c.entry_id], c.score)
+                for c in retrieval.candidates
+                if c.entry_id in knowledge.entries
+            ]
 
     runners = tuple(Runner(entry, score) for entry, score in hits[1:])
     if not hits:
@@ -135,14 +142,26 @@ def decide(
 FOLLOW_UP_WORDS_HELD = 0.5
 
 
-def _adds_to(joined: Retrieval, follow_up: str, knowledge: Knowledge) -> bool:
-    """Whether the reading of the follow-up with the previous turn is about what the follow-up says: its own words
-    ("canada" in "and to canada?") are in the entry found. "what about parking near your warehouse?" after a
-    shipping question says nothing the shipping answer holds, so it is read alone (and handed off)."""
-    if not joined.candidates:
-        return False
-    share = knowledge.index.word_share(joined.candidates[0].entry_id, phrases.follow_up_words(follow_up))
-    return share is None or share >= FOLLOW_UP_WORDS_HELD
+def _about_follow_up(joined: Retrieval, follow_up: str, knowledge: Knowledge) -> Retrieval | None:
+    """The reading of a follow-up with the previous turn, taken only as an entry about what the follow-up itself
+    says: of the entries the joined reading read, the likeliest whose texts hold the follow-up's own words ("canada"
+    in "and to canada?" after a shipping-time question: the Canada FAQ, not the shipping-time one). "what about
+    parking near your warehouse?" after a shipping question names nothing any of them holds: None, and the
+    follow-up is read alone (and handed off)."""
+    if not joined.read:
+        return None
+    words = phrases.follow_up_words(follow_up)
+    probability = np.atleast_1d(np.asarray(knowledge.index.calibration.probability(joined.read_features)))
+    for i in np.argsort(-probability, kind="stable"):
+        entry_id = joined.read[int(i)]
+        share = knowledge.index.word_share(entry_id, words)
+        if share is None or share >= FOLLOW_UP_WORDS_HELD:
+            scores = {c.entry_id: c.score for c in joined.candidates}
+            first = Candidate(entry_id, scores.get(entry_id, 0.0))
+            rest = [c for c in joined.candidates if c.entry_id != entry_id]
+            features = joined.read_features[int(i)]
+            return replace(joined, candidates=[first, *rest], confidence=float(probability[i]), features=features)
+    return None
 
 
 def answer_text(entry: EntryView) -> str:

