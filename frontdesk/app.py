@@ -18,8 +18,6 @@ from fastapi.responses import JSONResponse
 from uvicorn.middleware.proxy_headers import ProxyHeadersMiddleware
 
 from frontdesk import __version__, stored_secrets
-from frontdesk.agent.confidence import calibration_for
-from frontdesk.agent.embedders import load_embedder
 from frontdesk.agent.views import router as agent_router
 from frontdesk.api_docs import mount_api_docs
 from frontdesk.channels.sms.status_views import router as sms_status_router
@@ -54,6 +52,8 @@ from frontdesk.knowledge.views import router as knowledge_router
 from frontdesk.metrics.views import router as metrics_router
 from frontdesk.pages import mount_static
 from frontdesk.realtime.bus import EventBus
+from frontdesk.retrieval.confidence import calibration_for
+from frontdesk.retrieval.embedders import load_embedder
 from frontdesk.security_headers import SecurityHeaders
 from frontdesk.users.service import SignIns
 from frontdesk.users.views import router as users_router

@@ -64,7 +64,7 @@ def _settings(**overrides: Any) -> Settings:
 
 def _check_confidence_model(settings: Settings) -> None:
     """Before anything slow: a confidence model that does not fit the embedder ends the command with why."""
-    from frontdesk.agent.confidence import CalibrationError, calibration_for
+    from frontdesk.retrieval.confidence import CalibrationError, calibration_for
 
     try:
         calibration_for(settings.embedder, settings.confidence_model)
@@ -75,9 +75,9 @@ def _check_confidence_model(settings: Settings) -> None:
 def _knowledge(settings: Settings, model_file: Path | None = None) -> Any:
     """The knowledge and its index, with the configured embedder and a confidence model fit on it (`model_file`, else
     FRONTDESK_CONFIDENCE_MODEL, else the shipped one); one that cannot be used ends the command with why."""
-    from frontdesk.agent.confidence import CalibrationError, calibration_for
-    from frontdesk.agent.embedders import EmbedderError, load_embedder
     from frontdesk.knowledge import service
+    from frontdesk.retrieval.confidence import CalibrationError, calibration_for
+    from frontdesk.retrieval.embedders import EmbedderError, load_embedder
 
     try:
         calibration = calibration_for(settings.embedder, model_file or settings.confidence_model)

@@ -13,10 +13,10 @@ import httpx
 import pytest
 from pydantic import SecretStr
 
-from frontdesk.agent.embedders import DEFAULT_EMBEDDER, Embedder, load_embedder
 from frontdesk.app import create_app
 from frontdesk.config import Settings
 from frontdesk.db import Database, migrate
+from frontdesk.retrieval.embedders import DEFAULT_EMBEDDER, Embedder, load_embedder
 from tests.server import ADMIN_HEADERS, TEST_API_TOKEN, TEST_SECRET_KEY, reset_postgres
 
 POSTGRES_URL = os.environ.get("FRONTDESK_TEST_DATABASE_URL")

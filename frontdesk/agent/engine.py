@@ -10,9 +10,9 @@ from typing import Literal, Protocol
 import numpy as np
 
 from frontdesk.agent import phrases
-from frontdesk.agent.index import Candidate, Retrieval
 from frontdesk.knowledge.schemas import EntryKind
 from frontdesk.knowledge.service import EntryView, Knowledge
+from frontdesk.retrieval.index import Candidate, Retrieval
 
 Author = Literal["shopper", "ai", "agent", "system"]
 SNIPPET_CHARS = 320

@@ -1,7 +1,7 @@
 """How the default confidence model is made: a reproducible recipe over the public calibration sets.
 
     .venv/bin/pip install -e '.[fit]'          # scikit-learn, only needed to fit
-    .venv/bin/python -m frontdesk.agent.fitting  # writes frontdesk/agent/calibration_minilm.json
+    .venv/bin/python -m frontdesk.agent.fitting  # writes frontdesk/retrieval/calibration_minilm.json
     make confidence                              # every shipped model, and the ones fit without each set
 
 The model must work for a store it has never seen, so it is fit on `calibration.jsonl` files of ../shared/data/eval
@@ -24,7 +24,8 @@ from pathlib import Path
 
 import numpy as np
 
-from frontdesk.agent.confidence import (
+from frontdesk.agent.evaluation import Query, read_queries
+from frontdesk.retrieval.confidence import (
     DEFAULT_CALIBRATION,
     DEFAULT_CALIBRATION_FILE,
     TARGET_WRONG_ANSWER_RATE,
@@ -32,9 +33,8 @@ from frontdesk.agent.confidence import (
     Trees,
     choose_threshold,
 )
-from frontdesk.agent.embedders import DEFAULT_EMBEDDER, Embedder, load_embedder
-from frontdesk.agent.evaluation import Query, read_queries
-from frontdesk.agent.index import FEATURE_NAMES, KnowledgeIndex
+from frontdesk.retrieval.embedders import DEFAULT_EMBEDDER, Embedder, load_embedder
+from frontdesk.retrieval.index import FEATURE_NAMES, KnowledgeIndex
 
 EVAL_ROOT = Path(__file__).resolve().parents[2].parent / "shared" / "data" / "eval"
 DATASETS = ("clinc150", "banking77-oos")

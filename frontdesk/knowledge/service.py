@@ -10,12 +10,12 @@ from pathlib import Path
 from sqlalchemy import func, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from frontdesk.agent.confidence import Calibration, calibration_for
-from frontdesk.agent.embedders import Embedder
-from frontdesk.agent.index import KnowledgeIndex, Retrieval
 from frontdesk.knowledge import importers
 from frontdesk.knowledge.models import Entry
 from frontdesk.knowledge.schemas import EntryIn, EntryKind, EntryPatch, ImportProblem, ImportReport
+from frontdesk.retrieval.confidence import Calibration, calibration_for
+from frontdesk.retrieval.embedders import Embedder
+from frontdesk.retrieval.index import KnowledgeIndex, Retrieval
 
 
 class KnowledgeError(Exception):

@@ -16,9 +16,9 @@ from datetime import datetime
 
 import numpy as np
 
-from frontdesk.agent.embedders import Embedder
-from frontdesk.agent.index import terms
 from frontdesk.conversations.service import Unanswered
+from frontdesk.retrieval.embedders import Embedder
+from frontdesk.retrieval.text import terms
 
 #: Cosine to a group's centroid from which a phrasing joins it ("do you gift wrap?" ~ "can you gift wrap my order?"
 #: is 0.89 with wordllama, "do you offer engraving?" ~ "do you offer gift wrapping?" 0.41).

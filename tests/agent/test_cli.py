@@ -8,9 +8,9 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
-from frontdesk.agent.confidence import shipped_model_file
 from frontdesk.cli import app
 from frontdesk.config import Settings
+from frontdesk.retrieval.confidence import shipped_model_file
 
 runner = CliRunner()
 

@@ -7,10 +7,10 @@ from pathlib import Path
 import pytest
 
 from frontdesk.agent import engine
-from frontdesk.agent.embedders import Embedder
 from frontdesk.knowledge import importers
 from frontdesk.knowledge.schemas import EntryKind
 from frontdesk.knowledge.service import EntryView, Knowledge
+from frontdesk.retrieval.embedders import Embedder
 
 DEMO = Path(__file__).resolve().parents[2] / "frontdesk" / "knowledge" / "demo"
 

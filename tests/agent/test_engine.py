@@ -7,9 +7,9 @@ from decimal import Decimal
 import pytest
 
 from frontdesk.agent import engine
-from frontdesk.agent.embedders import Embedder
 from frontdesk.knowledge.schemas import EntryKind
 from frontdesk.knowledge.service import EntryView, Knowledge
+from frontdesk.retrieval.embedders import Embedder
 
 
 def faq(entry_id: int, title: str, body: str, *alternates: str) -> EntryView:

@@ -8,9 +8,9 @@ from pathlib import Path
 import numpy as np
 
 from frontdesk.agent import fitting
-from frontdesk.agent.confidence import TARGET_WRONG_ANSWER_RATE
-from frontdesk.agent.embedders import load_embedder
-from frontdesk.agent.index import FEATURE_NAMES
+from frontdesk.retrieval.confidence import TARGET_WRONG_ANSWER_RATE
+from frontdesk.retrieval.embedders import load_embedder
+from frontdesk.retrieval.index import FEATURE_NAMES
 
 TOPICS = {
     "returns": ["what is your return policy", "can i return an item", "how do i send something back", "refund rules"],

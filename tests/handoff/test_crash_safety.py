@@ -13,7 +13,6 @@ import httpx
 import pytest
 from sqlalchemy import select
 
-from frontdesk.agent.embedders import Embedder
 from frontdesk.app import create_app
 from frontdesk.config import Settings
 from frontdesk.conversations import service as conversations
@@ -24,6 +23,7 @@ from frontdesk.knowledge import service as knowledge_service
 from frontdesk.knowledge.schemas import EntryIn, EntryKind
 from frontdesk.knowledge.service import Knowledge
 from frontdesk.realtime.bus import EventBus
+from frontdesk.retrieval.embedders import Embedder
 from tests.channels.test_webchat_protocol import Frame, connect
 from tests.server import ADMIN_HEADERS, running_server
 

@@ -15,7 +15,6 @@ import httpx
 import pytest
 from sqlalchemy import select
 
-from frontdesk.agent.embedders import Embedder
 from frontdesk.app import create_app
 from frontdesk.config import Settings
 from frontdesk.conversations import service as conversations
@@ -31,6 +30,7 @@ from frontdesk.inbox.service import Presence
 from frontdesk.integrations.models import Integration
 from frontdesk.knowledge.service import Knowledge
 from frontdesk.realtime.bus import EventBus
+from frontdesk.retrieval.embedders import Embedder
 from frontdesk.vault import Vault
 from tests.fakes.gorgias import GorgiasFake
 from tests.fakes.zendesk import ZendeskFake

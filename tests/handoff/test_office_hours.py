@@ -9,7 +9,6 @@ from datetime import UTC, datetime
 
 import pytest
 
-from frontdesk.agent.embedders import Embedder
 from frontdesk.conversations import service as conversations
 from frontdesk.db import Database
 from frontdesk.handoff import office_hours
@@ -20,6 +19,7 @@ from frontdesk.handoff.worker import TEAM_JOINS, OutboxWorker
 from frontdesk.inbox.service import Presence
 from frontdesk.knowledge.service import Knowledge
 from frontdesk.realtime.bus import EventBus
+from frontdesk.retrieval.embedders import Embedder
 from frontdesk.vault import Vault
 from tests.server import TEST_SECRET_KEY
 

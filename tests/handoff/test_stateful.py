@@ -15,7 +15,6 @@ from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, initialize, invariant, rule
 from sqlalchemy import func, select
 
-from frontdesk.agent.embedders import load_embedder
 from frontdesk.conversations import service as conversations
 from frontdesk.conversations.models import Message
 from frontdesk.db import Database, migrate
@@ -27,6 +26,7 @@ from frontdesk.inbox.service import Presence
 from frontdesk.knowledge.schemas import EntryKind
 from frontdesk.knowledge.service import EntryView, Knowledge
 from frontdesk.realtime.bus import EventBus
+from frontdesk.retrieval.embedders import load_embedder
 
 QUESTIONS = ["do you ship to canada?", "what's the capital of peru?", "talk to a human", "agent please", "hi!"]
 EMAILS = ["ana@example.com", "not an email", "x@", "bo@example.org"]

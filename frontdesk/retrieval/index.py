@@ -16,16 +16,15 @@ from __future__ import annotations
 
 import functools
 import math
-import re
 from collections import Counter
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 
 import numpy as np
-import Stemmer
 
-from frontdesk.agent.confidence import DEFAULT_CALIBRATION, Calibration, CalibrationError
-from frontdesk.agent.embedders import Embedder, wordllama_model
+from frontdesk.retrieval.confidence import DEFAULT_CALIBRATION, Calibration, CalibrationError
+from frontdesk.retrieval.embedders import Embedder, wordllama_model
+from frontdesk.retrieval.text import document, split_passages, terms
 
 BASE_FEATURES: tuple[str, ...] = (
     "score",  # rank score of the top entry
@@ -72,8 +71,6 @@ CORE_WEIGHT = 0.1
 #: Rank weight of how much nearer an entry's whole document is to the question than its best text: a store page has
 #: one phrasing per entry, and the facts that tell its entries apart are in the answers.
 DOC_WEIGHT = 2.0
-#: An entry's document is its texts and answer joined, cut to this many words (a long article is read by its start).
-DOC_WORDS = 200
 #: Entries nearest by document that join the candidates, whatever their texts' cosines.
 DOC_CANDIDATES = 10
 
@@ -109,123 +106,8 @@ PREFILTER_ROWS = 512
 SINGLE_TEXT_COHERENCE = 0.62
 #: At most this many of an entry's texts are compared with each other for `entry_coherence`.
 COHERENCE_TEXTS = 16
-#: Texts longer than this many words are split into passages of PASSAGE_WORDS words.
-LONG_TEXT_WORDS = 120
-PASSAGE_WORDS = 60
 #: Texts embedded per call while importing.
 EMBED_BATCH = 512
-
-_WORD = re.compile(r"[a-z0-9]+")
-_STOPWORDS = frozenset(
-    [
-        "a",
-        "an",
-        "the",
-        "is",
-        "are",
-        "was",
-        "were",
-        "be",
-        "been",
-        "am",
-        "i",
-        "me",
-        "my",
-        "we",
-        "our",
-        "you",
-        "your",
-        "it",
-        "its",
-        "this",
-        "that",
-        "these",
-        "those",
-        "to",
-        "of",
-        "in",
-        "on",
-        "at",
-        "for",
-        "from",
-        "by",
-        "with",
-        "and",
-        "or",
-        "but",
-        "do",
-        "does",
-        "did",
-        "can",
-        "could",
-        "would",
-        "should",
-        "will",
-        "shall",
-        "how",
-        "what",
-        "when",
-        "where",
-        "why",
-        "who",
-        "which",
-        "there",
-        "here",
-        "please",
-        "just",
-        "so",
-        "if",
-        "as",
-        "not",
-        "no",
-        "any",
-        "some",
-        "have",
-        "has",
-        "had",
-        "get",
-        "got",
-    ]
-)
-
-
-_STEMMER = Stemmer.Stemmer("english")
-
-
-@functools.lru_cache(maxsize=131072)
-def _stem(word: str) -> str:
-    """The Snowball (Porter 2) English stem: "shipping" -> "ship", "string" stays "string"."""
-    return str(_STEMMER.stemWord(word))
-
-
-def terms(text: str, keep_stopwords: bool = False) -> list[str]:
-    """Content words of a text: lower-cased, stop words dropped (unless kept), Snowball-stemmed."""
-    return [_stem(w) for w in _WORD.findall(text.lower()) if keep_stopwords or w not in _STOPWORDS]
-
-
-def document(texts: Sequence[str], answer: str = "") -> str:
-    """An entry's whole document, the one text its document vector is made from: its texts and its answer, joined
-    and cut to DOC_WORDS words."""
-    return " ".join(" ".join([*texts, answer]).split()[:DOC_WORDS])
-
-
-def split_passages(texts: Sequence[str]) -> list[str]:
-    """The non-empty texts; long ones cut per paragraph into ~PASSAGE_WORDS-word passages (short tails merged)."""
-    out: list[str] = []
-    for text in texts:
-        words = text.split()
-        if not words:
-            continue
-        if len(words) <= LONG_TEXT_WORDS:
-            out.append(" ".join(words))
-            continue
-        for paragraph in re.split(r"\n\s*\n", text):
-            para = paragraph.split()
-            chunks = [para[i : i + PASSAGE_WORDS] for i in range(0, len(para), PASSAGE_WORDS)]
-            if len(chunks) > 1 and len(chunks[-1]) < PASSAGE_WORDS // 3:
-                chunks[-2].extend(chunks.pop())
-            out.extend(" ".join(c) for c in chunks)
-    return out
 
 
 def _idf(df: int, n: int) -> float:

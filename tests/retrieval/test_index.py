@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from frontdesk.agent.confidence import (
+from frontdesk.retrieval.confidence import (
     DEFAULT_CALIBRATION,
     Calibration,
     CalibrationError,
@@ -15,8 +15,9 @@ from frontdesk.agent.confidence import (
     refit_threshold,
     shipped_model_file,
 )
-from frontdesk.agent.embedders import DEFAULT_EMBEDDER, Embedder, EmbedderError, load_embedder
-from frontdesk.agent.index import DOC_WORDS, FEATURE_NAMES, KnowledgeIndex, document, split_passages, terms
+from frontdesk.retrieval.embedders import DEFAULT_EMBEDDER, Embedder, EmbedderError, load_embedder
+from frontdesk.retrieval.index import FEATURE_NAMES, KnowledgeIndex
+from frontdesk.retrieval.text import DOC_WORDS, document, split_passages, terms
 
 FAQS: list[tuple[int, list[str], str]] = [
     (1, ["What is your return policy?", "can i return an item", "how do i send something back for a refund"], ""),

@@ -16,7 +16,7 @@ from typing import Any
 
 import numpy as np
 
-from frontdesk.agent.embedders import DEFAULT_EMBEDDER
+from frontdesk.retrieval.embedders import DEFAULT_EMBEDDER
 
 #: Wrong-answer rate the threshold rule allows on the fitting data.
 TARGET_WRONG_ANSWER_RATE = 0.10
