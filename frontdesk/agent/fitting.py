@@ -42,7 +42,9 @@ DATASETS = ("clinc150", "banking77-oos")
 #: knowledge as it is, answers included.
 AS_PUBLISHED = ("hint3-powerplay11", "store-electronics", "store-petfood", "store-skincare")
 #: Weight of a published set's rows: a few hundred questions, against the thousands of the reshaped public sets.
-AS_PUBLISHED_WEIGHT = 6.0
+#: 30, not 6: on the calibration files, fit without the set scored, resolution at hand-off recall >= 0.85 went
+#: skincare 0.600 -> 0.600, electronics 0.629 -> 0.686, petfood 0.400 -> 0.571, HINT3 0.450 -> 0.434.
+AS_PUBLISHED_WEIGHT = 30.0
 SEED = 20261126
 #: Synthetic catalogue stores in the pool (about 120 questions each).
 CATALOGUES = 24
