@@ -36,7 +36,6 @@ from frontdesk.conversations.service import ResumeLinks
 from frontdesk.conversations.views import router as conversations_router
 from frontdesk.crashpoints import crash_at
 from frontdesk.db import Database
-from frontdesk.deps import PageRefused
 from frontdesk.handoff.flow import ChatFlow, TeamActions
 from frontdesk.handoff.views import router as handoff_router
 from frontdesk.handoff.webhooks import router as webhooks_router
@@ -55,6 +54,7 @@ from frontdesk.metrics.views import router as metrics_router
 from frontdesk.pages import mount_static
 from frontdesk.realtime.bus import EventBus
 from frontdesk.security_headers import SecurityHeaders
+from frontdesk.users.access import PageRefused
 from frontdesk.users.service import SignIns
 from frontdesk.users.views import router as users_router
 from frontdesk.vault import VaultError

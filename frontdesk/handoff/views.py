@@ -7,7 +7,7 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, HTTPException, Query, Request, status
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from frontdesk.deps import get_session, require_admin
+from frontdesk.deps import get_session
 from frontdesk.handoff import service
 from frontdesk.handoff.office_hours import OfficeHoursError
 from frontdesk.handoff.schemas import (
@@ -19,6 +19,7 @@ from frontdesk.handoff.schemas import (
     OutboxStatus,
 )
 from frontdesk.params import RowId
+from frontdesk.users.access import require_admin
 
 router = APIRouter(tags=["handoff"], dependencies=[Depends(require_admin)])
 Session = Annotated[AsyncSession, Depends(get_session)]

@@ -15,7 +15,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from frontdesk.conversations import service as conversations
-from frontdesk.deps import Principal, agent_page, get_session, require_admin, require_agent
+from frontdesk.deps import get_session
 from frontdesk.handoff import service as handoff
 from frontdesk.handoff.flow import FlowError
 from frontdesk.inbox import service
@@ -39,6 +39,7 @@ from frontdesk.pages import render
 from frontdesk.params import RowId
 from frontdesk.realtime.bus import INBOX_TOPIC, EventBus, conversation_topic
 from frontdesk.users import service as users
+from frontdesk.users.access import Principal, agent_page, require_admin, require_agent
 
 #: Seconds between two "is typing" events an agent's page sends the shopper's chat.
 TYPING_EVERY = 2.0

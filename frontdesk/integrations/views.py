@@ -9,7 +9,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from frontdesk.channels.sms.sending import SMS_TARGET
 from frontdesk.config import Settings
-from frontdesk.deps import get_session, get_settings, require_admin
+from frontdesk.deps import get_session, get_settings
 from frontdesk.handoff import service as handoff
 from frontdesk.integrations import service
 from frontdesk.integrations.schemas import (
@@ -20,6 +20,7 @@ from frontdesk.integrations.schemas import (
     TwilioConnectIn,
     ZendeskConnectIn,
 )
+from frontdesk.users.access import require_admin
 from frontdesk.vault import Vault
 
 router = APIRouter(prefix="/api/integrations", tags=["integrations"], dependencies=[Depends(require_admin)])
