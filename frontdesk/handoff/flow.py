@@ -21,9 +21,10 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from sqlalchemy.orm.exc import StaleDataError
 
+from frontdesk import rich_text
 from frontdesk.agent import engine, phrases
 from frontdesk.channels.sms.sending import enqueue_sms
-from frontdesk.channels.sms.service import sms_answer, sms_plain
+from frontdesk.channels.sms.service import sms_answer
 from frontdesk.conversations import service as conversations
 from frontdesk.conversations.models import Conversation, Message
 from frontdesk.conversations.state import TEAM_OWNS, Status, Transition, TransitionRefused, can
@@ -350,7 +351,7 @@ class ChatFlow:
                 }
                 self._count(conversation, str(meta["decision"]), shopper.text)
                 if settings.method == Method.none.value:
-                    custom = sms_plain(settings.custom_message) if conversation.channel == SMS else None
+                    custom = rich_text.plain(settings.custom_message) if conversation.channel == SMS else None
                     out.append(await conversations.insert_message(
                         session, conversation, "ai", custom or settings.custom_message, kind="custom"
                     ))  # fmt: skip

@@ -2,15 +2,13 @@
 
 from __future__ import annotations
 
-import html
-import re
 from collections.abc import Callable
 from datetime import datetime, timedelta
 
-import nh3
 from sqlalchemy import event, func, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from frontdesk import rich_text
 from frontdesk.handoff import office_hours
 from frontdesk.handoff.models import HandoffSettings, OutboxItem, RelayedComment
 from frontdesk.handoff.schemas import HandoffSettingsIn, Method
@@ -30,8 +28,6 @@ DEFAULTS = {
     "office_hours": {},
     "holidays": [],
 }
-_LINK = re.compile(r"\[([^\]\n]{1,200})\]\(((?:[^()\s]|\([^()\s]*\)){1,2000})\)")
-SAFE_SCHEMES = ("https://", "http://", "mailto:")
 SETTINGS_LISTENERS = "handoff_settings_listeners"  # key of the sessions' `info`: who caches the settings
 EMAIL_TARGET = "email"
 REPLY_EMAIL, TEAM_ALERT, TRANSCRIPT = "reply_email", "team_alert", "transcript"  # outbox kinds of the email target
@@ -79,18 +75,6 @@ def _settings_changed(session: AsyncSession) -> None:
     event.listen(session.sync_session, "after_commit", tell, once=True)
 
 
-def sanitise_custom_message(text: str) -> str:
-    """Keep the Markdown subset (links, bold, italic, line breaks) as text: strip every HTML tag with nh3, and turn
-    links to anything but http(s) or mailto into their plain label."""
-    plain = html.unescape(nh3.clean(text, tags=set()))
-
-    def keep_safe(match: re.Match[str]) -> str:
-        label, url = match.group(1), match.group(2)
-        return match.group(0) if url.lower().startswith(SAFE_SCHEMES) else label
-
-    return _LINK.sub(keep_safe, plain).strip()
-
-
 async def update_settings(session: AsyncSession, change: HandoffSettingsIn) -> HandoffSettings:
     settings = await get_settings(session)
     values = change.model_dump(exclude_unset=True)
@@ -102,7 +86,7 @@ async def update_settings(session: AsyncSession, change: HandoffSettingsIn) -> H
             conflict=True,
         )
     if "custom_message" in values:
-        values["custom_message"] = sanitise_custom_message(values["custom_message"] or "")
+        values["custom_message"] = rich_text.sanitise(values["custom_message"] or "")
     final_method = method or Method(settings.method)
     final_message = values.get("custom_message", settings.custom_message)
     if final_method is Method.none and not final_message:

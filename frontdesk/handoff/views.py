@@ -7,6 +7,7 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, HTTPException, Query, Request, status
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from frontdesk import rich_text
 from frontdesk.deps import get_session
 from frontdesk.handoff import service
 from frontdesk.handoff.office_hours import OfficeHoursError
@@ -52,7 +53,7 @@ async def put_handoff_settings(change: HandoffSettingsIn, session: Session) -> H
 async def preview_custom_message(message: CustomMessagePreviewIn) -> CustomMessagePreviewOut:
     """The custom message as saving it would store it (HTML removed, unsafe links reduced to their text); nothing is
     saved. The console's live preview renders this the way the widget does."""
-    return CustomMessagePreviewOut(custom_message=service.sanitise_custom_message(message.custom_message))
+    return CustomMessagePreviewOut(custom_message=rich_text.sanitise(message.custom_message))
 
 
 @router.get("/api/outbox", response_model=list[OutboxItemOut])
