@@ -22,6 +22,7 @@ from frontdesk.agent.confidence import calibration_for
 from frontdesk.agent.embedders import load_embedder
 from frontdesk.agent.views import router as agent_router
 from frontdesk.api_docs import mount_api_docs
+from frontdesk.channels.service import every_channel
 from frontdesk.channels.sms.status_views import router as sms_status_router
 from frontdesk.channels.sms.views import router as sms_router
 from frontdesk.channels.webchat import service as webchat
@@ -114,16 +115,18 @@ def create_app(
         app.state.widget_source = widget_source()
         app.state.limits = WebchatLimits.from_settings(settings, time.monotonic)
         app.state.sign_ins = SignIns(settings.rate_ip_sign_ins_per_minute)
+        channels = every_channel(database.sessions, clock, settings, vault, app.state.connections)
         app.state.flow = ChatFlow(
             database.sessions, knowledge, bus, clock, wake, settings.answer_threshold, settings.max_question_chars,
-            presence=presence, crash=crash_at(settings.crash_at), store_address=webchat.store_url,
+            presence=presence, crash=crash_at(settings.crash_at), store_address=webchat.store_url, channels=channels,
         )  # fmt: skip
-        app.state.team = TeamActions(app.state.flow, app.state.connections)
+        app.state.team = TeamActions(app.state.flow)
         # A shopper input stored just before the last stop got no answer: it gets one now, before anything new.
         if answered := await app.state.flow.answer_awaiting():
             log.warning("answered %d shopper message(s) left unanswered when the service last stopped", answered)
         worker = OutboxWorker(database.sessions, bus, presence, clock, wake, Mailer.from_settings(settings, clock),
-                              app.state.resume_links, app.state.vault, settings)  # fmt: skip
+                              app.state.resume_links, app.state.vault, settings, channels=channels,
+                              store_name=webchat.store_name)  # fmt: skip
         worker_task = asyncio.create_task(worker.run(), name="outbox-worker") if settings.run_worker else None
         app.state.worker = worker
         # What start-up made (the knowledge, the embedder, the routes) lives as long as the process: out of the

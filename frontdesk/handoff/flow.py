@@ -12,7 +12,7 @@ import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import TYPE_CHECKING, Protocol
+from typing import Protocol
 from urllib.parse import urljoin
 
 from email_validator import EmailNotValidError, validate_email
@@ -21,11 +21,9 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from sqlalchemy.orm.exc import StaleDataError
 
-from frontdesk import rich_text
 from frontdesk.agent import engine, phrases
-from frontdesk.channels.sms.sending import enqueue_sms
-from frontdesk.channels.sms.service import sms_answer
 from frontdesk.conversations import service as conversations
+from frontdesk.conversations.channel import Channels
 from frontdesk.conversations.models import Conversation, Message
 from frontdesk.conversations.state import TEAM_OWNS, Status, Transition, TransitionRefused, can
 from frontdesk.conversations.transcript import iso
@@ -38,9 +36,6 @@ from frontdesk.knowledge.schemas import EntryKind
 from frontdesk.knowledge.service import Knowledge
 from frontdesk.metrics.outcomes import Outcome, outcome_of
 from frontdesk.realtime.bus import INBOX_TOPIC, EventBus, conversation_topic
-
-if TYPE_CHECKING:
-    from frontdesk.channels.webchat.service import Connections
 
 Clock = Callable[[], datetime]
 StoreAddress = Callable[[AsyncSession], Awaitable[str | None]]
@@ -57,7 +52,6 @@ CSAT_QUESTION = "How would you rate the help you got from our team?"
 CSAT_ACTIONS = [{"id": f"csat_{score}", "label": label}
                 for score, label in enumerate(("Very poor", "Poor", "OK", "Good", "Excellent"), start=1)]  # fmt: skip
 RATINGS = (HELPFUL, NOT_HELPFUL)
-SMS = "sms"  # the channel whose replies go out as texts, and whose handoffs need no consent step
 
 
 class Receipt(Protocol):
@@ -144,6 +138,8 @@ class ChatFlow:
     # The store's own site, which relative entry links are read against (a setting of the web chat's, handed in so the
     # core names no channel).
     store_address: StoreAddress = no_store_address
+    # How each channel shapes and carries what the turn says (frontdesk/channels/, handed in by the app).
+    channels: Channels = field(default_factory=Channels)
 
     def __post_init__(self) -> None:
         handoff.on_settings_change(self.sessions, self.handoff_settings.clear)
@@ -254,15 +250,12 @@ class ChatFlow:
     async def _reply(
         self, session: AsyncSession, conversation: Conversation, shopper: Message, release: bool
     ) -> tuple[list[Message], list[str]]:
-        """The turn that follows a shopper's message; in an SMS conversation, what it says is queued as texts in the
-        same transaction (the worker sends them, after the commit wakes it)."""
+        """The turn that follows a shopper's message; what it says goes on its way through the conversation's channel
+        in the same transaction (SMS: queued as texts, which the worker sends after the commit wakes it)."""
         out, statuses = await self._turn(session, conversation, shopper, release)
         if not await conversations.take_turn(session, conversation.id, shopper.seq):
             raise TurnTaken
-        if conversation.channel == SMS and out:
-            now = self.clock()
-            for message in out:
-                await enqueue_sms(session, conversation.id, message.seq, now)
+        if out and await self.channels.of(conversation).deliver(session, conversation, out, self.clock()):
             event.listen(session.sync_session, "after_commit", lambda _: self.wake_worker.set(), once=True)
         return out, statuses
 
@@ -326,13 +319,9 @@ class ChatFlow:
                 self._count(conversation, "answer", shopper.text)
                 text = decision.text
                 link = await entry_link(session, decision.entry.url, self.store_address)
-                answer: dict[str, object] = {"entry": decision.entry.id, "confidence": round(decision.confidence, 4)}
-                if conversation.channel == SMS:  # plain text, with the full link (a relative one is no use there)
-                    text = sms_answer(text, link if link and link.startswith("http") else None)
-                elif decision.entry.kind is EntryKind.product:
-                    answer["card"] = {**engine.product_card(decision.entry), "url": link}
-                elif link:
-                    answer["source"] = link
+                card = engine.product_card(decision.entry) if decision.entry.kind is EntryKind.product else None
+                text, shown = self.channels.of(conversation).shape_answer(text, link, card)
+                answer = {"entry": decision.entry.id, "confidence": round(decision.confidence, 4), **shown}
                 out.append(await conversations.insert_message(session, conversation, "ai", text, meta=answer))
             case engine.SmallTalk():
                 meta = {"decision": "small_talk"}
@@ -350,13 +339,12 @@ class ChatFlow:
                     "reason": reason,
                 }
                 self._count(conversation, str(meta["decision"]), shopper.text)
+                channel = self.channels.of(conversation)
                 if settings.method == Method.none.value:
-                    custom = rich_text.plain(settings.custom_message) if conversation.channel == SMS else None
-                    out.append(await conversations.insert_message(
-                        session, conversation, "ai", custom or settings.custom_message, kind="custom"
-                    ))  # fmt: skip
-                elif conversation.channel == SMS:
-                    # No consent step over SMS: the phone number says who the shopper is, so the team gets it now.
+                    custom = channel.shape_custom(settings.custom_message)
+                    out.append(await conversations.insert_message(session, conversation, "ai", custom, kind="custom"))
+                elif not channel.asks_consent:
+                    # No consent step (SMS: the phone number says who the shopper is), so the team gets it now.
                     conversation.handoff_reason = reason
                     out, statuses = await self._hand_off(session, conversation)
                 else:
@@ -567,21 +555,6 @@ class ChatFlow:
                                                      "status": status})  # fmt: skip
 
 
-async def reach_away(
-    session: AsyncSession, conversation: Conversation, seq: int, connections: Connections | None, now: datetime
-) -> bool:
-    """A team member's reply (message `seq`) for a shopper who may not be in the chat, queued in the message's
-    transaction; says whether a text or an email was queued. An SMS conversation always gets a text; a web chat
-    shopper with no open connection here, and an email, gets an email; a connected one has the published event."""
-    if conversation.channel == SMS:
-        await enqueue_sms(session, conversation.id, seq, now)
-        return True
-    if connections is None or connections.is_connected(conversation.id) or not conversation.email:
-        return False
-    await handoff.enqueue_email(session, conversation.id, handoff.reply_email_kind(seq), now)
-    return True
-
-
 async def entry_link(session: AsyncSession, url: str | None, store_address: StoreAddress) -> str | None:
     """An entry's link as a shopper can open it: a relative one ("/products/basin-tent") on the store's own site when
     its address is set (`store_address`, read only then), else as it is (a widget on the store's pages opens it
@@ -636,8 +609,6 @@ class TeamActions:
     """What a person of the store's team does in a handed-off conversation (the inbox pages call these)."""
 
     flow: ChatFlow
-    # The web chat connections of this process; None (a process without web chat) never sends a reply by email.
-    connections: Connections | None = None
 
     async def reply(self, conversation_id: str, agent: str, text: str, agent_id: int | None = None) -> bool:
         """Store the agent's message and send it to the shopper's chat. A shopper with no chat open gets it by email
@@ -653,7 +624,8 @@ class TeamActions:
             if agent_id is not None:
                 _, claimed = await inbox.take_for_reply(session, conversation_id, agent_id, self.flow.clock())
             message = await conversations.insert_message(session, conversation, "agent", text, meta={"agent": agent})
-            queued = await reach_away(session, conversation, message.seq, self.connections, self.flow.clock())
+            channel = self.flow.channels.of(conversation)
+            queued = await channel.reach_away(session, conversation, message.seq, self.flow.clock())
             return message, queued, claimed
 
         message, queued, claimed = await conversations.retrying(self.flow.sessions, write)
@@ -703,7 +675,7 @@ class TeamActions:
             await inbox.close_if_open(session, conversation_id, self.flow.clock())
             out = [await conversations.insert_message(session, conversation, "system", "This conversation has ended.",
                                                    kind="notice")]  # fmt: skip
-            if was_with_team and conversation.channel != SMS:  # the one-tap rating of the team (CSAT)
+            if was_with_team and self.flow.channels.of(conversation).asks_team_rating:  # the one-tap CSAT
                 out.append(await conversations.insert_message(
                     session, conversation, "system", CSAT_QUESTION, kind="csat", meta={"actions": CSAT_ACTIONS}
                 ))  # fmt: skip

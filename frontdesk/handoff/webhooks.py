@@ -58,7 +58,7 @@ def _json(body: bytes) -> Any:
 async def _take(request: Request, parsed: relay.AgentReply | relay.Outcome) -> dict[str, object]:
     if isinstance(parsed, relay.Outcome):
         return parsed.as_json()
-    outcome = await relay.Relay(request.app.state.flow, request.app.state.connections).take(parsed)
+    outcome = await relay.Relay(request.app.state.flow).take(parsed)
     return outcome.as_json()
 
 

@@ -11,7 +11,7 @@ import logging
 import os
 import random
 import socket
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from email.message import EmailMessage
@@ -21,10 +21,9 @@ from sqlalchemy import func, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from sqlalchemy.sql.elements import ColumnElement
 
-from frontdesk.channels.sms import sending as sms
-from frontdesk.channels.webchat import service as webchat
 from frontdesk.config import Settings
 from frontdesk.conversations import service as conversations
+from frontdesk.conversations.channel import Channels, Continuation
 from frontdesk.conversations.models import Conversation, Message
 from frontdesk.conversations.state import Status, Transition, can
 from frontdesk.conversations.transcript import iso
@@ -205,6 +204,10 @@ class OutboxWorker:
     jitter: Callable[[], float] = random.random  # uniform in [0, 1): full jitter of the backoff
     pool: httpx.AsyncBaseTransport | None = None  # None: one httpx connection pool of the worker's own
     lease: timedelta = LEASE
+    # How each channel carries the notices of a handoff, and sends its own rows (SMS: texts); handed in by the app.
+    channels: Channels = field(default_factory=Channels)
+    # The store's name as emails sign it (a setting of the web chat's, handed in so the core names no channel).
+    store_name: Callable[[AsyncSession], Awaitable[str]] | None = None
     budgets: dict[str, RequestBudget] = field(init=False)
     full_pass: bool = field(init=False, default=False)  # the last pass stopped at PASS_LIMIT with more due
 
@@ -370,9 +373,8 @@ class OutboxWorker:
             if target == handoff.EMAIL_TARGET:
                 await self._send_email(item_id)
                 return 1
-            if target == sms.SMS_TARGET:
-                sender = sms.SmsSender(self.sessions, self.vault, self.settings, self.clock, self._transport(target))
-                await sender.deliver(item_id)
+            if (delivery := self.channels.delivery(target, self._transport(target))) is not None:
+                await delivery.deliver(item_id)
                 return 1
             if handoff.ticket_message_seq(kind) is not None:
                 done = await self._add_message(item_id)
@@ -490,11 +492,12 @@ class OutboxWorker:
         conversation.ticket_ref = str(ref)
         await conversations.transition(session, conversation, Transition.ticket_created, f"ticket {ref}", "worker")
         done.statuses.append(Status.with_team.value)
+        channel = self.channels.of(conversation)
         if item.target == "builtin":
             await self._builtin_notice(session, conversation, done)
-        elif item.target == "gorgias" and conversation.channel != "sms" and conversation.email:
-            # Gorgias answers web chat by email (DESIGN: "the chat ends"): the shopper is told where, and the
-            # conversation is closed here, so nothing more waits for an answer in the widget.
+        elif channel.after_handoff(item.target) is Continuation.by_email and conversation.email:
+            # The helpdesk answers by email (Gorgias, for web chat; DESIGN: "the chat ends"): the shopper is told
+            # where, and the conversation is closed here, so nothing more waits for an answer in the chat.
             text = REPLY_BY_EMAIL.format(address=conversation.email)
             done.messages.append(
                 await conversations.insert_message(session, conversation, "system", text, kind="notice")
@@ -506,10 +509,7 @@ class OutboxWorker:
             done.messages.append(
                 await conversations.insert_message(session, conversation, "system", text, kind="notice")
             )
-        if conversation.channel == "sms":
-            # An SMS shopper sees nothing but texts: each notice goes out as one, queued with it.
-            for message in done.messages:
-                await sms.enqueue_sms(session, conversation.id, message.seq, now)
+        if await channel.deliver(session, conversation, done.messages, now):
             self.wake.set()  # set during a pass: the next pass starts at once and sends them
         return done
 
@@ -635,10 +635,12 @@ class OutboxWorker:
 
     async def _compose(self, session: AsyncSession, kind: str, conversation_id: str) -> EmailMessage | str:
         """The email of an outbox row, or why there is nothing (left) to send."""
-        if self.links is None:
-            raise RuntimeError("the worker needs the resume links (and the public URL) to send email")
+        if self.links is None or self.store_name is None:
+            raise RuntimeError(
+                "the worker needs the resume links (and the public URL) and the store's name to send email"
+            )
         conversation = await conversations.get(session, conversation_id)
-        store = (await webchat.get_settings(session)).store_name
+        store = await self.store_name(session)
         now = self.clock()
         if kind == handoff.TEAM_ALERT:
             ticket = await session.scalar(select(InboxTicket).where(InboxTicket.conversation_id == conversation_id))

@@ -15,6 +15,7 @@ from pydantic import SecretStr
 from sqlalchemy import select
 
 from frontdesk.app import create_app
+from frontdesk.channels.service import every_channel
 from frontdesk.channels.sms import sending
 from frontdesk.channels.sms.models import SmsMessage, SmsSuppression, SmsThread
 from frontdesk.config import Settings
@@ -60,6 +61,7 @@ class Shop:
         return OutboxWorker(
             self.database.sessions, EventBus(), Presence(), self.clock, asyncio.Event(),
             vault=self.vault, settings=self.settings, worker_id="worker-1", request_timeout=2.0, jitter=lambda: 0.5,
+            channels=every_channel(self.database.sessions, self.clock, self.settings, self.vault),
         )  # fmt: skip
 
     async def connect(self) -> None:

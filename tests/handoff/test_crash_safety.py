@@ -15,6 +15,7 @@ from sqlalchemy import select
 
 from frontdesk.agent.embedders import Embedder
 from frontdesk.app import create_app
+from frontdesk.channels.service import every_channel
 from frontdesk.config import Settings
 from frontdesk.conversations import service as conversations
 from frontdesk.conversations.models import Message
@@ -128,7 +129,8 @@ async def flow(database: Database, embedder: Embedder) -> ChatFlow:
         faq = EntryIn(kind=EntryKind.faq, title="Do you ship to Canada?", body="Yes, to Canada in 5-8 business days.")
         await knowledge_service.create_entry(session, knowledge, faq)
         await session.commit()
-    return ChatFlow(database.sessions, knowledge, EventBus(), utcnow, asyncio.Event())
+    channels = every_channel(database.sessions, utcnow)
+    return ChatFlow(database.sessions, knowledge, EventBus(), utcnow, asyncio.Event(), channels=channels)
 
 
 async def _left_unanswered(database: Database, text: str, client_id: str | None = None) -> str:

@@ -17,6 +17,7 @@ from sqlalchemy import select
 
 from frontdesk.agent.embedders import Embedder
 from frontdesk.app import create_app
+from frontdesk.channels.service import every_channel
 from frontdesk.config import Settings
 from frontdesk.conversations import service as conversations
 from frontdesk.conversations.models import Conversation, Message
@@ -66,6 +67,7 @@ class Shop:
         return OutboxWorker(
             (database or self.database).sessions, EventBus(), Presence(), self.clock, asyncio.Event(),
             vault=self.vault, settings=self.settings, worker_id=name, request_timeout=0.5, jitter=lambda: 0.5,
+            channels=self.flow.channels,
         )  # fmt: skip
 
     async def connect(self, kind: str, secret: str) -> None:
@@ -143,7 +145,8 @@ async def shop(
         }
     )
     clock = Clock()
-    flow = ChatFlow(database.sessions, Knowledge(embedder), EventBus(), clock, asyncio.Event())
+    channels = every_channel(database.sessions, clock, settings)
+    flow = ChatFlow(database.sessions, Knowledge(embedder), EventBus(), clock, asyncio.Event(), channels=channels)
     yield Shop(database, settings, clock, flow, Vault(TEST_SECRET_KEY))
 
 

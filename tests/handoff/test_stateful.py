@@ -16,6 +16,7 @@ from hypothesis.stateful import RuleBasedStateMachine, initialize, invariant, ru
 from sqlalchemy import func, select
 
 from frontdesk.agent.embedders import load_embedder
+from frontdesk.channels.service import every_channel
 from frontdesk.conversations import service as conversations
 from frontdesk.conversations.models import Message
 from frontdesk.db import Database, migrate
@@ -56,9 +57,10 @@ class World:
         self.clock = Clock()
         self.bus = EventBus()
         wake = asyncio.Event()
-        self.flow = ChatFlow(self.database.sessions, knowledge, self.bus, self.clock, wake)
+        channels = every_channel(self.database.sessions, self.clock)
+        self.flow = ChatFlow(self.database.sessions, knowledge, self.bus, self.clock, wake, channels=channels)
         self.team = TeamActions(self.flow)
-        self.worker = OutboxWorker(self.database.sessions, self.bus, Presence(), self.clock, wake)
+        self.worker = OutboxWorker(self.database.sessions, self.bus, Presence(), self.clock, wake, channels=channels)
 
     def run(self, coroutine):  # type: ignore[no-untyped-def]
         return self.loop.run_until_complete(coroutine)
