@@ -44,6 +44,14 @@ class ConversationNotFound(Exception):
     pass
 
 
+class FlowError(Exception):
+    """A shopper input or a team action that cannot be taken, with an error code of the web chat protocol."""
+
+    def __init__(self, code: str, message: str) -> None:
+        super().__init__(message)
+        self.code = code
+
+
 def new_id(prefix: str) -> str:
     return f"{prefix}_{secrets.token_hex(8)}"
 

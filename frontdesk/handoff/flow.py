@@ -25,6 +25,7 @@ from frontdesk.agent import engine, phrases
 from frontdesk.conversations import service as conversations
 from frontdesk.conversations.channel import Channels
 from frontdesk.conversations.models import Conversation, Message
+from frontdesk.conversations.service import FlowError
 from frontdesk.conversations.state import TEAM_OWNS, Status, Transition, TransitionRefused, can
 from frontdesk.conversations.transcript import iso
 from frontdesk.crashpoints import no_crash
@@ -69,14 +70,6 @@ class TurnTaken(Exception):
 
 async def no_store_address(_session: AsyncSession) -> str | None:
     return None
-
-
-class FlowError(Exception):
-    """A shopper input that cannot be taken, with an error code of the web chat protocol."""
-
-    def __init__(self, code: str, message: str) -> None:
-        super().__init__(message)
-        self.code = code
 
 
 @dataclass(frozen=True)
@@ -633,6 +626,10 @@ class TeamActions:
         if queued:
             self.flow.wake_worker.set()  # the outbox row is committed: the worker may send it now
         return claimed
+
+    async def office_hours_open(self, session: AsyncSession) -> bool:
+        """Whether the store's team works now (its office hours and holidays), as the inbox shows it."""
+        return handoff.team_is_open(await handoff.get_settings(session), self.flow.clock())
 
     async def hand_back(self, conversation_id: str, agent: str, member: inbox.Member | None = None) -> None:
         """The AI answers again from now on; recorded as an event. With `member` (the inbox), only on a ticket they

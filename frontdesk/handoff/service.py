@@ -8,11 +8,10 @@ from datetime import datetime, timedelta
 from sqlalchemy import event, func, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from frontdesk import rich_text
+from frontdesk import credentials, rich_text
 from frontdesk.handoff import office_hours
 from frontdesk.handoff.models import HandoffSettings, OutboxItem, RelayedComment
 from frontdesk.handoff.schemas import HandoffSettingsIn, Method
-from frontdesk.integrations import service as integrations
 
 DEFAULTS = {
     "method": Method.builtin.value,
@@ -79,7 +78,7 @@ async def update_settings(session: AsyncSession, change: HandoffSettingsIn) -> H
     settings = await get_settings(session)
     values = change.model_dump(exclude_unset=True)
     method = values.get("method")
-    if method in (Method.zendesk, Method.gorgias) and not await integrations.is_connected(session, method.value):
+    if method in (Method.zendesk, Method.gorgias) and not await credentials.is_connected(session, method.value):
         raise HandoffSettingsError(
             f"{method.value.capitalize()} is not connected yet: connect it under Integrations "
             f"(POST /api/integrations/{method.value}) before choosing it as the handoff method",

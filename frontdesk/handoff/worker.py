@@ -28,10 +28,12 @@ from frontdesk.conversations.models import Conversation, Message
 from frontdesk.conversations.state import Status, Transition, can
 from frontdesk.conversations.transcript import iso
 from frontdesk.handoff import service as handoff
+from frontdesk.handoff.connectors import accounts
 from frontdesk.handoff.connectors.base import (
     Connector,
     ConnectorError,
     HelpdeskHttp,
+    NotConnected,
     RateLimited,
     TicketRef,
     TicketRequest,
@@ -42,7 +44,6 @@ from frontdesk.handoff.models import OutboxItem
 from frontdesk.inbox import mail
 from frontdesk.inbox import service as inbox
 from frontdesk.inbox.models import InboxTicket
-from frontdesk.integrations import service as integrations
 from frontdesk.realtime.bus import INBOX_TOPIC, EventBus, conversation_topic
 from frontdesk.users import service as users
 from frontdesk.vault import Vault
@@ -429,8 +430,8 @@ class OutboxWorker:
         if target == "builtin":
             return BuiltinConnector(self.sessions, self.clock)
         if self.vault is None:
-            raise integrations.NotConnected(target)
-        return await integrations.connector_for(
+            raise NotConnected(target)
+        return await accounts.connector_for(
             session, target, self.vault, self.settings, self.sessions, transport=self._transport(target)
         )
 
@@ -699,7 +700,7 @@ class OutboxWorker:
                 return
             item.lease_until = None
             item.last_error = f"{type(error).__name__}: {error}"[:2000]
-            if isinstance(error, mail.EmailNotConfigured | integrations.NotConnected):
+            if isinstance(error, mail.EmailNotConfigured | NotConnected):
                 item.last_error = str(error)
                 item.next_attempt_at = now + timedelta(seconds=NOT_CONFIGURED_DELAY)
             elif isinstance(error, ConnectorError) and not error.retryable:

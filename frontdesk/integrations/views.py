@@ -7,6 +7,7 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, HTTPException, Request, Response, status
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from frontdesk import credentials as stored
 from frontdesk.channels.sms.sending import SMS_TARGET
 from frontdesk.config import Settings
 from frontdesk.deps import get_session, get_settings
@@ -39,7 +40,7 @@ DELIVERY_TARGETS = {Kind.zendesk: Kind.zendesk.value, Kind.gorgias: Kind.gorgias
 
 async def shown(session: AsyncSession, kind: Kind) -> IntegrationOut:
     """The integration as the API and the console show it, with its last delivery."""
-    integration = service.view(kind, await service.get(session, kind.value))
+    integration = service.view(kind, await stored.get(session, kind.value))
     integration.last_delivery_at = await handoff.last_delivered_at(session, DELIVERY_TARGETS[kind])
     return integration
 

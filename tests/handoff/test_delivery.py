@@ -21,6 +21,7 @@ from frontdesk.channels.service import every_channel
 from frontdesk.config import Settings
 from frontdesk.conversations import service as conversations
 from frontdesk.conversations.models import Conversation, Message
+from frontdesk.credentials import Integration
 from frontdesk.db import Database
 from frontdesk.handoff import service as handoff
 from frontdesk.handoff.flow import HANDOFF_YES, ON_ITS_WAY, ChatFlow
@@ -29,7 +30,6 @@ from frontdesk.handoff.relay import AgentReply, Outcome, Relay, Result, parse_ze
 from frontdesk.handoff.schemas import HandoffSettingsIn, Method
 from frontdesk.handoff.worker import FOLLOW_UP_HERE, LEASE, OutboxWorker
 from frontdesk.inbox.service import Presence
-from frontdesk.integrations.models import Integration
 from frontdesk.knowledge.service import Knowledge
 from frontdesk.realtime.bus import EventBus
 from frontdesk.vault import Vault

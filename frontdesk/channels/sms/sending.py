@@ -19,13 +19,15 @@ from sqlalchemy import delete, select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from frontdesk import credentials as stored
 from frontdesk.channels.sms.models import SmsMessage, SmsSuppression, SmsThread
-from frontdesk.channels.sms.twilio_client import OPTED_OUT, OptedOut, SentMessage, TwilioClient, TwilioCredentials
+from frontdesk.channels.sms.twilio_client import OPTED_OUT, OptedOut, SentMessage, TwilioClient
 from frontdesk.config import Settings
 from frontdesk.conversations.models import Conversation, Message, Profile
+from frontdesk.credentials import TwilioCredentials
 from frontdesk.db import utcnow
+from frontdesk.handoff.connectors.base import NotConnected
 from frontdesk.handoff.models import OutboxItem
-from frontdesk.integrations import service as integrations
 from frontdesk.vault import Vault
 
 log = logging.getLogger("frontdesk.sms")
@@ -162,13 +164,13 @@ class SmsSender:
             text = await self._text(session, item)
             credentials = None
             if not isinstance(text, str) and self.vault is not None:
-                credentials = await integrations.twilio_credentials(session, self.vault)
+                credentials = await stored.twilio_credentials(session, self.vault)
             await session.commit()
         if isinstance(text, str):
             await self._finish(item_id, skipped=text)
             return
         if credentials is None:
-            raise integrations.NotConnected("twilio")
+            raise NotConnected(stored.TWILIO)
         client = TwilioClient(credentials, self.settings.twilio_api_base, self.transport)
         try:
             sent = await client.send(text.to, text.body, status_callback_url(self.settings))

@@ -17,6 +17,7 @@ HANDOFF_TAG = "ai_handoff"
 DEFAULT_TAGS = ("frontdesk", HANDOFF_TAG)
 RETRIED_STATUSES = frozenset({408, 409})  # a timeout or a concurrent write on their side: the same call may pass later
 MAX_ERROR_TEXT = 300
+NOT_CONNECTED_RETRY = 600.0  # a row waiting for its account to be connected (again) looks every ten minutes
 
 
 @dataclass(frozen=True)
@@ -98,6 +99,13 @@ class NetworkError(ConnectorError):
 
     def __init__(self, message: str) -> None:
         super().__init__(message, retryable=True)
+
+
+class NotConnected(ConnectorError):
+    """The target's account is not connected (any more): wait for the admin to connect it rather than give up."""
+
+    def __init__(self, kind: str) -> None:
+        super().__init__(f"{kind} is not connected: connect it under Integrations", True, NOT_CONNECTED_RETRY)
 
 
 class RateLimited(ConnectorError):
