@@ -22,6 +22,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from sqlalchemy.orm.exc import StaleDataError
 
 from frontdesk.agent import engine, phrases
+from frontdesk.conversations import outcomes
 from frontdesk.conversations import service as conversations
 from frontdesk.conversations.channel import Channels
 from frontdesk.conversations.models import Conversation, Message
@@ -35,7 +36,6 @@ from frontdesk.inbox import service as inbox
 from frontdesk.knowledge import threshold
 from frontdesk.knowledge.schemas import EntryKind
 from frontdesk.knowledge.service import Knowledge
-from frontdesk.metrics.outcomes import Outcome, outcome_of
 from frontdesk.realtime.bus import INBOX_TOPIC, EventBus, conversation_topic
 
 Clock = Callable[[], datetime]
@@ -338,11 +338,9 @@ class ChatFlow:
                     out.append(await conversations.insert_message(session, conversation, "ai", custom, kind="custom"))
                 elif not channel.asks_consent:
                     # No consent step (SMS: the phone number says who the shopper is), so the team gets it now.
-                    conversation.handoff_reason = reason
-                    out, statuses = await self._hand_off(session, conversation)
+                    out, statuses = await self._hand_off(session, conversation, reason)
                 else:
-                    conversation.handoff_reason = reason
-                    await conversations.transition(session, conversation, Transition.offer, reason, "ai")
+                    await conversations.offer(session, conversation, reason)
                     statuses.append(Status.offered.value)
                     actions = [
                         {"id": HANDOFF_YES, "label": settings.yes_text},
@@ -355,7 +353,7 @@ class ChatFlow:
             case _:
                 raise AssertionError(f"unexpected decision {decision!r}")
         await conversations.set_message_meta(session, conversation.id, shopper.seq, meta)
-        await self._update_outcome(session, conversation)
+        outcomes.update(conversation)
         return out, statuses
 
     async def action(self, conversation_id: str, action: str) -> None:
@@ -371,12 +369,12 @@ class ChatFlow:
                 await conversations.transition(session, conversation, Transition.decline, "shopper said no", "shopper")
                 conversation.handoff_declined = True
                 message = await conversations.insert_message(session, conversation, "ai", NO_THANKS_REPLY)
-                await self._update_outcome(session, conversation)
+                outcomes.update(conversation)
                 return [message], [Status.ai.value]
             if Status(conversation.status) is not Status.offered:
                 raise FlowError("not_offered", "this offer is no longer open")
             if conversation.email:
-                return await self._hand_off(session, conversation)
+                return await self._hand_off(session, conversation, self._offered_reason(conversation))
             await conversations.transition(session, conversation, Transition.ask_email, "shopper said yes", "shopper")
             settings = await self.handoff_settings.get(session)
             message = await conversations.insert_message(session, conversation, "ai", settings.email_prompt,
@@ -417,37 +415,23 @@ class ChatFlow:
             return [message], []
         # Typed, so unverified: it joins no signed-in customer's profile (conversations.link_profile).
         await conversations.link_profile(session, conversation, email=valid.normalized, verified=False)
-        return await self._hand_off(session, conversation)
+        return await self._hand_off(session, conversation, self._offered_reason(conversation))
 
-    async def _hand_off(self, session: AsyncSession, conversation: Conversation) -> tuple[list[Message], list[str]]:
+    @staticmethod
+    def _offered_reason(conversation: Conversation) -> str:
+        """Why the person was offered (kept by the offer), for the handoff the shopper's Yes makes of it."""
+        return conversation.handoff_reason or "the shopper asked for a person"
+
+    async def _hand_off(
+        self, session: AsyncSession, conversation: Conversation, reason: str
+    ) -> tuple[list[Message], list[str]]:
         """The status change and the outbox row, in one transaction: accepted means never lost, and only once."""
         settings = await self.handoff_settings.get(session)
-        reason = conversation.handoff_reason or "the shopper asked for a person"
-        await conversations.transition(session, conversation, Transition.hand_off, reason, "shopper")
-        conversation.handoff_method = settings.method
+        await conversations.hand_off(session, conversation, settings.method, reason)
         message = await conversations.insert_message(session, conversation, "system", ON_ITS_WAY, kind="notice")
         # The ticket's transcript ends here, at the notice: what the shopper writes next reaches the ticket on its own.
         await handoff.enqueue_handoff(session, conversation.id, settings.method, self.clock(), message.seq)
-        await self._update_outcome(session, conversation)
         return [message], [Status.handing_off.value]
-
-    async def _update_outcome(self, session: AsyncSession, conversation: Conversation) -> None:
-        def of(unhelpful: int) -> tuple[Outcome, str]:
-            return outcome_of(
-                questions=conversation.questions,
-                answered=conversation.answered,
-                last_decision=conversation.last_decision,
-                last_question=conversation.last_question,
-                small_talk=conversation.small_talk,
-                handoff_method=conversation.handoff_method,
-                handoff_reason=conversation.handoff_reason,
-                declined=conversation.handoff_declined,
-                unhelpful=unhelpful,
-            )
-
-        outcome, reason = of(conversation.rated_unhelpful)
-        conversation.outcome, conversation.outcome_reason = outcome.value, reason
-        conversation.feedback_changed = bool(conversation.rated_unhelpful) and outcome is not of(0)[0]
 
     async def email_transcript(self, conversation_id: str, address: str | None) -> str:
         """Queue the shopper's copy of the chat by email: to the conversation's email, or to `address` when it has
@@ -510,7 +494,7 @@ class ChatFlow:
                 session, conversation_id, seq, {**(answer.meta or {}), "rating": rating}
             )
             conversation.rated_unhelpful += (rating == NOT_HELPFUL) - (before == NOT_HELPFUL)
-            await self._update_outcome(session, conversation)
+            outcomes.update(conversation)
             # the shopper's word on the answer labels it for the store's threshold: right, or should not have been
             helpful = rating != NOT_HELPFUL
             entry = (answer.meta or {}).get("entry")

@@ -32,7 +32,6 @@ from frontdesk.handoff.connectors import accounts
 from frontdesk.handoff.connectors.base import (
     Connector,
     ConnectorError,
-    HelpdeskHttp,
     NotConnected,
     RateLimited,
     TicketRef,
@@ -152,27 +151,6 @@ class BudgetedTransport(httpx.AsyncBaseTransport):
 
     async def aclose(self) -> None:
         """The pool is the worker's: closed by `OutboxWorker.aclose`, not by each connector."""
-
-
-async def already_on_ticket(connector: Connector, ref: TicketRef, text: str) -> str | None:
-    """After an attempt whose outcome is unknown: is the shopper's message on the ticket already? Neither helpdesk
-    takes an idempotency key for a comment, so the ticket is read instead (a shopper who wrote the very same text
-    twice in a row would see it once: the lesser harm, next to a message sent twice on every timeout). The id of the
-    comment or message that holds it ("" when the helpdesk gave it none), or None when it is not there."""
-    http = getattr(connector, "http", None)
-    if not isinstance(http, HelpdeskHttp):
-        return None
-    found: list[dict[str, object]] = []
-    if connector.name == "zendesk":
-        data = await http.call("GET", f"tickets/{ref.id}/comments.json") or {}
-        comments = data.get("comments") or []
-        found = [c for c in comments if c.get("public") and (c.get("plain_body") or c.get("body")) == text]
-    elif connector.name == "gorgias":
-        data = await http.call("GET", f"tickets/{ref.id}") or {}
-        found = [m for m in data.get("messages") or [] if not m.get("from_agent") and m.get("body_text") == text]
-    if not found:
-        return None
-    return "" if found[-1].get("id") is None else str(found[-1]["id"])
 
 
 class Waiting(Exception):
@@ -490,8 +468,7 @@ class OutboxWorker:
         )
         if not can(conversation, Transition.ticket_created):
             return done  # closed (or taken back) meanwhile: the ticket is recorded, the conversation stays as it is
-        conversation.ticket_ref = str(ref)
-        await conversations.transition(session, conversation, Transition.ticket_created, f"ticket {ref}", "worker")
+        await conversations.ticket_created(session, conversation, str(ref))
         done.statuses.append(Status.with_team.value)
         channel = self.channels.of(conversation)
         if item.target == "builtin":
@@ -566,7 +543,7 @@ class OutboxWorker:
         try:
             if message is not None:
                 if outcome_unknown:
-                    comment_id = await already_on_ticket(connector, ref, message.text)
+                    comment_id = await connector.find_message(ref, message.text)
                 if comment_id is None:
                     comment_id = await connector.add_message(ref, message.text, request)
         finally:

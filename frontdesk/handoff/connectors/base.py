@@ -147,6 +147,13 @@ class Connector(Protocol):
         became, when its answer says (a webhook that sends it back is then known for our own)."""
         ...
 
+    async def find_message(self, ticket_ref: TicketRef, text: str) -> str | None:
+        """After an attempt whose outcome is unknown: is the shopper's message on the ticket already? Neither helpdesk
+        takes an idempotency key for a comment, so the ticket is read instead (a shopper who wrote the very same text
+        twice in a row would see it once: the lesser harm, next to a message sent twice on every timeout). The id of
+        the comment or message that holds it ("" when the helpdesk gave it none), or None when it is not there."""
+        ...
+
     async def set_up_replies(self, webhook_url: str, secret: str) -> ReplyPath:
         """Make the helpdesk send agents' replies to `webhook_url`; `secret` is ours, for helpdesks that sign none."""
         ...
