@@ -52,6 +52,7 @@ from frontdesk.knowledge.service import Knowledge
 from frontdesk.knowledge.views import IMPORT_PATH
 from frontdesk.knowledge.views import router as knowledge_router
 from frontdesk.metrics.views import router as metrics_router
+from frontdesk.outbox.views import router as outbox_router
 from frontdesk.pages import mount_static
 from frontdesk.realtime.bus import EventBus
 from frontdesk.security_headers import SecurityHeaders
@@ -156,6 +157,7 @@ def create_app(
     app.include_router(knowledge_router)
     app.include_router(agent_router)
     app.include_router(handoff_router)
+    app.include_router(outbox_router)
     app.include_router(widget_settings_router)
     app.include_router(conversations_router)
     app.include_router(inbox_router)

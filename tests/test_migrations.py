@@ -17,6 +17,7 @@ from frontdesk.db import Base, migrate
 from frontdesk.handoff import models as _handoff  # noqa: F401
 from frontdesk.inbox import models as _inbox  # noqa: F401
 from frontdesk.knowledge import models as _knowledge  # noqa: F401
+from frontdesk.outbox import models as _outbox  # noqa: F401
 from frontdesk.users import models as _users  # noqa: F401
 
 

@@ -16,6 +16,26 @@ CORE = ("conversations", "handoff", "outbox")
 # frontdesk/retrieval/ (issue 16, item 5), and then this pair goes. No other pair may join it.
 ALLOWED_CYCLES = frozenset({frozenset({"agent", "knowledge"})})
 
+# docs/architecture.md "Layout": each row imports only from the rows below it, and within a row only along ACROSS.
+# The last row is the base: its modules may import each other (without a cycle). A new package gets a row here.
+LAYERS: list[frozenset[str]] = [
+    frozenset({"cli"}),
+    frozenset({"app"}),
+    frozenset({"console", "stored_secrets", "http_guard", "migrations"}),
+    frozenset({"integrations"}),
+    frozenset({"channels"}),
+    frozenset({"handoff"}),
+    frozenset({"metrics", "inbox", "outbox"}),
+    frozenset({"knowledge", "agent", "conversations"}),
+    # retrieval/: the index, under knowledge and agent once it moves out of agent/ (item 5)
+    frozenset({"users", "credentials", "realtime", "rich_text", "retrieval"}),
+    frozenset({"deps", "pages", "params", "db", "config", "vault", "crashpoints", "security_headers", "api_docs",
+               "__version__"}),
+]  # fmt: skip
+ACROSS = frozenset(
+    {("metrics", "inbox"), ("knowledge", "conversations"), ("knowledge", "agent"), ("agent", "knowledge")}
+)
+
 Edges = dict[str, dict[str, set[str]]]  # package → imported package → the files that import it
 
 
@@ -114,6 +134,23 @@ def test_no_import_cycle_between_top_level_packages() -> None:
     found = cycles(edges)
 
     assert not found, "import cycles between packages:\n" + "\n".join(describe(group, edges) for group in found)
+
+
+def test_each_package_imports_only_from_the_rows_below_its_own() -> None:
+    row = {name: index for index, names in enumerate(LAYERS) for name in names}
+    base = len(LAYERS) - 1
+    edges = import_graph()
+    unplaced = sorted({name for source, targets in edges.items() for name in (source, *targets)} - set(row))
+    wrong = [
+        f"{source} → {target}: {', '.join(sorted(files))}"
+        for source, targets in sorted(edges.items())
+        for target, files in sorted(targets.items())
+        if source in row and target in row and row[target] <= row[source]
+        if not (row[source] == row[target] == base or (source, target) in ACROSS)
+    ]
+
+    assert not unplaced, f"packages in no row of LAYERS (and of docs/architecture.md): {unplaced}"
+    assert not wrong, "imports up or across a row:\n" + "\n".join(wrong)
 
 
 @pytest.mark.parametrize("core", CORE)

@@ -39,10 +39,12 @@ from frontdesk.handoff.connectors.base import (
 )
 from frontdesk.handoff.connectors.builtin import BuiltinConnector
 from frontdesk.handoff.flow import message_event
-from frontdesk.handoff.models import OutboxItem
 from frontdesk.inbox import mail
 from frontdesk.inbox import service as inbox
 from frontdesk.inbox.models import InboxTicket
+from frontdesk.outbox import service as outbox
+from frontdesk.outbox.models import OutboxItem
+from frontdesk.outbox.service import OutboxStatus
 from frontdesk.realtime.bus import INBOX_TOPIC, EventBus, conversation_topic
 from frontdesk.users import service as users
 from frontdesk.vault import Vault
@@ -455,8 +457,7 @@ class OutboxWorker:
         if item is None or item.status != "pending":
             return None  # another worker, whose lease this one outlived, recorded the same ticket already
         now = self.clock()
-        item.status, item.ticket_ref, item.delivered_at = "delivered", str(ref), now
-        item.lease_until, item.last_error = None, None
+        outbox.finish(item, OutboxStatus.delivered, now, ticket_ref=str(ref))
         conversation = await conversations.get(session, item.conversation_id)
         done = Delivered(conversation.id)
         # The shopper's messages queued while the ticket did not exist may go now, in seq order.
@@ -551,10 +552,10 @@ class OutboxWorker:
         async with self.sessions() as session:
             item = await session.get(OutboxItem, item_id)
             if item is not None and item.status == "pending":
-                item.status, item.ticket_ref, item.delivered_at = "delivered", str(ref), self.clock()
-                item.lease_until, item.last_error = None, None
                 if message is None:
-                    item.status, item.last_error = "skipped", f"message {seq} is gone"
+                    outbox.finish(item, OutboxStatus.skipped, self.clock(), error=f"message {seq} is gone")
+                else:
+                    outbox.finish(item, OutboxStatus.delivered, self.clock(), ticket_ref=str(ref))
                 if comment_id:
                     # The helpdesk's trigger sends this comment back as if an agent wrote it: the relay knows it by id.
                     await handoff.record_own_comment(
@@ -586,7 +587,7 @@ class OutboxWorker:
             if not configured and kind == handoff.TEAM_ALERT:
                 # An alert is about now: sent hours later, when SMTP is set up, it would only mislead. A reply to a
                 # shopper waits instead (below), and goes out once email is set up.
-                item.status, item.last_error, item.lease_until = "skipped", f"not sent: {mail.NOT_CONFIGURED}", None
+                outbox.finish(item, OutboxStatus.skipped, self.clock(), error=f"not sent: {mail.NOT_CONFIGURED}")
                 await session.commit()
                 return
             if not configured:
@@ -599,13 +600,12 @@ class OutboxWorker:
         now = self.clock()
         async with self.sessions() as session:
             item = await session.get(OutboxItem, item_id)
-            if item is None:
-                return
-            item.lease_until, item.delivered_at = None, now
+            if item is None or item.status != OutboxStatus.pending:
+                return  # another worker, whose lease this one outlived, recorded it already
             if not isinstance(composed, EmailMessage):
-                item.status, item.last_error = "skipped", f"not sent: {composed}"
+                outbox.finish(item, OutboxStatus.skipped, now, error=f"not sent: {composed}")
             else:
-                item.status, item.last_error = "delivered", None
+                outbox.finish(item, OutboxStatus.delivered, now)
                 if kind == handoff.TEAM_ALERT:
                     alerted = update(InboxTicket).where(InboxTicket.conversation_id == conversation_id)
                     await session.execute(alerted.values(team_alerted_at=now))
@@ -681,7 +681,7 @@ class OutboxWorker:
                 item.last_error = str(error)
                 item.next_attempt_at = now + timedelta(seconds=NOT_CONFIGURED_DELAY)
             elif isinstance(error, ConnectorError) and not error.retryable:
-                item.status = "dead"
+                outbox.finish(item, OutboxStatus.dead, now, error=item.last_error)
             else:
                 if not isinstance(error, RateLimited):
                     # A timeout, a reset, a 5xx or a bug of ours: the helpdesk may have done it. Sticky, so every
@@ -698,8 +698,8 @@ class OutboxWorker:
                 if retry_until is not None and retry_until.tzinfo is None:
                     retry_until = retry_until.replace(tzinfo=now.tzinfo)  # SQLite hands datetimes back naive
                 if retry_until is not None and now >= retry_until:
-                    item.status = "dead"
-                    item.last_error = f"gave up after {item.attempts} attempts: {item.last_error}"[:2000]
+                    gave_up = f"gave up after {item.attempts} attempts: {item.last_error}"[:2000]
+                    outbox.finish(item, OutboxStatus.dead, now, error=gave_up)
             status, kind, attempts = item.status, item.kind, item.attempts
             await session.commit()
         if status == "dead":

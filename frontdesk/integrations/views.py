@@ -21,6 +21,7 @@ from frontdesk.integrations.schemas import (
     TwilioConnectIn,
     ZendeskConnectIn,
 )
+from frontdesk.outbox import service as outbox
 from frontdesk.users.access import require_admin
 from frontdesk.vault import Vault
 
@@ -41,7 +42,7 @@ DELIVERY_TARGETS = {Kind.zendesk: Kind.zendesk.value, Kind.gorgias: Kind.gorgias
 async def shown(session: AsyncSession, kind: Kind) -> IntegrationOut:
     """The integration as the API and the console show it, with its last delivery."""
     integration = service.view(kind, await stored.get(session, kind.value))
-    integration.last_delivery_at = await handoff.last_delivered_at(session, DELIVERY_TARGETS[kind])
+    integration.last_delivery_at = await outbox.last_delivered_at(session, DELIVERY_TARGETS[kind])
     return integration
 
 

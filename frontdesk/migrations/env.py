@@ -16,6 +16,7 @@ from frontdesk.db import Base
 from frontdesk.handoff import models as _handoff_models  # noqa: F401
 from frontdesk.inbox import models as _inbox_models  # noqa: F401
 from frontdesk.knowledge import models as _knowledge_models  # noqa: F401
+from frontdesk.outbox import models as _outbox_models  # noqa: F401
 from frontdesk.users import models as _users_models  # noqa: F401
 
 target_metadata = Base.metadata

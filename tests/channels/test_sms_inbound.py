@@ -20,7 +20,7 @@ from frontdesk.channels.sms.views import EMPTY_TWIML
 from frontdesk.config import Settings
 from frontdesk.conversations import service as conversations
 from frontdesk.conversations.models import Conversation, Message
-from frontdesk.handoff.models import OutboxItem
+from frontdesk.outbox.models import OutboxItem
 from tests.fakes.twilio import ACCOUNT_SID, AUTH_TOKEN, FROM_NUMBER, TwilioFake, new_sid, signed
 from tests.server import ADMIN_HEADERS
 

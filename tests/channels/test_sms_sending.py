@@ -23,11 +23,11 @@ from frontdesk.config import Settings
 from frontdesk.conversations import service as conversations
 from frontdesk.credentials import Integration
 from frontdesk.db import Database
-from frontdesk.handoff.models import OutboxItem
 from frontdesk.handoff.worker import OutboxWorker
 from frontdesk.inbox.service import Presence
 from frontdesk.integrations import service as integrations
 from frontdesk.integrations.schemas import TwilioConnectIn
+from frontdesk.outbox.models import OutboxItem
 from frontdesk.realtime.bus import EventBus
 from frontdesk.vault import Vault
 from tests.fakes.twilio import ACCOUNT_SID, AUTH_TOKEN, FROM_NUMBER, TwilioFake

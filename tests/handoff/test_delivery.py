@@ -25,12 +25,12 @@ from frontdesk.credentials import Integration
 from frontdesk.db import Database
 from frontdesk.handoff import service as handoff
 from frontdesk.handoff.flow import HANDOFF_YES, ON_ITS_WAY, ChatFlow
-from frontdesk.handoff.models import OutboxItem
 from frontdesk.handoff.relay import AgentReply, Outcome, Relay, Result, parse_zendesk
 from frontdesk.handoff.schemas import HandoffSettingsIn, Method
 from frontdesk.handoff.worker import FOLLOW_UP_HERE, LEASE, OutboxWorker
 from frontdesk.inbox.service import Presence
 from frontdesk.knowledge.service import Knowledge
+from frontdesk.outbox.models import OutboxItem
 from frontdesk.realtime.bus import EventBus
 from frontdesk.vault import Vault
 from tests.fakes.gorgias import GorgiasFake

@@ -21,12 +21,12 @@ from frontdesk.conversations import service as conversations
 from frontdesk.conversations.models import Message
 from frontdesk.db import Database, migrate
 from frontdesk.handoff.flow import ChatFlow, FlowError, TeamActions
-from frontdesk.handoff.models import OutboxItem
 from frontdesk.handoff.worker import LEASE, OutboxWorker
 from frontdesk.inbox.models import InboxTicket
 from frontdesk.inbox.service import Presence
 from frontdesk.knowledge.schemas import EntryKind
 from frontdesk.knowledge.service import EntryView, Knowledge
+from frontdesk.outbox.models import OutboxItem
 from frontdesk.realtime.bus import EventBus
 
 QUESTIONS = ["do you ship to canada?", "what's the capital of peru?", "talk to a human", "agent please", "hi!"]

@@ -24,11 +24,11 @@ from frontdesk.conversations import service as conversations
 from frontdesk.conversations.service import ResumeLinks
 from frontdesk.db import Database
 from frontdesk.handoff import service as handoff
-from frontdesk.handoff.models import OutboxItem
 from frontdesk.handoff.worker import OutboxWorker
 from frontdesk.inbox.mail import NOT_CONFIGURED
 from frontdesk.inbox.models import InboxTicket
 from frontdesk.inbox.service import Presence
+from frontdesk.outbox.models import OutboxItem
 from frontdesk.realtime.bus import EventBus
 from frontdesk.users.models import User
 from tests.channels.test_webchat_protocol import Chat, Frame, connect, texts

@@ -27,7 +27,9 @@ from frontdesk.conversations.models import Conversation, Message, Profile
 from frontdesk.credentials import TwilioCredentials
 from frontdesk.db import utcnow
 from frontdesk.handoff.connectors.base import NotConnected
-from frontdesk.handoff.models import OutboxItem
+from frontdesk.outbox import service as outbox
+from frontdesk.outbox.models import OutboxItem
+from frontdesk.outbox.service import OutboxStatus
 from frontdesk.vault import Vault
 
 log = logging.getLogger("frontdesk.sms")
@@ -60,13 +62,7 @@ def status_callback_url(settings: Settings) -> str:
 async def enqueue_sms(session: AsyncSession, conversation_id: str, seq: int, now: datetime) -> None:
     """Text message `seq` of an SMS conversation to the shopper, from the outbox, in the caller's transaction (wake
     the worker after the commit). Queued again, the same message is not texted a second time."""
-    kind = sms_kind(seq)
-    existing = await session.scalar(
-        select(OutboxItem.id).where(OutboxItem.conversation_id == conversation_id, OutboxItem.kind == kind)
-    )
-    if existing is None:
-        session.add(OutboxItem(kind=kind, conversation_id=conversation_id, target=SMS_TARGET, next_attempt_at=now))
-        await session.flush()
+    await outbox.enqueue(session, conversation_id, sms_kind(seq), SMS_TARGET, now, again=False)
 
 
 async def is_suppressed(session: AsyncSession, phone: str) -> bool:
@@ -224,10 +220,9 @@ class SmsSender:
                     status=answer.status if answer.status in _RANKS else "queued", created_at=now, updated_at=now,
                 ))  # fmt: skip
             item = await session.get(OutboxItem, item_id)
-            if item is not None and item.status == "pending":
-                item.lease_until, item.delivered_at = None, now
+            if item is not None and item.status == OutboxStatus.pending:
                 if sent is not None:
-                    item.status, item.ticket_ref, item.last_error = "delivered", sent[1].sid, None
+                    outbox.finish(item, OutboxStatus.delivered, now, ticket_ref=sent[1].sid)
                 else:
-                    item.status, item.last_error = "skipped", skipped
+                    outbox.finish(item, OutboxStatus.skipped, now, error=skipped)
             await session.commit()
