@@ -25,7 +25,7 @@ from frontdesk.knowledge import service as knowledge_service
 from frontdesk.knowledge.schemas import EntryIn, EntryKind
 from frontdesk.knowledge.service import Knowledge
 from frontdesk.realtime.bus import EventBus
-from tests.channels.test_webchat_protocol import Frame, connect
+from tests.channels.webchat.test_protocol import Frame, connect
 from tests.server import ADMIN_HEADERS, running_server
 
 QUESTION = "do you ship to canada?"

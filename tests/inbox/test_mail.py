@@ -31,7 +31,7 @@ from frontdesk.inbox.service import Presence
 from frontdesk.outbox.models import OutboxItem
 from frontdesk.realtime.bus import EventBus
 from frontdesk.users.models import User
-from tests.channels.test_webchat_protocol import Chat, Frame, connect, texts
+from tests.channels.webchat.test_protocol import Chat, Frame, connect, texts
 from tests.fakes.smtp import SmtpServer, text_of
 from tests.server import TEST_SECRET_KEY, free_port
 
