@@ -53,7 +53,7 @@ from websockets.asyncio.client import ClientConnection
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from frontdesk.db import Database
-from frontdesk.handoff.models import OutboxItem
+from frontdesk.outbox.models import OutboxItem
 from tests.fakes._http import FaultRates, LoggedRequest
 from tests.fakes.zendesk import ZendeskFake
 from tests.server import ADMIN_HEADERS, TEST_SECRET_KEY, reset_postgres, running_server

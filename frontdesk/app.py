@@ -20,6 +20,7 @@ from uvicorn.middleware.proxy_headers import ProxyHeadersMiddleware
 from frontdesk import __version__, stored_secrets
 from frontdesk.agent.views import router as agent_router
 from frontdesk.api_docs import mount_api_docs
+from frontdesk.channels.service import every_channel
 from frontdesk.channels.sms.status_views import router as sms_status_router
 from frontdesk.channels.sms.views import router as sms_router
 from frontdesk.channels.webchat import service as webchat
@@ -34,7 +35,6 @@ from frontdesk.conversations.service import ResumeLinks
 from frontdesk.conversations.views import router as conversations_router
 from frontdesk.crashpoints import crash_at
 from frontdesk.db import Database
-from frontdesk.deps import PageRefused
 from frontdesk.handoff.flow import ChatFlow, TeamActions
 from frontdesk.handoff.views import router as handoff_router
 from frontdesk.handoff.webhooks import router as webhooks_router
@@ -50,11 +50,13 @@ from frontdesk.knowledge.service import Knowledge
 from frontdesk.knowledge.views import IMPORT_PATH
 from frontdesk.knowledge.views import router as knowledge_router
 from frontdesk.metrics.views import router as metrics_router
+from frontdesk.outbox.views import router as outbox_router
 from frontdesk.pages import mount_static
 from frontdesk.realtime.bus import EventBus
 from frontdesk.retrieval.confidence import calibration_for
 from frontdesk.retrieval.embedders import load_embedder
 from frontdesk.security_headers import SecurityHeaders
+from frontdesk.users.access import PageRefused
 from frontdesk.users.service import SignIns
 from frontdesk.users.views import router as users_router
 from frontdesk.vault import VaultError
@@ -114,16 +116,18 @@ def create_app(
         app.state.widget_source = widget_source()
         app.state.limits = WebchatLimits.from_settings(settings, time.monotonic)
         app.state.sign_ins = SignIns(settings.rate_ip_sign_ins_per_minute)
+        channels = every_channel(database.sessions, clock, settings, vault, app.state.connections)
         app.state.flow = ChatFlow(
             database.sessions, knowledge, bus, clock, wake, settings.answer_threshold, settings.max_question_chars,
-            presence=presence, crash=crash_at(settings.crash_at), store_address=webchat.store_url,
+            presence=presence, crash=crash_at(settings.crash_at), store_address=webchat.store_url, channels=channels,
         )  # fmt: skip
-        app.state.team = TeamActions(app.state.flow, app.state.connections)
+        app.state.team = TeamActions(app.state.flow)
         # A shopper input stored just before the last stop got no answer: it gets one now, before anything new.
         if answered := await app.state.flow.answer_awaiting():
             log.warning("answered %d shopper message(s) left unanswered when the service last stopped", answered)
         worker = OutboxWorker(database.sessions, bus, presence, clock, wake, Mailer.from_settings(settings, clock),
-                              app.state.resume_links, app.state.vault, settings)  # fmt: skip
+                              app.state.resume_links, app.state.vault, settings, channels=channels,
+                              store_name=webchat.store_name)  # fmt: skip
         worker_task = asyncio.create_task(worker.run(), name="outbox-worker") if settings.run_worker else None
         app.state.worker = worker
         # What start-up made (the knowledge, the embedder, the routes) lives as long as the process: out of the
@@ -153,6 +157,7 @@ def create_app(
     app.include_router(knowledge_router)
     app.include_router(agent_router)
     app.include_router(handoff_router)
+    app.include_router(outbox_router)
     app.include_router(widget_settings_router)
     app.include_router(conversations_router)
     app.include_router(inbox_router)

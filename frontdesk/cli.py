@@ -200,6 +200,8 @@ async def _run_worker(settings: Settings, secret_key: str, name: str) -> None:
     import contextlib
     import signal
 
+    from frontdesk.channels.service import every_channel
+    from frontdesk.channels.webchat import service as webchat
     from frontdesk.conversations.service import ResumeLinks
     from frontdesk.db import Database, utcnow
     from frontdesk.handoff.worker import OutboxWorker
@@ -211,9 +213,11 @@ async def _run_worker(settings: Settings, secret_key: str, name: str) -> None:
     database = Database(settings.database_url, settings.sqlite_synchronous)
     # No inbox page connects to this process: Presence stays empty (nobody online here), and events published on
     # this bus reach no shopper until the Redis bus carries them between processes.
+    vault = Vault(secret_key)
     outbox = OutboxWorker(
         database.sessions, EventBus(), Presence(), utcnow, aio.Event(), Mailer.from_settings(settings, utcnow),
-        ResumeLinks.from_secret_key(secret_key, settings.public_url), Vault(secret_key), settings, name,
+        ResumeLinks.from_secret_key(secret_key, settings.public_url), vault, settings, name,
+        channels=every_channel(database.sessions, utcnow, settings, vault), store_name=webchat.store_name,
     )  # fmt: skip
     # Ctrl+C or SIGTERM ends the current delivery's wait cleanly; a row being delivered keeps its lease, which runs
     # out for the next worker (SIGKILL leaves the same state).

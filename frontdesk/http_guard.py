@@ -16,7 +16,7 @@ from fastapi.dependencies.models import Dependant
 from fastapi.responses import JSONResponse
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from frontdesk.deps import require_admin, require_agent
+from frontdesk.users.access import require_admin, require_agent
 
 GUARDS = (require_agent, require_admin)
 

@@ -18,7 +18,7 @@ def render(
     request: Request, name: str, context: dict[str, Any] | None = None, status: int = 200, **kwargs: Any
 ) -> Response:
     """A page, with who is signed in (`principal`) and their `csrf_token` for forms and scripts."""
-    # Set by deps.principal_of when the route asked who is signed in.
+    # Set by users.access.principal_of when the route asked who is signed in.
     principal = getattr(request.state, "principal", None)
     full = {"principal": principal, "csrf_token": principal.csrf_token if principal else None, **(context or {})}
     return templates.TemplateResponse(request, name, full, status_code=status, **kwargs)

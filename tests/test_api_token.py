@@ -10,7 +10,7 @@ from typer.testing import CliRunner
 from frontdesk.app import create_app
 from frontdesk.cli import app as cli
 from frontdesk.config import Settings
-from frontdesk.deps import Principal, csrf_matches
+from frontdesk.users.access import Principal, csrf_matches
 
 runner = CliRunner()
 

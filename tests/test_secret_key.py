@@ -18,8 +18,8 @@ from sqlalchemy import select
 
 from frontdesk.app import create_app
 from frontdesk.config import Settings
+from frontdesk.credentials import Integration
 from frontdesk.db import migrate
-from frontdesk.integrations.models import Integration
 from frontdesk.vault import Vault, VaultError
 from tests.server import ADMIN_HEADERS, TEST_API_TOKEN
 

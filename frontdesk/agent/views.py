@@ -9,8 +9,10 @@ from fastapi import APIRouter, Depends, HTTPException, status
 from frontdesk.agent import engine
 from frontdesk.agent.schemas import AskIn, DecisionOut, EntryRef
 from frontdesk.config import Settings
-from frontdesk.deps import get_knowledge, get_settings, require_admin
+from frontdesk.deps import get_settings
 from frontdesk.knowledge.service import EntryView, Knowledge
+from frontdesk.knowledge.views import get_knowledge
+from frontdesk.users.access import require_admin
 
 router = APIRouter(prefix="/api/agent", tags=["agent"], dependencies=[Depends(require_admin)])
 

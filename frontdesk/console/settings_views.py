@@ -19,10 +19,12 @@ from frontdesk.console.pages import console_page
 from frontdesk.deps import get_session, get_settings
 from frontdesk.handoff import service as handoff
 from frontdesk.handoff.office_hours import WEEKDAYS
-from frontdesk.handoff.schemas import HandoffSettingsOut, OutboxItemOut
+from frontdesk.handoff.schemas import HandoffSettingsOut
 from frontdesk.integrations import service as integrations
 from frontdesk.integrations.schemas import HELPDESKS, Kind
 from frontdesk.integrations.views import DELIVERY_TARGETS, shown
+from frontdesk.outbox import service as outbox
+from frontdesk.outbox.schemas import OutboxItemOut
 
 pages = APIRouter(prefix="/console", include_in_schema=False)
 Session = Annotated[AsyncSession, Depends(get_session)]
@@ -119,7 +121,7 @@ async def widget_page(request: Request, session: Session, settings: AppSettings)
 async def integrations_page(request: Request, session: Session, settings: AppSettings) -> Response:
     cards = []
     for kind in Kind:
-        dead = await handoff.outbox_rows(session, "dead", target=DELIVERY_TARGETS[kind])
+        dead = await outbox.rows(session, "dead", target=DELIVERY_TARGETS[kind])
         cards.append({
             "kind": kind.value,
             "title": integrations.TITLES[kind],

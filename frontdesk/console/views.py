@@ -8,7 +8,7 @@ from fastapi.responses import RedirectResponse
 from frontdesk.console.dashboard_views import pages as dashboard_pages
 from frontdesk.console.knowledge_views import pages as knowledge_pages
 from frontdesk.console.settings_views import pages as settings_pages
-from frontdesk.deps import admin_page
+from frontdesk.users.access import admin_page
 
 # Every console page is the store admin's: signed out → the sign-in form, another role → the 403 page.
 router = APIRouter(include_in_schema=False, dependencies=[Depends(admin_page)])

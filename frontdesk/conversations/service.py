@@ -16,7 +16,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from sqlalchemy.orm.exc import StaleDataError
 
-from frontdesk.conversations import state, transcript
+from frontdesk.conversations import outcomes, state, transcript
 from frontdesk.conversations.models import Conversation, ConversationEvent, Message, Profile, VisitorToken
 from frontdesk.db import utcnow
 
@@ -42,6 +42,14 @@ RESUME_LIFETIME = timedelta(days=14)
 
 class ConversationNotFound(Exception):
     pass
+
+
+class FlowError(Exception):
+    """A shopper input or a team action that cannot be taken, with an error code of the web chat protocol."""
+
+    def __init__(self, code: str, message: str) -> None:
+        super().__init__(message)
+        self.code = code
 
 
 def new_id(prefix: str) -> str:
@@ -250,6 +258,24 @@ async def transition(
     session: AsyncSession, conversation: Conversation, change: state.Transition, reason: str, actor: str
 ) -> None:
     session.add(state.apply(conversation, change, reason, actor))
+
+
+async def offer(session: AsyncSession, conversation: Conversation, reason: str) -> None:
+    session.add(state.offer(conversation, reason, "ai"))
+
+
+async def hand_off(
+    session: AsyncSession, conversation: Conversation, method: str, reason: str, actor: str = "shopper"
+) -> None:
+    """The one way a conversation is handed off: its status, method and reason change together, guarded."""
+    session.add(state.hand_off(conversation, method, reason, actor))
+    outcomes.update(conversation)
+
+
+async def ticket_created(session: AsyncSession, conversation: Conversation, ticket_ref: str) -> None:
+    """The ticket exists (the outbox worker made it): with_team, its reference kept, and routed to the team."""
+    session.add(state.ticket_created(conversation, ticket_ref, "worker"))
+    outcomes.update(conversation)
 
 
 async def link_profile(

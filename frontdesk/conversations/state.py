@@ -73,6 +73,27 @@ def apply(conversation: Conversation, transition: Transition, reason: str, actor
     )
 
 
+def offer(conversation: Conversation, reason: str, actor: str) -> ConversationEvent:
+    """A person offered; the reason is kept for the handoff a Yes makes of it."""
+    event = apply(conversation, Transition.offer, reason, actor)
+    conversation.handoff_reason = reason
+    return event
+
+
+def hand_off(conversation: Conversation, method: str, reason: str, actor: str) -> ConversationEvent:
+    """The handoff accepted: the status, the method it goes by and its reason, in one guarded change."""
+    event = apply(conversation, Transition.hand_off, reason, actor)
+    conversation.handoff_method, conversation.handoff_reason = method, reason
+    return event
+
+
+def ticket_created(conversation: Conversation, ticket_ref: str, actor: str) -> ConversationEvent:
+    """The ticket exists: the conversation is the team's, and knows its ticket."""
+    event = apply(conversation, Transition.ticket_created, f"ticket {ticket_ref}", actor)
+    conversation.ticket_ref = ticket_ref
+    return event
+
+
 def start(conversation: Conversation) -> ConversationEvent:
     conversation.status = Status.ai.value
     return ConversationEvent(

@@ -9,7 +9,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from frontdesk.conversations import service
 from frontdesk.conversations.schemas import ConversationOut, MessageOut, TranscriptOut
-from frontdesk.deps import get_session, require_admin
+from frontdesk.deps import get_session
+from frontdesk.users.access import require_admin
 
 router = APIRouter(prefix="/api/conversations", tags=["conversations"], dependencies=[Depends(require_admin)])
 Session = Annotated[AsyncSession, Depends(get_session)]

@@ -12,7 +12,7 @@ import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import TYPE_CHECKING, Protocol
+from typing import Protocol
 from urllib.parse import urljoin
 
 from email_validator import EmailNotValidError, validate_email
@@ -22,10 +22,11 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from sqlalchemy.orm.exc import StaleDataError
 
 from frontdesk.agent import engine, phrases
-from frontdesk.channels.sms.sending import enqueue_sms
-from frontdesk.channels.sms.service import sms_answer, sms_plain
+from frontdesk.conversations import outcomes
 from frontdesk.conversations import service as conversations
+from frontdesk.conversations.channel import Channels
 from frontdesk.conversations.models import Conversation, Message
+from frontdesk.conversations.service import FlowError
 from frontdesk.conversations.state import TEAM_OWNS, Status, Transition, TransitionRefused, can
 from frontdesk.conversations.transcript import iso
 from frontdesk.crashpoints import no_crash
@@ -35,11 +36,7 @@ from frontdesk.inbox import service as inbox
 from frontdesk.knowledge import threshold
 from frontdesk.knowledge.schemas import EntryKind
 from frontdesk.knowledge.service import Knowledge
-from frontdesk.metrics.outcomes import Outcome, outcome_of
 from frontdesk.realtime.bus import INBOX_TOPIC, EventBus, conversation_topic
-
-if TYPE_CHECKING:
-    from frontdesk.channels.webchat.service import Connections
 
 Clock = Callable[[], datetime]
 StoreAddress = Callable[[AsyncSession], Awaitable[str | None]]
@@ -56,7 +53,6 @@ CSAT_QUESTION = "How would you rate the help you got from our team?"
 CSAT_ACTIONS = [{"id": f"csat_{score}", "label": label}
                 for score, label in enumerate(("Very poor", "Poor", "OK", "Good", "Excellent"), start=1)]  # fmt: skip
 RATINGS = (HELPFUL, NOT_HELPFUL)
-SMS = "sms"  # the channel whose replies go out as texts, and whose handoffs need no consent step
 
 
 class Receipt(Protocol):
@@ -74,14 +70,6 @@ class TurnTaken(Exception):
 
 async def no_store_address(_session: AsyncSession) -> str | None:
     return None
-
-
-class FlowError(Exception):
-    """A shopper input that cannot be taken, with an error code of the web chat protocol."""
-
-    def __init__(self, code: str, message: str) -> None:
-        super().__init__(message)
-        self.code = code
 
 
 @dataclass(frozen=True)
@@ -143,6 +131,8 @@ class ChatFlow:
     # The store's own site, which relative entry links are read against (a setting of the web chat's, handed in so the
     # core names no channel).
     store_address: StoreAddress = no_store_address
+    # How each channel shapes and carries what the turn says (frontdesk/channels/, handed in by the app).
+    channels: Channels = field(default_factory=Channels)
 
     def __post_init__(self) -> None:
         handoff.on_settings_change(self.sessions, self.handoff_settings.clear)
@@ -253,15 +243,12 @@ class ChatFlow:
     async def _reply(
         self, session: AsyncSession, conversation: Conversation, shopper: Message, release: bool
     ) -> tuple[list[Message], list[str]]:
-        """The turn that follows a shopper's message; in an SMS conversation, what it says is queued as texts in the
-        same transaction (the worker sends them, after the commit wakes it)."""
+        """The turn that follows a shopper's message; what it says goes on its way through the conversation's channel
+        in the same transaction (SMS: queued as texts, which the worker sends after the commit wakes it)."""
         out, statuses = await self._turn(session, conversation, shopper, release)
         if not await conversations.take_turn(session, conversation.id, shopper.seq):
             raise TurnTaken
-        if conversation.channel == SMS and out:
-            now = self.clock()
-            for message in out:
-                await enqueue_sms(session, conversation.id, message.seq, now)
+        if out and await self.channels.of(conversation).deliver(session, conversation, out, self.clock()):
             event.listen(session.sync_session, "after_commit", lambda _: self.wake_worker.set(), once=True)
         return out, statuses
 
@@ -325,13 +312,9 @@ class ChatFlow:
                 self._count(conversation, "answer", shopper.text)
                 text = decision.text
                 link = await entry_link(session, decision.entry.url, self.store_address)
-                answer: dict[str, object] = {"entry": decision.entry.id, "confidence": round(decision.confidence, 4)}
-                if conversation.channel == SMS:  # plain text, with the full link (a relative one is no use there)
-                    text = sms_answer(text, link if link and link.startswith("http") else None)
-                elif decision.entry.kind is EntryKind.product:
-                    answer["card"] = {**engine.product_card(decision.entry), "url": link}
-                elif link:
-                    answer["source"] = link
+                card = engine.product_card(decision.entry) if decision.entry.kind is EntryKind.product else None
+                text, shown = self.channels.of(conversation).shape_answer(text, link, card)
+                answer = {"entry": decision.entry.id, "confidence": round(decision.confidence, 4), **shown}
                 out.append(await conversations.insert_message(session, conversation, "ai", text, meta=answer))
             case engine.SmallTalk():
                 meta = {"decision": "small_talk"}
@@ -349,18 +332,15 @@ class ChatFlow:
                     "reason": reason,
                 }
                 self._count(conversation, str(meta["decision"]), shopper.text)
+                channel = self.channels.of(conversation)
                 if settings.method == Method.none.value:
-                    custom = sms_plain(settings.custom_message) if conversation.channel == SMS else None
-                    out.append(await conversations.insert_message(
-                        session, conversation, "ai", custom or settings.custom_message, kind="custom"
-                    ))  # fmt: skip
-                elif conversation.channel == SMS:
-                    # No consent step over SMS: the phone number says who the shopper is, so the team gets it now.
-                    conversation.handoff_reason = reason
-                    out, statuses = await self._hand_off(session, conversation)
+                    custom = channel.shape_custom(settings.custom_message)
+                    out.append(await conversations.insert_message(session, conversation, "ai", custom, kind="custom"))
+                elif not channel.asks_consent:
+                    # No consent step (SMS: the phone number says who the shopper is), so the team gets it now.
+                    out, statuses = await self._hand_off(session, conversation, reason)
                 else:
-                    conversation.handoff_reason = reason
-                    await conversations.transition(session, conversation, Transition.offer, reason, "ai")
+                    await conversations.offer(session, conversation, reason)
                     statuses.append(Status.offered.value)
                     actions = [
                         {"id": HANDOFF_YES, "label": settings.yes_text},
@@ -373,7 +353,7 @@ class ChatFlow:
             case _:
                 raise AssertionError(f"unexpected decision {decision!r}")
         await conversations.set_message_meta(session, conversation.id, shopper.seq, meta)
-        await self._update_outcome(session, conversation)
+        outcomes.update(conversation)
         return out, statuses
 
     async def action(self, conversation_id: str, action: str) -> None:
@@ -389,12 +369,12 @@ class ChatFlow:
                 await conversations.transition(session, conversation, Transition.decline, "shopper said no", "shopper")
                 conversation.handoff_declined = True
                 message = await conversations.insert_message(session, conversation, "ai", NO_THANKS_REPLY)
-                await self._update_outcome(session, conversation)
+                outcomes.update(conversation)
                 return [message], [Status.ai.value]
             if Status(conversation.status) is not Status.offered:
                 raise FlowError("not_offered", "this offer is no longer open")
             if conversation.email:
-                return await self._hand_off(session, conversation)
+                return await self._hand_off(session, conversation, self._offered_reason(conversation))
             await conversations.transition(session, conversation, Transition.ask_email, "shopper said yes", "shopper")
             settings = await self.handoff_settings.get(session)
             message = await conversations.insert_message(session, conversation, "ai", settings.email_prompt,
@@ -435,37 +415,23 @@ class ChatFlow:
             return [message], []
         # Typed, so unverified: it joins no signed-in customer's profile (conversations.link_profile).
         await conversations.link_profile(session, conversation, email=valid.normalized, verified=False)
-        return await self._hand_off(session, conversation)
+        return await self._hand_off(session, conversation, self._offered_reason(conversation))
 
-    async def _hand_off(self, session: AsyncSession, conversation: Conversation) -> tuple[list[Message], list[str]]:
+    @staticmethod
+    def _offered_reason(conversation: Conversation) -> str:
+        """Why the person was offered (kept by the offer), for the handoff the shopper's Yes makes of it."""
+        return conversation.handoff_reason or "the shopper asked for a person"
+
+    async def _hand_off(
+        self, session: AsyncSession, conversation: Conversation, reason: str
+    ) -> tuple[list[Message], list[str]]:
         """The status change and the outbox row, in one transaction: accepted means never lost, and only once."""
         settings = await self.handoff_settings.get(session)
-        reason = conversation.handoff_reason or "the shopper asked for a person"
-        await conversations.transition(session, conversation, Transition.hand_off, reason, "shopper")
-        conversation.handoff_method = settings.method
+        await conversations.hand_off(session, conversation, settings.method, reason)
         message = await conversations.insert_message(session, conversation, "system", ON_ITS_WAY, kind="notice")
         # The ticket's transcript ends here, at the notice: what the shopper writes next reaches the ticket on its own.
         await handoff.enqueue_handoff(session, conversation.id, settings.method, self.clock(), message.seq)
-        await self._update_outcome(session, conversation)
         return [message], [Status.handing_off.value]
-
-    async def _update_outcome(self, session: AsyncSession, conversation: Conversation) -> None:
-        def of(unhelpful: int) -> tuple[Outcome, str]:
-            return outcome_of(
-                questions=conversation.questions,
-                answered=conversation.answered,
-                last_decision=conversation.last_decision,
-                last_question=conversation.last_question,
-                small_talk=conversation.small_talk,
-                handoff_method=conversation.handoff_method,
-                handoff_reason=conversation.handoff_reason,
-                declined=conversation.handoff_declined,
-                unhelpful=unhelpful,
-            )
-
-        outcome, reason = of(conversation.rated_unhelpful)
-        conversation.outcome, conversation.outcome_reason = outcome.value, reason
-        conversation.feedback_changed = bool(conversation.rated_unhelpful) and outcome is not of(0)[0]
 
     async def email_transcript(self, conversation_id: str, address: str | None) -> str:
         """Queue the shopper's copy of the chat by email: to the conversation's email, or to `address` when it has
@@ -528,7 +494,7 @@ class ChatFlow:
                 session, conversation_id, seq, {**(answer.meta or {}), "rating": rating}
             )
             conversation.rated_unhelpful += (rating == NOT_HELPFUL) - (before == NOT_HELPFUL)
-            await self._update_outcome(session, conversation)
+            outcomes.update(conversation)
             # the shopper's word on the answer labels it for the store's threshold: right, or should not have been
             helpful = rating != NOT_HELPFUL
             entry = (answer.meta or {}).get("entry")
@@ -564,21 +530,6 @@ class ChatFlow:
             if status in (Status.handing_off.value, Status.with_team.value):
                 await self.bus.publish(INBOX_TOPIC, {"type": "conversation", "conversation_id": conversation_id,
                                                      "status": status})  # fmt: skip
-
-
-async def reach_away(
-    session: AsyncSession, conversation: Conversation, seq: int, connections: Connections | None, now: datetime
-) -> bool:
-    """A team member's reply (message `seq`) for a shopper who may not be in the chat, queued in the message's
-    transaction; says whether a text or an email was queued. An SMS conversation always gets a text; a web chat
-    shopper with no open connection here, and an email, gets an email; a connected one has the published event."""
-    if conversation.channel == SMS:
-        await enqueue_sms(session, conversation.id, seq, now)
-        return True
-    if connections is None or connections.is_connected(conversation.id) or not conversation.email:
-        return False
-    await handoff.enqueue_email(session, conversation.id, handoff.reply_email_kind(seq), now)
-    return True
 
 
 async def entry_link(session: AsyncSession, url: str | None, store_address: StoreAddress) -> str | None:
@@ -635,8 +586,6 @@ class TeamActions:
     """What a person of the store's team does in a handed-off conversation (the inbox pages call these)."""
 
     flow: ChatFlow
-    # The web chat connections of this process; None (a process without web chat) never sends a reply by email.
-    connections: Connections | None = None
 
     async def reply(self, conversation_id: str, agent: str, text: str, agent_id: int | None = None) -> bool:
         """Store the agent's message and send it to the shopper's chat. A shopper with no chat open gets it by email
@@ -652,7 +601,8 @@ class TeamActions:
             if agent_id is not None:
                 _, claimed = await inbox.take_for_reply(session, conversation_id, agent_id, self.flow.clock())
             message = await conversations.insert_message(session, conversation, "agent", text, meta={"agent": agent})
-            queued = await reach_away(session, conversation, message.seq, self.connections, self.flow.clock())
+            channel = self.flow.channels.of(conversation)
+            queued = await channel.reach_away(session, conversation, message.seq, self.flow.clock())
             return message, queued, claimed
 
         message, queued, claimed = await conversations.retrying(self.flow.sessions, write)
@@ -660,6 +610,10 @@ class TeamActions:
         if queued:
             self.flow.wake_worker.set()  # the outbox row is committed: the worker may send it now
         return claimed
+
+    async def office_hours_open(self, session: AsyncSession) -> bool:
+        """Whether the store's team works now (its office hours and holidays), as the inbox shows it."""
+        return handoff.team_is_open(await handoff.get_settings(session), self.flow.clock())
 
     async def hand_back(self, conversation_id: str, agent: str, member: inbox.Member | None = None) -> None:
         """The AI answers again from now on; recorded as an event. With `member` (the inbox), only on a ticket they
@@ -702,7 +656,7 @@ class TeamActions:
             await inbox.close_if_open(session, conversation_id, self.flow.clock())
             out = [await conversations.insert_message(session, conversation, "system", "This conversation has ended.",
                                                    kind="notice")]  # fmt: skip
-            if was_with_team and conversation.channel != SMS:  # the one-tap rating of the team (CSAT)
+            if was_with_team and self.flow.channels.of(conversation).asks_team_rating:  # the one-tap CSAT
                 out.append(await conversations.insert_message(
                     session, conversation, "system", CSAT_QUESTION, kind="csat", meta={"actions": CSAT_ACTIONS}
                 ))  # fmt: skip

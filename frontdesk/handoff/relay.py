@@ -18,18 +18,16 @@ import logging
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from enum import StrEnum
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from frontdesk.conversations import service as conversations
+from frontdesk.conversations.channel import Continuation
 from frontdesk.conversations.models import Conversation, Message
-from frontdesk.handoff.flow import ChatFlow, reach_away
+from frontdesk.handoff.flow import ChatFlow
 from frontdesk.handoff.models import RelayedComment
-
-if TYPE_CHECKING:
-    from frontdesk.channels.webchat.service import Connections
 
 log = logging.getLogger("frontdesk.relay")
 
@@ -201,8 +199,6 @@ class Relay:
     """Stores a helpdesk reply as the conversation's agent message and sends it the way `TeamActions.reply` does."""
 
     flow: ChatFlow
-    # The web chat connections of this process: a shopper with none gets the reply by email as well.
-    connections: Connections | None = None
 
     async def take(self, reply: AgentReply) -> Outcome:
         message: Message | None = None
@@ -225,10 +221,11 @@ class Relay:
                 return Outcome(Result.ignored, "no conversation with the ticket's external_id")
             if conversation.handoff_method != reply.source:
                 return Outcome(Result.ignored, f"the conversation was not handed off to {reply.source}")
-            if reply.source == GORGIAS and conversation.channel == "webchat":
-                # Gorgias got a web chat handoff as an email ticket and emails the reply itself; the chat ended when
-                # the shopper was told so. Showing it in that chat too would say it twice.
-                return self._record(session, reply, "a web chat handed to Gorgias continues by email")
+            channel = self.flow.channels.of(conversation)
+            if channel.after_handoff(reply.source) is Continuation.by_email:
+                # The helpdesk (Gorgias, for web chat) got the handoff as an email ticket and emails the reply itself;
+                # the chat ended when the shopper was told so. Showing it in that chat too would say it twice.
+                return self._record(session, reply, f"a {channel.name} handed to {reply.source} continues by email")
             message = await conversations.insert_message(
                 session, conversation, "agent", reply.text,
                 meta={"source": reply.source, "comment_id": reply.external_id, "ticket_id": reply.ticket_id,
@@ -239,7 +236,7 @@ class Relay:
                                seq=message.seq, received_at=self.flow.clock())
             )  # fmt: skip
             await session.flush()  # a concurrent delivery of the same comment fails here, and is retried as a duplicate
-            queued = await reach_away(session, conversation, message.seq, self.connections, self.flow.clock())
+            queued = await channel.reach_away(session, conversation, message.seq, self.flow.clock())
             return Outcome(Result.relayed, f"agent message {message.seq}", message.seq)
 
         outcome = await conversations.retrying(self.flow.sessions, work)

@@ -1,8 +1,7 @@
-"""API shapes of the handoff settings and the outbox."""
+"""API shapes of the handoff settings."""
 
 from __future__ import annotations
 
-from datetime import datetime
 from enum import StrEnum
 from typing import Any
 
@@ -69,31 +68,3 @@ class CustomMessagePreviewIn(BaseModel):
 
 class CustomMessagePreviewOut(BaseModel):
     custom_message: str = Field(description="The message as it would be saved and shown to the shopper")
-
-
-class OutboxStatus(StrEnum):
-    pending = "pending"
-    delivered = "delivered"
-    dead = "dead"
-    skipped = "skipped"
-
-
-class OutboxItemOut(BaseModel):
-    """One row of the outbox as the admin API shows it; `leased_by` names the worker process holding it."""
-
-    model_config = ConfigDict(from_attributes=True)
-
-    id: int
-    conversation_id: str
-    kind: str
-    target: str
-    status: OutboxStatus
-    attempts: int
-    last_error: str | None
-    next_attempt_at: datetime
-    lease_until: datetime | None
-    leased_by: str | None
-    retry_until: datetime | None
-    ticket_ref: str | None
-    created_at: datetime
-    delivered_at: datetime | None

@@ -2,19 +2,18 @@
 
 from __future__ import annotations
 
-import html
-import re
 from collections.abc import Callable
 from datetime import datetime, timedelta
 
-import nh3
-from sqlalchemy import event, func, select
+from sqlalchemy import event, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from frontdesk import credentials, rich_text
 from frontdesk.handoff import office_hours
-from frontdesk.handoff.models import HandoffSettings, OutboxItem, RelayedComment
+from frontdesk.handoff.models import HandoffSettings, RelayedComment
 from frontdesk.handoff.schemas import HandoffSettingsIn, Method
-from frontdesk.integrations import service as integrations
+from frontdesk.outbox import service as outbox
+from frontdesk.outbox.models import OutboxItem
 
 DEFAULTS = {
     "method": Method.builtin.value,
@@ -30,8 +29,6 @@ DEFAULTS = {
     "office_hours": {},
     "holidays": [],
 }
-_LINK = re.compile(r"\[([^\]\n]{1,200})\]\(((?:[^()\s]|\([^()\s]*\)){1,2000})\)")
-SAFE_SCHEMES = ("https://", "http://", "mailto:")
 SETTINGS_LISTENERS = "handoff_settings_listeners"  # key of the sessions' `info`: who caches the settings
 EMAIL_TARGET = "email"
 REPLY_EMAIL, TEAM_ALERT, TRANSCRIPT = "reply_email", "team_alert", "transcript"  # outbox kinds of the email target
@@ -39,7 +36,6 @@ REPLY_EMAIL, TEAM_ALERT, TRANSCRIPT = "reply_email", "team_alert", "transcript" 
 TRANSCRIPT_AGAIN = timedelta(minutes=10)
 HANDOFF, TICKET_MESSAGE = "handoff", "ticket_message"  # outbox kinds of a helpdesk target
 HELPDESKS = frozenset({Method.zendesk.value, Method.gorgias.value})  # targets whose tickets live elsewhere
-OUTBOX_STATUSES = ("pending", "delivered", "dead", "skipped")
 
 
 class HandoffSettingsError(ValueError):
@@ -79,30 +75,18 @@ def _settings_changed(session: AsyncSession) -> None:
     event.listen(session.sync_session, "after_commit", tell, once=True)
 
 
-def sanitise_custom_message(text: str) -> str:
-    """Keep the Markdown subset (links, bold, italic, line breaks) as text: strip every HTML tag with nh3, and turn
-    links to anything but http(s) or mailto into their plain label."""
-    plain = html.unescape(nh3.clean(text, tags=set()))
-
-    def keep_safe(match: re.Match[str]) -> str:
-        label, url = match.group(1), match.group(2)
-        return match.group(0) if url.lower().startswith(SAFE_SCHEMES) else label
-
-    return _LINK.sub(keep_safe, plain).strip()
-
-
 async def update_settings(session: AsyncSession, change: HandoffSettingsIn) -> HandoffSettings:
     settings = await get_settings(session)
     values = change.model_dump(exclude_unset=True)
     method = values.get("method")
-    if method in (Method.zendesk, Method.gorgias) and not await integrations.is_connected(session, method.value):
+    if method in (Method.zendesk, Method.gorgias) and not await credentials.is_connected(session, method.value):
         raise HandoffSettingsError(
             f"{method.value.capitalize()} is not connected yet: connect it under Integrations "
             f"(POST /api/integrations/{method.value}) before choosing it as the handoff method",
             conflict=True,
         )
     if "custom_message" in values:
-        values["custom_message"] = sanitise_custom_message(values["custom_message"] or "")
+        values["custom_message"] = rich_text.sanitise(values["custom_message"] or "")
     final_method = method or Method(settings.method)
     final_message = values.get("custom_message", settings.custom_message)
     if final_method is Method.none and not final_message:
@@ -138,7 +122,7 @@ async def enqueue_handoff(
     """The outbox row, in the caller's transaction. A conversation has one: after a hand back to the AI, a new
     handoff sends the same row again, so the conversation keeps its one ticket (the target reopens it). The ticket's
     transcript ends at `transcript_seq`; what the shopper writes later goes to the ticket as `ticket_message` rows."""
-    item = await _enqueue(session, conversation_id, HANDOFF, target, now)
+    item = await outbox.enqueue(session, conversation_id, HANDOFF, target, now)
     item.transcript_seq = transcript_seq
     return item
 
@@ -158,7 +142,7 @@ async def enqueue_ticket_message(
 ) -> OutboxItem:
     """A shopper's message for the conversation's helpdesk ticket, in the transaction that stored it: the worker adds
     it once the ticket exists, after the messages before it."""
-    return await _enqueue(session, conversation_id, ticket_message_kind(seq), target, now)
+    return await outbox.enqueue(session, conversation_id, ticket_message_kind(seq), target, now)
 
 
 def reply_email_kind(seq: int) -> str:
@@ -169,7 +153,7 @@ async def enqueue_email(session: AsyncSession, conversation_id: str, kind: str, 
     """An email for the outbox worker (`reply_email:<seq>` or `team_alert`), in the caller's transaction: a reply
     stored is a reply sent, even when SMTP is down at the time. Enqueued again (a team alert for a new handoff after
     a hand back), the conversation's row of that kind is sent again."""
-    return await _enqueue(session, conversation_id, kind, EMAIL_TARGET, now)
+    return await outbox.enqueue(session, conversation_id, kind, EMAIL_TARGET, now)
 
 
 async def enqueue_transcript(session: AsyncSession, conversation_id: str, now: datetime) -> bool:
@@ -180,71 +164,10 @@ async def enqueue_transcript(session: AsyncSession, conversation_id: str, now: d
     )
     if earlier is not None:
         last = earlier.delivered_at or earlier.created_at
-        if earlier.status == "pending" or (last is not None and now - last < TRANSCRIPT_AGAIN):
+        if earlier.status == outbox.OutboxStatus.pending or (last is not None and now - last < TRANSCRIPT_AGAIN):
             return False
-    await _enqueue(session, conversation_id, TRANSCRIPT, EMAIL_TARGET, now)
+    await outbox.enqueue(session, conversation_id, TRANSCRIPT, EMAIL_TARGET, now)
     return True
-
-
-async def _enqueue(session: AsyncSession, conversation_id: str, kind: str, target: str, now: datetime) -> OutboxItem:
-    item = await session.scalar(
-        select(OutboxItem).where(OutboxItem.conversation_id == conversation_id, OutboxItem.kind == kind)
-    )
-    if item is None:
-        item = OutboxItem(kind=kind, conversation_id=conversation_id, target=target, next_attempt_at=now)
-        session.add(item)
-        await session.flush()
-        # Stable for the row's life, so every retry of its create is the same request to the helpdesk.
-        item.idempotency_key = f"fd-{item.id}-{conversation_id}"
-    else:
-        item.target, item.status, item.next_attempt_at, item.lease_until = target, "pending", now, None
-        item.attempts, item.last_error, item.retry_until, item.outcome_unknown = 0, None, None, False
-    await session.flush()
-    return item
-
-
-class OutboxError(Exception):
-    """An outbox change refused; `status` is the HTTP status the API answers with."""
-
-    def __init__(self, message: str, status: int) -> None:
-        super().__init__(message)
-        self.status = status
-
-
-async def outbox_rows(
-    session: AsyncSession, status: str | None = None, limit: int = 200, target: str | None = None
-) -> list[OutboxItem]:
-    """The newest rows first, optionally of one status (pending, delivered, dead, skipped) and one target."""
-    query = select(OutboxItem).order_by(OutboxItem.id.desc()).limit(limit)
-    if status:
-        query = query.where(OutboxItem.status == status)
-    if target:
-        query = query.where(OutboxItem.target == target)
-    return list((await session.scalars(query)).all())
-
-
-async def last_delivered_at(session: AsyncSession, target: str) -> datetime | None:
-    """When something last reached `target` (a helpdesk, "sms", "email"); None when nothing has yet."""
-    at: datetime | None = await session.scalar(
-        select(func.max(OutboxItem.delivered_at)).where(OutboxItem.target == target, OutboxItem.status == "delivered")
-    )
-    return at
-
-
-async def retry_now(session: AsyncSession, item_id: int, now: datetime) -> OutboxItem:
-    """Put a row that stopped (dead or waiting) back to pending, due now, with a fresh retry window. The row keeps
-    its idempotency key and what is known of earlier attempts, so a retry still cannot make a second ticket."""
-    item = await session.get(OutboxItem, item_id)
-    if item is None:
-        raise OutboxError(f"no outbox row {item_id}", 404)
-    if item.status in ("delivered", "skipped"):
-        raise OutboxError(f"outbox row {item_id} is already {item.status}: there is nothing to retry", 409)
-    if item.status == "dead":
-        item.status, item.lease_until = "pending", None
-    # A pending row keeps its lease: a worker may be delivering it right now.
-    item.next_attempt_at, item.retry_until = now, None
-    await session.flush()
-    return item
 
 
 async def record_own_comment(

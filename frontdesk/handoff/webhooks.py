@@ -12,9 +12,9 @@ from typing import Any
 
 from fastapi import APIRouter, HTTPException, Request, status
 
+from frontdesk import credentials
 from frontdesk.deps import now_of
 from frontdesk.handoff import relay
-from frontdesk.integrations import service as integrations
 from frontdesk.vault import VaultError
 
 router = APIRouter(tags=["webhooks"])
@@ -35,10 +35,10 @@ async def _secret(request: Request, kind: str) -> bytes:
     """The reply secret of a connected helpdesk; 404 when it is not connected, 401 when its reply path has no
     secret yet (nothing could be verified: see the manual steps in docs/helpdesks.md)."""
     async with request.app.state.database.session() as session:
-        if not await integrations.is_connected(session, kind):
+        if not await credentials.is_connected(session, kind):
             raise HTTPException(status.HTTP_404_NOT_FOUND, f"{kind} is not connected")
         try:
-            secret = await integrations.reply_secret(session, kind, request.app.state.vault)
+            secret = await credentials.reply_secret(session, kind, request.app.state.vault)
         except VaultError as exc:  # the key changed under a running server: /healthz says so too
             raise HTTPException(status.HTTP_503_SERVICE_UNAVAILABLE, str(exc)) from exc
     if secret is None:
@@ -58,7 +58,7 @@ def _json(body: bytes) -> Any:
 async def _take(request: Request, parsed: relay.AgentReply | relay.Outcome) -> dict[str, object]:
     if isinstance(parsed, relay.Outcome):
         return parsed.as_json()
-    outcome = await relay.Relay(request.app.state.flow, request.app.state.connections).take(parsed)
+    outcome = await relay.Relay(request.app.state.flow).take(parsed)
     return outcome.as_json()
 
 

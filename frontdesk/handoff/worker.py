@@ -11,7 +11,7 @@ import logging
 import os
 import random
 import socket
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from email.message import EmailMessage
@@ -21,29 +21,30 @@ from sqlalchemy import func, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from sqlalchemy.sql.elements import ColumnElement
 
-from frontdesk.channels.sms import sending as sms
-from frontdesk.channels.webchat import service as webchat
 from frontdesk.config import Settings
 from frontdesk.conversations import service as conversations
+from frontdesk.conversations.channel import Channels, Continuation
 from frontdesk.conversations.models import Conversation, Message
 from frontdesk.conversations.state import Status, Transition, can
 from frontdesk.conversations.transcript import iso
 from frontdesk.handoff import service as handoff
+from frontdesk.handoff.connectors import accounts
 from frontdesk.handoff.connectors.base import (
     Connector,
     ConnectorError,
-    HelpdeskHttp,
+    NotConnected,
     RateLimited,
     TicketRef,
     TicketRequest,
 )
 from frontdesk.handoff.connectors.builtin import BuiltinConnector
 from frontdesk.handoff.flow import message_event
-from frontdesk.handoff.models import OutboxItem
 from frontdesk.inbox import mail
 from frontdesk.inbox import service as inbox
 from frontdesk.inbox.models import InboxTicket
-from frontdesk.integrations import service as integrations
+from frontdesk.outbox import service as outbox
+from frontdesk.outbox.models import OutboxItem
+from frontdesk.outbox.service import OutboxStatus
 from frontdesk.realtime.bus import INBOX_TOPIC, EventBus, conversation_topic
 from frontdesk.users import service as users
 from frontdesk.vault import Vault
@@ -154,27 +155,6 @@ class BudgetedTransport(httpx.AsyncBaseTransport):
         """The pool is the worker's: closed by `OutboxWorker.aclose`, not by each connector."""
 
 
-async def already_on_ticket(connector: Connector, ref: TicketRef, text: str) -> str | None:
-    """After an attempt whose outcome is unknown: is the shopper's message on the ticket already? Neither helpdesk
-    takes an idempotency key for a comment, so the ticket is read instead (a shopper who wrote the very same text
-    twice in a row would see it once: the lesser harm, next to a message sent twice on every timeout). The id of the
-    comment or message that holds it ("" when the helpdesk gave it none), or None when it is not there."""
-    http = getattr(connector, "http", None)
-    if not isinstance(http, HelpdeskHttp):
-        return None
-    found: list[dict[str, object]] = []
-    if connector.name == "zendesk":
-        data = await http.call("GET", f"tickets/{ref.id}/comments.json") or {}
-        comments = data.get("comments") or []
-        found = [c for c in comments if c.get("public") and (c.get("plain_body") or c.get("body")) == text]
-    elif connector.name == "gorgias":
-        data = await http.call("GET", f"tickets/{ref.id}") or {}
-        found = [m for m in data.get("messages") or [] if not m.get("from_agent") and m.get("body_text") == text]
-    if not found:
-        return None
-    return "" if found[-1].get("id") is None else str(found[-1]["id"])
-
-
 class Waiting(Exception):
     """A row that cannot go yet (a ticket message before its ticket exists, or behind an earlier message)."""
 
@@ -205,6 +185,10 @@ class OutboxWorker:
     jitter: Callable[[], float] = random.random  # uniform in [0, 1): full jitter of the backoff
     pool: httpx.AsyncBaseTransport | None = None  # None: one httpx connection pool of the worker's own
     lease: timedelta = LEASE
+    # How each channel carries the notices of a handoff, and sends its own rows (SMS: texts); handed in by the app.
+    channels: Channels = field(default_factory=Channels)
+    # The store's name as emails sign it (a setting of the web chat's, handed in so the core names no channel).
+    store_name: Callable[[AsyncSession], Awaitable[str]] | None = None
     budgets: dict[str, RequestBudget] = field(init=False)
     full_pass: bool = field(init=False, default=False)  # the last pass stopped at PASS_LIMIT with more due
 
@@ -370,9 +354,8 @@ class OutboxWorker:
             if target == handoff.EMAIL_TARGET:
                 await self._send_email(item_id)
                 return 1
-            if target == sms.SMS_TARGET:
-                sender = sms.SmsSender(self.sessions, self.vault, self.settings, self.clock, self._transport(target))
-                await sender.deliver(item_id)
+            if (delivery := self.channels.delivery(target, self._transport(target))) is not None:
+                await delivery.deliver(item_id)
                 return 1
             if handoff.ticket_message_seq(kind) is not None:
                 done = await self._add_message(item_id)
@@ -427,8 +410,8 @@ class OutboxWorker:
         if target == "builtin":
             return BuiltinConnector(self.sessions, self.clock)
         if self.vault is None:
-            raise integrations.NotConnected(target)
-        return await integrations.connector_for(
+            raise NotConnected(target)
+        return await accounts.connector_for(
             session, target, self.vault, self.settings, self.sessions, transport=self._transport(target)
         )
 
@@ -474,8 +457,7 @@ class OutboxWorker:
         if item is None or item.status != "pending":
             return None  # another worker, whose lease this one outlived, recorded the same ticket already
         now = self.clock()
-        item.status, item.ticket_ref, item.delivered_at = "delivered", str(ref), now
-        item.lease_until, item.last_error = None, None
+        outbox.finish(item, OutboxStatus.delivered, now, ticket_ref=str(ref))
         conversation = await conversations.get(session, item.conversation_id)
         done = Delivered(conversation.id)
         # The shopper's messages queued while the ticket did not exist may go now, in seq order.
@@ -487,14 +469,14 @@ class OutboxWorker:
         )
         if not can(conversation, Transition.ticket_created):
             return done  # closed (or taken back) meanwhile: the ticket is recorded, the conversation stays as it is
-        conversation.ticket_ref = str(ref)
-        await conversations.transition(session, conversation, Transition.ticket_created, f"ticket {ref}", "worker")
+        await conversations.ticket_created(session, conversation, str(ref))
         done.statuses.append(Status.with_team.value)
+        channel = self.channels.of(conversation)
         if item.target == "builtin":
             await self._builtin_notice(session, conversation, done)
-        elif item.target == "gorgias" and conversation.channel != "sms" and conversation.email:
-            # Gorgias answers web chat by email (DESIGN: "the chat ends"): the shopper is told where, and the
-            # conversation is closed here, so nothing more waits for an answer in the widget.
+        elif channel.after_handoff(item.target) is Continuation.by_email and conversation.email:
+            # The helpdesk answers by email (Gorgias, for web chat; DESIGN: "the chat ends"): the shopper is told
+            # where, and the conversation is closed here, so nothing more waits for an answer in the chat.
             text = REPLY_BY_EMAIL.format(address=conversation.email)
             done.messages.append(
                 await conversations.insert_message(session, conversation, "system", text, kind="notice")
@@ -506,10 +488,7 @@ class OutboxWorker:
             done.messages.append(
                 await conversations.insert_message(session, conversation, "system", text, kind="notice")
             )
-        if conversation.channel == "sms":
-            # An SMS shopper sees nothing but texts: each notice goes out as one, queued with it.
-            for message in done.messages:
-                await sms.enqueue_sms(session, conversation.id, message.seq, now)
+        if await channel.deliver(session, conversation, done.messages, now):
             self.wake.set()  # set during a pass: the next pass starts at once and sends them
         return done
 
@@ -565,7 +544,7 @@ class OutboxWorker:
         try:
             if message is not None:
                 if outcome_unknown:
-                    comment_id = await already_on_ticket(connector, ref, message.text)
+                    comment_id = await connector.find_message(ref, message.text)
                 if comment_id is None:
                     comment_id = await connector.add_message(ref, message.text, request)
         finally:
@@ -573,10 +552,10 @@ class OutboxWorker:
         async with self.sessions() as session:
             item = await session.get(OutboxItem, item_id)
             if item is not None and item.status == "pending":
-                item.status, item.ticket_ref, item.delivered_at = "delivered", str(ref), self.clock()
-                item.lease_until, item.last_error = None, None
                 if message is None:
-                    item.status, item.last_error = "skipped", f"message {seq} is gone"
+                    outbox.finish(item, OutboxStatus.skipped, self.clock(), error=f"message {seq} is gone")
+                else:
+                    outbox.finish(item, OutboxStatus.delivered, self.clock(), ticket_ref=str(ref))
                 if comment_id:
                     # The helpdesk's trigger sends this comment back as if an agent wrote it: the relay knows it by id.
                     await handoff.record_own_comment(
@@ -608,7 +587,7 @@ class OutboxWorker:
             if not configured and kind == handoff.TEAM_ALERT:
                 # An alert is about now: sent hours later, when SMTP is set up, it would only mislead. A reply to a
                 # shopper waits instead (below), and goes out once email is set up.
-                item.status, item.last_error, item.lease_until = "skipped", f"not sent: {mail.NOT_CONFIGURED}", None
+                outbox.finish(item, OutboxStatus.skipped, self.clock(), error=f"not sent: {mail.NOT_CONFIGURED}")
                 await session.commit()
                 return
             if not configured:
@@ -621,13 +600,12 @@ class OutboxWorker:
         now = self.clock()
         async with self.sessions() as session:
             item = await session.get(OutboxItem, item_id)
-            if item is None:
-                return
-            item.lease_until, item.delivered_at = None, now
+            if item is None or item.status != OutboxStatus.pending:
+                return  # another worker, whose lease this one outlived, recorded it already
             if not isinstance(composed, EmailMessage):
-                item.status, item.last_error = "skipped", f"not sent: {composed}"
+                outbox.finish(item, OutboxStatus.skipped, now, error=f"not sent: {composed}")
             else:
-                item.status, item.last_error = "delivered", None
+                outbox.finish(item, OutboxStatus.delivered, now)
                 if kind == handoff.TEAM_ALERT:
                     alerted = update(InboxTicket).where(InboxTicket.conversation_id == conversation_id)
                     await session.execute(alerted.values(team_alerted_at=now))
@@ -635,10 +613,12 @@ class OutboxWorker:
 
     async def _compose(self, session: AsyncSession, kind: str, conversation_id: str) -> EmailMessage | str:
         """The email of an outbox row, or why there is nothing (left) to send."""
-        if self.links is None:
-            raise RuntimeError("the worker needs the resume links (and the public URL) to send email")
+        if self.links is None or self.store_name is None:
+            raise RuntimeError(
+                "the worker needs the resume links (and the public URL) and the store's name to send email"
+            )
         conversation = await conversations.get(session, conversation_id)
-        store = (await webchat.get_settings(session)).store_name
+        store = await self.store_name(session)
         now = self.clock()
         if kind == handoff.TEAM_ALERT:
             ticket = await session.scalar(select(InboxTicket).where(InboxTicket.conversation_id == conversation_id))
@@ -697,11 +677,11 @@ class OutboxWorker:
                 return
             item.lease_until = None
             item.last_error = f"{type(error).__name__}: {error}"[:2000]
-            if isinstance(error, mail.EmailNotConfigured | integrations.NotConnected):
+            if isinstance(error, mail.EmailNotConfigured | NotConnected):
                 item.last_error = str(error)
                 item.next_attempt_at = now + timedelta(seconds=NOT_CONFIGURED_DELAY)
             elif isinstance(error, ConnectorError) and not error.retryable:
-                item.status = "dead"
+                outbox.finish(item, OutboxStatus.dead, now, error=item.last_error)
             else:
                 if not isinstance(error, RateLimited):
                     # A timeout, a reset, a 5xx or a bug of ours: the helpdesk may have done it. Sticky, so every
@@ -718,8 +698,8 @@ class OutboxWorker:
                 if retry_until is not None and retry_until.tzinfo is None:
                     retry_until = retry_until.replace(tzinfo=now.tzinfo)  # SQLite hands datetimes back naive
                 if retry_until is not None and now >= retry_until:
-                    item.status = "dead"
-                    item.last_error = f"gave up after {item.attempts} attempts: {item.last_error}"[:2000]
+                    gave_up = f"gave up after {item.attempts} attempts: {item.last_error}"[:2000]
+                    outbox.finish(item, OutboxStatus.dead, now, error=gave_up)
             status, kind, attempts = item.status, item.kind, item.attempts
             await session.commit()
         if status == "dead":

@@ -15,9 +15,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from frontdesk.conversations import service as conversations
-from frontdesk.deps import Principal, agent_page, get_session, require_admin, require_agent
-from frontdesk.handoff import service as handoff
-from frontdesk.handoff.flow import FlowError
+from frontdesk.deps import get_session
 from frontdesk.inbox import service
 from frontdesk.inbox.models import InboxTicket
 from frontdesk.inbox.schemas import (
@@ -39,6 +37,7 @@ from frontdesk.pages import render
 from frontdesk.params import RowId
 from frontdesk.realtime.bus import INBOX_TOPIC, EventBus, conversation_topic
 from frontdesk.users import service as users
+from frontdesk.users.access import Principal, agent_page, require_admin, require_agent
 
 #: Seconds between two "is typing" events an agent's page sends the shopper's chat.
 TYPING_EVERY = 2.0
@@ -286,7 +285,7 @@ async def reply(conversation_id: str, body: TextIn, principal: Agent, request: R
         claimed_now = await request.app.state.team.reply(
             conversation_id, principal.name or principal.email, body.text.strip(), agent_id=user_id
         )
-    except (service.InboxError, FlowError, conversations.ConversationNotFound) as exc:
+    except (service.InboxError, conversations.FlowError, conversations.ConversationNotFound) as exc:
         raise _refused(exc) from exc
     if claimed_now:
         await _announce(request, {"type": "ticket", "conversation_id": conversation_id, "change": "claimed",
@@ -312,7 +311,7 @@ async def hand_back(conversation_id: str, principal: Agent, request: Request) ->
     admin anyone's."""
     try:
         await request.app.state.team.hand_back(conversation_id, principal.name or principal.email, _member(principal))
-    except (service.InboxError, FlowError, conversations.ConversationNotFound) as exc:
+    except (service.InboxError, conversations.FlowError, conversations.ConversationNotFound) as exc:
         raise _refused(exc) from exc
     return {"status": "ai"}
 
@@ -324,7 +323,7 @@ async def close(conversation_id: str, principal: Agent, request: Request) -> dic
         await request.app.state.team.close(
             conversation_id, principal.name or principal.email, member=_member(principal)
         )
-    except (service.InboxError, FlowError, conversations.ConversationNotFound) as exc:
+    except (service.InboxError, conversations.FlowError, conversations.ConversationNotFound) as exc:
         raise _refused(exc) from exc
     return {"status": "closed"}
 
@@ -332,14 +331,10 @@ async def close(conversation_id: str, principal: Agent, request: Request) -> dic
 @router.get("/availability", response_model=AvailabilityOut)
 async def availability(principal: Agent, session: Session, request: Request) -> AvailabilityOut:
     presence: service.Presence = request.app.state.presence
-    settings = await handoff.get_settings(session)
+    within_office_hours = await request.app.state.team.office_hours_open(session)
     await session.commit()
     away = principal.user_id is not None and await users.is_away(session, principal.user_id)
-    return AvailabilityOut(
-        online=presence.online,
-        within_office_hours=handoff.team_is_open(settings, request.app.state.flow.clock()),
-        away=away,
-    )
+    return AvailabilityOut(online=presence.online, within_office_hours=within_office_hours, away=away)
 
 
 @router.put("/away", response_model=AvailabilityOut)

@@ -10,22 +10,15 @@ from urllib.parse import urlsplit
 
 import httpx
 from sqlalchemy import delete, select
-from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from sqlalchemy.ext.asyncio import AsyncSession
 
-from frontdesk.channels.sms.twilio_client import TwilioClient, TwilioCredentials
+from frontdesk import credentials as stored
+from frontdesk.channels.sms.twilio_client import TwilioClient
 from frontdesk.config import Settings
+from frontdesk.credentials import HelpdeskLogin, Integration, TwilioCredentials
 from frontdesk.db import utcnow
-from frontdesk.handoff.connectors.base import (
-    AuthFailed,
-    Connector,
-    ConnectorError,
-    NotFound,
-    Rejected,
-)
-from frontdesk.handoff.connectors.builtin import BuiltinConnector
-from frontdesk.handoff.connectors.gorgias import GorgiasConnector
-from frontdesk.handoff.connectors.zendesk import ZendeskConnector
-from frontdesk.integrations.models import Integration
+from frontdesk.handoff.connectors import accounts
+from frontdesk.handoff.connectors.base import AuthFailed, Connector, ConnectorError, NotFound, Rejected
 from frontdesk.integrations.schemas import (
     HELPDESKS,
     MANUAL_STEPS_URL,
@@ -41,7 +34,6 @@ from frontdesk.vault import Vault
 
 log = logging.getLogger("frontdesk.integrations")
 MAX_SECRET_CHARS = 500
-NOT_CONNECTED_RETRY = 600.0  # a handoff waiting for its helpdesk to be connected (again) looks every ten minutes
 TITLES = {Kind.zendesk: "Zendesk", Kind.gorgias: "Gorgias", Kind.twilio: "Twilio"}
 SECRET_NAMES = {Kind.zendesk: "API token", Kind.gorgias: "API key"}
 
@@ -53,13 +45,6 @@ class IntegrationError(Exception):
         super().__init__(message)
         self.message = message
         self.status = status
-
-
-class NotConnected(ConnectorError):
-    """The handoff's helpdesk is not connected (any more): wait for the admin to connect it rather than give up."""
-
-    def __init__(self, kind: str) -> None:
-        super().__init__(f"{kind} is not connected: connect it under Integrations", True, NOT_CONNECTED_RETRY)
 
 
 @dataclass(frozen=True)
@@ -88,9 +73,7 @@ def new_connector(
     credentials: Credentials, settings: Settings, transport: httpx.AsyncBaseTransport | None = None
 ) -> Connector:
     c = credentials
-    if c.kind is Kind.zendesk:
-        return ZendeskConnector(c.label, c.email, c.secret, settings.zendesk_url_template, transport)
-    return GorgiasConnector(c.label, c.email, c.secret, settings.gorgias_url_template, transport)
+    return accounts.new_connector(c.kind.value, HelpdeskLogin(c.label, c.email, c.secret), settings, transport)
 
 
 def explain(credentials: Credentials, error: ConnectorError, settings: Settings) -> str:
@@ -182,7 +165,7 @@ async def connect_twilio(
         raise IntegrationError(explain_twilio(form.account_sid, exc, settings)) from exc
     finally:
         await client.aclose()
-    row = await get(session, Kind.twilio.value)
+    row = await stored.get(session, Kind.twilio.value)
     if row is None:
         row = Integration(kind=Kind.twilio.value)
         session.add(row)
@@ -210,22 +193,12 @@ def explain_twilio(account_sid: str, error: ConnectorError, settings: Settings) 
     return f"could not reach Twilio at {urlsplit(settings.twilio_api_base).netloc}: {error.message}"
 
 
-async def twilio_credentials(session: AsyncSession, vault: Vault) -> TwilioCredentials | None:
-    """The connected Twilio account (SID, auth token, sender), for sending and for checking Twilio's signatures;
-    None when Twilio is not connected."""
-    row = await get(session, Kind.twilio.value)
-    if row is None or row.status != "connected":
-        return None
-    config = row.config or {}
-    return TwilioCredentials(str(config["account_sid"]), vault.decrypt(row.secret), str(config["sender"]))
-
-
 async def set_reply_secret(session: AsyncSession, kind: Kind, secret: str, vault: Vault) -> Integration:
     """The reply path the admin set up by hand (docs/helpdesks.md): the signing secret Zendesk revealed, or the
     header value they gave the Gorgias HTTP integration."""
     if kind not in HELPDESKS:
         raise IntegrationError(f"{TITLES[kind]} signs its requests with the auth token: it has no reply secret")
-    row = await get(session, kind.value)
+    row = await stored.get(session, kind.value)
     if row is None:
         raise IntegrationError(f"{TITLES[kind]} is not connected", status=404)
     secret = secret.strip()
@@ -235,15 +208,6 @@ async def set_reply_secret(session: AsyncSession, kind: Kind, secret: str, vault
     row.reply_path = {"automatic": False, "manual": True, "error": None}
     await session.flush()
     return row
-
-
-async def get(session: AsyncSession, kind: str) -> Integration | None:
-    return await session.scalar(select(Integration).where(Integration.kind == kind))
-
-
-async def is_connected(session: AsyncSession, kind: str) -> bool:
-    row = await get(session, kind)
-    return row is not None and row.status == "connected"
 
 
 def view(kind: Kind, row: Integration | None) -> IntegrationOut:
@@ -294,34 +258,6 @@ async def disconnect(session: AsyncSession, kind: Kind, chosen_method: str) -> N
     if not result.rowcount:  # type: ignore[attr-defined]
         raise IntegrationError(f"{TITLES[kind]} is not connected", status=404)
     log.info("%s disconnected", kind.value)
-
-
-async def connector_for(
-    session: AsyncSession,
-    kind: str,
-    vault: Vault,
-    settings: Settings,
-    sessions: async_sessionmaker[AsyncSession],
-    transport: httpx.AsyncBaseTransport | None = None,
-) -> Connector:
-    """The Connector of a handoff target, for the outbox worker; the caller closes it (`aclose`)."""
-    if kind == "builtin":
-        return BuiltinConnector(sessions)
-    row = await get(session, kind)
-    if row is None or row.status != "connected" or kind not in HELPDESKS:
-        raise NotConnected(kind)
-    config = row.config or {}
-    credentials = Credentials(Kind(kind), str(config["label"]), str(config["email"]), vault.decrypt(row.secret))
-    return new_connector(credentials, settings, transport)
-
-
-async def reply_secret(session: AsyncSession, kind: str, vault: Vault) -> bytes | None:
-    """The secret that proves a reply came from the helpdesk (Zendesk's signing secret, Gorgias's header secret);
-    None when the reply path was not set up automatically."""
-    row = await get(session, kind)
-    if row is None or row.reply_secret is None:
-        return None
-    return vault.decrypt(row.reply_secret).encode()
 
 
 async def encrypted_secrets(session: AsyncSession) -> list[tuple[str, str]]:

@@ -7,9 +7,10 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, HTTPException, Request, Response, status
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from frontdesk import credentials as stored
 from frontdesk.channels.sms.sending import SMS_TARGET
 from frontdesk.config import Settings
-from frontdesk.deps import get_session, get_settings, require_admin
+from frontdesk.deps import get_session, get_settings
 from frontdesk.handoff import service as handoff
 from frontdesk.integrations import service
 from frontdesk.integrations.schemas import (
@@ -20,6 +21,8 @@ from frontdesk.integrations.schemas import (
     TwilioConnectIn,
     ZendeskConnectIn,
 )
+from frontdesk.outbox import service as outbox
+from frontdesk.users.access import require_admin
 from frontdesk.vault import Vault
 
 router = APIRouter(prefix="/api/integrations", tags=["integrations"], dependencies=[Depends(require_admin)])
@@ -38,8 +41,8 @@ DELIVERY_TARGETS = {Kind.zendesk: Kind.zendesk.value, Kind.gorgias: Kind.gorgias
 
 async def shown(session: AsyncSession, kind: Kind) -> IntegrationOut:
     """The integration as the API and the console show it, with its last delivery."""
-    integration = service.view(kind, await service.get(session, kind.value))
-    integration.last_delivery_at = await handoff.last_delivered_at(session, DELIVERY_TARGETS[kind])
+    integration = service.view(kind, await stored.get(session, kind.value))
+    integration.last_delivery_at = await outbox.last_delivered_at(session, DELIVERY_TARGETS[kind])
     return integration
 
 

@@ -9,7 +9,7 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, HTTPException, Query, Request, status
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from frontdesk.deps import get_knowledge, get_session, require_admin
+from frontdesk.deps import get_session
 from frontdesk.knowledge import importers, service, threshold
 from frontdesk.knowledge.schemas import (
     EntryIn,
@@ -23,6 +23,14 @@ from frontdesk.knowledge.schemas import (
     ThresholdOut,
 )
 from frontdesk.params import Offset, RowId
+from frontdesk.users.access import require_admin
+
+
+def get_knowledge(request: Request) -> service.Knowledge:
+    """The store's knowledge the app loaded at start (entries and their index), for any route that reads it."""
+    knowledge: service.Knowledge = request.app.state.knowledge
+    return knowledge
+
 
 router = APIRouter(prefix="/api/knowledge", tags=["knowledge"], dependencies=[Depends(require_admin)])
 

@@ -14,11 +14,11 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from frontdesk.agent import engine
 from frontdesk.conversations import service as conversations
 from frontdesk.conversations.models import Conversation
+from frontdesk.conversations.outcomes import Outcome
 from frontdesk.inbox import service as inbox
 from frontdesk.knowledge.schemas import EntryKind
 from frontdesk.knowledge.service import Knowledge
 from frontdesk.metrics import gaps as grouping
-from frontdesk.metrics.outcomes import Outcome
 from frontdesk.metrics.schemas import Daily, Day, Gap, GapCandidate, GapExample, Gaps, Overview, Team, TeamRow
 
 #: The longest range the per-day series and the gaps are computed for.

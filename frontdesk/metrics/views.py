@@ -9,10 +9,12 @@ from fastapi import APIRouter, Depends, HTTPException, Query, Request, status
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from frontdesk.config import Settings
-from frontdesk.deps import get_knowledge, get_session, get_settings, now_of, require_admin
+from frontdesk.deps import get_session, get_settings, now_of
 from frontdesk.knowledge.service import Knowledge
+from frontdesk.knowledge.views import get_knowledge
 from frontdesk.metrics import service
 from frontdesk.metrics.schemas import Daily, Gaps, Overview, Team
+from frontdesk.users.access import require_admin
 
 router = APIRouter(prefix="/api/metrics", tags=["metrics"], dependencies=[Depends(require_admin)])
 Session = Annotated[AsyncSession, Depends(get_session)]

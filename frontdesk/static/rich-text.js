@@ -2,7 +2,11 @@
 // HTML: only http, https and mailto links become links. One source for the two places a shopper's view of it is drawn:
 // the widget (frontdesk/channels/webchat/views.py puts this file inside /widget.js, in the widget's own scope) and
 // the console's live preview (/static/rich-text.js). ES5, as the widget is.
-var RICH_INLINE = /\[([^\]\n]+)\]\(([^()\s]+)\)|\*\*(.+?)\*\*|\*([^*\s](?:[^*]*?[^*\s])?)\*/;
+// The server reads the same subset with frontdesk/rich_text.py; tests/rich_text_cases.json holds both to one answer.
+// A link's address may hold one level of balanced parentheses (Wikipedia's); the server's sanitiser writes any other
+// address so. Bold and italic need no space inside their marks, as in CommonMark.
+var RICH_INLINE =
+  /\[([^\]\n]+)\]\(((?:[^()\s]|\([^()\s]*\))+)\)|\*\*(\S(?:.*?\S)?)\*\*|\*([^*\s](?:[^*]*?[^*\s])?)\*/;
 
 function richSafeUrl(raw) {
   try {

@@ -11,20 +11,18 @@ from fastapi.responses import RedirectResponse
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from frontdesk.config import Settings
-from frontdesk.deps import (
+from frontdesk.deps import get_session, get_settings, now_of
+from frontdesk.pages import render
+from frontdesk.users import service
+from frontdesk.users.access import (
     CSRF_HEADER,
     SESSION_COOKIE,
     Principal,
     csrf_matches,
-    get_session,
-    get_settings,
-    now_of,
     principal_of,
     require_admin,
     require_agent,
 )
-from frontdesk.pages import render
-from frontdesk.users import service
 from frontdesk.users.schemas import PrincipalOut, UserOut
 
 router = APIRouter(tags=["users"])

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import json
 import re
-import time
 from collections.abc import Callable
 from types import TracebackType
 from typing import Any
@@ -75,7 +74,8 @@ class Shopper:
 
 
 def make_known_mix(server: Server) -> dict[str, str]:
-    """2 resolved, 1 unresolved (No), 1 routed to the team (Yes + email), 1 greeting only: their ids by role."""
+    """2 resolved, 1 unresolved (No), 1 routed to the team (Yes + email, and its ticket made), 1 greeting only:
+    their ids by role."""
     ids: dict[str, str] = {}
     for name, question in (("canada", CANADA), ("shipping", SHIPPING)):
         with Shopper(server) as shopper:
@@ -88,6 +88,7 @@ def make_known_mix(server: Server) -> dict[str, str]:
     with Shopper(server) as shopper:
         assert shopper.ask(UNKNOWN)["kind"] == "offer"
         shopper.accept(ROUTED_EMAIL)
+        shopper.until(lambda f: f.get("status") == "with_team")  # routed once the ticket exists
         ids["routed"] = shopper.conversation_id
     with Shopper(server) as shopper:
         assert shopper.ask("hi there")["text"].startswith("Hi!")
@@ -179,10 +180,9 @@ def test_a_routed_conversation_shows_who_the_shopper_is_and_the_handoff(admin_pa
     with Shopper(server) as shopper:
         shopper.ask(UNKNOWN)
         shopper.accept("second-routed@example.com")
+        # the outbox worker makes the inbox ticket just after the shopper's Yes: routed from then on
+        shopper.until(lambda f: f.get("status") == "with_team")
         conversation_id = shopper.conversation_id
-    deadline = time.monotonic() + 10
-    while not server.tickets(conversation_id) and time.monotonic() < deadline:
-        time.sleep(0.1)  # the outbox worker makes the inbox ticket just after the shopper's Yes
     page = admin_page
     page.goto(f"{server.base}/console/conversations/{conversation_id}")
     expect(page.get_by_role("heading", name="Outcome: Routed to team")).to_be_visible()

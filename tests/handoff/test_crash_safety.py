@@ -14,6 +14,7 @@ import pytest
 from sqlalchemy import select
 
 from frontdesk.app import create_app
+from frontdesk.channels.service import every_channel
 from frontdesk.config import Settings
 from frontdesk.conversations import service as conversations
 from frontdesk.conversations.models import Message
@@ -24,7 +25,7 @@ from frontdesk.knowledge.schemas import EntryIn, EntryKind
 from frontdesk.knowledge.service import Knowledge
 from frontdesk.realtime.bus import EventBus
 from frontdesk.retrieval.embedders import Embedder
-from tests.channels.test_webchat_protocol import Frame, connect
+from tests.channels.webchat.test_protocol import Frame, connect
 from tests.server import ADMIN_HEADERS, running_server
 
 QUESTION = "do you ship to canada?"
@@ -128,7 +129,8 @@ async def flow(database: Database, embedder: Embedder) -> ChatFlow:
         faq = EntryIn(kind=EntryKind.faq, title="Do you ship to Canada?", body="Yes, to Canada in 5-8 business days.")
         await knowledge_service.create_entry(session, knowledge, faq)
         await session.commit()
-    return ChatFlow(database.sessions, knowledge, EventBus(), utcnow, asyncio.Event())
+    channels = every_channel(database.sessions, utcnow)
+    return ChatFlow(database.sessions, knowledge, EventBus(), utcnow, asyncio.Event(), channels=channels)
 
 
 async def _left_unanswered(database: Database, text: str, client_id: str | None = None) -> str:

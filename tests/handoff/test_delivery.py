@@ -16,19 +16,20 @@ import pytest
 from sqlalchemy import select
 
 from frontdesk.app import create_app
+from frontdesk.channels.service import every_channel
 from frontdesk.config import Settings
 from frontdesk.conversations import service as conversations
 from frontdesk.conversations.models import Conversation, Message
+from frontdesk.credentials import Integration
 from frontdesk.db import Database
 from frontdesk.handoff import service as handoff
 from frontdesk.handoff.flow import HANDOFF_YES, ON_ITS_WAY, ChatFlow
-from frontdesk.handoff.models import OutboxItem
 from frontdesk.handoff.relay import AgentReply, Outcome, Relay, Result, parse_zendesk
 from frontdesk.handoff.schemas import HandoffSettingsIn, Method
 from frontdesk.handoff.worker import FOLLOW_UP_HERE, LEASE, OutboxWorker
 from frontdesk.inbox.service import Presence
-from frontdesk.integrations.models import Integration
 from frontdesk.knowledge.service import Knowledge
+from frontdesk.outbox.models import OutboxItem
 from frontdesk.realtime.bus import EventBus
 from frontdesk.retrieval.embedders import Embedder
 from frontdesk.vault import Vault
@@ -66,6 +67,7 @@ class Shop:
         return OutboxWorker(
             (database or self.database).sessions, EventBus(), Presence(), self.clock, asyncio.Event(),
             vault=self.vault, settings=self.settings, worker_id=name, request_timeout=0.5, jitter=lambda: 0.5,
+            channels=self.flow.channels,
         )  # fmt: skip
 
     async def connect(self, kind: str, secret: str) -> None:
@@ -143,7 +145,8 @@ async def shop(
         }
     )
     clock = Clock()
-    flow = ChatFlow(database.sessions, Knowledge(embedder), EventBus(), clock, asyncio.Event())
+    channels = every_channel(database.sessions, clock, settings)
+    flow = ChatFlow(database.sessions, Knowledge(embedder), EventBus(), clock, asyncio.Event(), channels=channels)
     yield Shop(database, settings, clock, flow, Vault(TEST_SECRET_KEY))
 
 

@@ -9,6 +9,7 @@ from datetime import UTC, datetime
 
 import pytest
 
+from frontdesk.channels.service import every_channel
 from frontdesk.conversations import service as conversations
 from frontdesk.db import Database
 from frontdesk.handoff import office_hours
@@ -60,7 +61,16 @@ async def test_what_the_shopper_is_told_at_handoff(
     presence = Presence()
     if agents != "none":
         presence.arrive(7, away=agents == "away")
-    flow = ChatFlow(database.sessions, Knowledge(embedder), EventBus(), lambda: now, asyncio.Event(), presence=presence)
+    channels = every_channel(database.sessions, lambda: now)
+    flow = ChatFlow(
+        database.sessions,
+        Knowledge(embedder),
+        EventBus(),
+        lambda: now,
+        asyncio.Event(),
+        presence=presence,
+        channels=channels,
+    )
     async with database.session() as session:
         await handoff.update_settings(
             session,
@@ -75,7 +85,13 @@ async def test_what_the_shopper_is_told_at_handoff(
     await flow.action(conversation.id, HANDOFF_YES)
     await flow.email(conversation.id, "ana@example.com")
     worker = OutboxWorker(
-        database.sessions, EventBus(), presence, lambda: now, asyncio.Event(), vault=Vault(TEST_SECRET_KEY)
+        database.sessions,
+        EventBus(),
+        presence,
+        lambda: now,
+        asyncio.Event(),
+        vault=Vault(TEST_SECRET_KEY),
+        channels=channels,
     )
     assert await worker.deliver_due() == 1
     async with database.session() as session:

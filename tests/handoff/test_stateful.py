@@ -15,16 +15,17 @@ from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, initialize, invariant, rule
 from sqlalchemy import func, select
 
+from frontdesk.channels.service import every_channel
 from frontdesk.conversations import service as conversations
 from frontdesk.conversations.models import Message
 from frontdesk.db import Database, migrate
 from frontdesk.handoff.flow import ChatFlow, FlowError, TeamActions
-from frontdesk.handoff.models import OutboxItem
 from frontdesk.handoff.worker import LEASE, OutboxWorker
 from frontdesk.inbox.models import InboxTicket
 from frontdesk.inbox.service import Presence
 from frontdesk.knowledge.schemas import EntryKind
 from frontdesk.knowledge.service import EntryView, Knowledge
+from frontdesk.outbox.models import OutboxItem
 from frontdesk.realtime.bus import EventBus
 from frontdesk.retrieval.embedders import load_embedder
 
@@ -56,9 +57,10 @@ class World:
         self.clock = Clock()
         self.bus = EventBus()
         wake = asyncio.Event()
-        self.flow = ChatFlow(self.database.sessions, knowledge, self.bus, self.clock, wake)
+        channels = every_channel(self.database.sessions, self.clock)
+        self.flow = ChatFlow(self.database.sessions, knowledge, self.bus, self.clock, wake, channels=channels)
         self.team = TeamActions(self.flow)
-        self.worker = OutboxWorker(self.database.sessions, self.bus, Presence(), self.clock, wake)
+        self.worker = OutboxWorker(self.database.sessions, self.bus, Presence(), self.clock, wake, channels=channels)
 
     def run(self, coroutine):  # type: ignore[no-untyped-def]
         return self.loop.run_until_complete(coroutine)

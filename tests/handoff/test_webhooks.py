@@ -26,7 +26,8 @@ from frontdesk.conversations.state import Transition
 from frontdesk.handoff.connectors.base import TicketRequest
 from frontdesk.handoff.connectors.gorgias import GorgiasConnector
 from frontdesk.handoff.connectors.zendesk import ZendeskConnector
-from frontdesk.handoff.models import OutboxItem, RelayedComment
+from frontdesk.handoff.models import RelayedComment
+from frontdesk.outbox.models import OutboxItem
 from frontdesk.realtime.bus import conversation_topic
 from tests.fakes.gorgias import GorgiasFake
 from tests.fakes.zendesk import ZendeskFake, webhook_signature

@@ -24,14 +24,14 @@ from frontdesk.conversations import service as conversations
 from frontdesk.conversations.service import ResumeLinks
 from frontdesk.db import Database
 from frontdesk.handoff import service as handoff
-from frontdesk.handoff.models import OutboxItem
 from frontdesk.handoff.worker import OutboxWorker
 from frontdesk.inbox.mail import NOT_CONFIGURED
 from frontdesk.inbox.models import InboxTicket
 from frontdesk.inbox.service import Presence
+from frontdesk.outbox.models import OutboxItem
 from frontdesk.realtime.bus import EventBus
 from frontdesk.users.models import User
-from tests.channels.test_webchat_protocol import Chat, Frame, connect, texts
+from tests.channels.webchat.test_protocol import Chat, Frame, connect, texts
 from tests.fakes.smtp import SmtpServer, text_of
 from tests.server import TEST_SECRET_KEY, free_port
 

@@ -10,10 +10,11 @@ import httpx
 import pytest
 from sqlalchemy import text
 
+from frontdesk import credentials
 from frontdesk.config import Settings
 from frontdesk.db import Database
+from frontdesk.handoff.connectors import accounts
 from frontdesk.handoff.connectors.base import TicketRequest
-from frontdesk.integrations import service
 from frontdesk.vault import Vault
 from tests.fakes.gorgias import GorgiasFake
 from tests.fakes.zendesk import ZendeskFake
@@ -149,8 +150,8 @@ async def test_gorgias_connects_with_an_http_integration_carrying_a_generated_se
 
     vault = Vault(TEST_SECRET_KEY)
     async with database.session() as session:
-        assert await service.reply_secret(session, "gorgias", vault) == header_secret.encode()
-        assert await service.reply_secret(session, "zendesk", vault) is None
+        assert await credentials.reply_secret(session, "gorgias", vault) == header_secret.encode()
+        assert await credentials.reply_secret(session, "zendesk", vault) is None
     assert (await client.put("/api/settings/handoff", json={"method": "gorgias"})).status_code == 200
 
 
@@ -163,7 +164,9 @@ async def test_the_workers_connector_is_built_from_the_saved_credentials(
         phone=None, name="Ana", profile_id=None, channel="webchat", reason="unknown", link="https://x.example/c",
     )  # fmt: skip
     async with database.session() as session:
-        connector = await service.connector_for(session, "zendesk", Vault(TEST_SECRET_KEY), settings, database.sessions)
+        connector = await accounts.connector_for(
+            session, "zendesk", Vault(TEST_SECRET_KEY), settings, database.sessions
+        )
     try:
         ref = await connector.create_ticket(request, "handoff-conv_1")
     finally:

@@ -21,8 +21,8 @@ from frontdesk.app import create_app
 from frontdesk.cli import app as cli
 from frontdesk.config import Settings
 from frontdesk.db import Database
-from frontdesk.deps import Principal, admin_page
 from frontdesk.users import service
+from frontdesk.users.access import Principal, admin_page
 from tests.server import ADMIN_HEADERS
 
 ADMIN = ("ada@shop.example", "a long admin password")

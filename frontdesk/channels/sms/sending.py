@@ -19,13 +19,17 @@ from sqlalchemy import delete, select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from frontdesk import credentials as stored
 from frontdesk.channels.sms.models import SmsMessage, SmsSuppression, SmsThread
-from frontdesk.channels.sms.twilio_client import OPTED_OUT, OptedOut, SentMessage, TwilioClient, TwilioCredentials
+from frontdesk.channels.sms.twilio_client import OPTED_OUT, OptedOut, SentMessage, TwilioClient
 from frontdesk.config import Settings
 from frontdesk.conversations.models import Conversation, Message, Profile
+from frontdesk.credentials import TwilioCredentials
 from frontdesk.db import utcnow
-from frontdesk.handoff.models import OutboxItem
-from frontdesk.integrations import service as integrations
+from frontdesk.handoff.connectors.base import NotConnected
+from frontdesk.outbox import service as outbox
+from frontdesk.outbox.models import OutboxItem
+from frontdesk.outbox.service import OutboxStatus
 from frontdesk.vault import Vault
 
 log = logging.getLogger("frontdesk.sms")
@@ -58,13 +62,7 @@ def status_callback_url(settings: Settings) -> str:
 async def enqueue_sms(session: AsyncSession, conversation_id: str, seq: int, now: datetime) -> None:
     """Text message `seq` of an SMS conversation to the shopper, from the outbox, in the caller's transaction (wake
     the worker after the commit). Queued again, the same message is not texted a second time."""
-    kind = sms_kind(seq)
-    existing = await session.scalar(
-        select(OutboxItem.id).where(OutboxItem.conversation_id == conversation_id, OutboxItem.kind == kind)
-    )
-    if existing is None:
-        session.add(OutboxItem(kind=kind, conversation_id=conversation_id, target=SMS_TARGET, next_attempt_at=now))
-        await session.flush()
+    await outbox.enqueue(session, conversation_id, sms_kind(seq), SMS_TARGET, now, again=False)
 
 
 async def is_suppressed(session: AsyncSession, phone: str) -> bool:
@@ -162,13 +160,13 @@ class SmsSender:
             text = await self._text(session, item)
             credentials = None
             if not isinstance(text, str) and self.vault is not None:
-                credentials = await integrations.twilio_credentials(session, self.vault)
+                credentials = await stored.twilio_credentials(session, self.vault)
             await session.commit()
         if isinstance(text, str):
             await self._finish(item_id, skipped=text)
             return
         if credentials is None:
-            raise integrations.NotConnected("twilio")
+            raise NotConnected(stored.TWILIO)
         client = TwilioClient(credentials, self.settings.twilio_api_base, self.transport)
         try:
             sent = await client.send(text.to, text.body, status_callback_url(self.settings))
@@ -222,10 +220,9 @@ class SmsSender:
                     status=answer.status if answer.status in _RANKS else "queued", created_at=now, updated_at=now,
                 ))  # fmt: skip
             item = await session.get(OutboxItem, item_id)
-            if item is not None and item.status == "pending":
-                item.lease_until, item.delivered_at = None, now
+            if item is not None and item.status == OutboxStatus.pending:
                 if sent is not None:
-                    item.status, item.ticket_ref, item.last_error = "delivered", sent[1].sid, None
+                    outbox.finish(item, OutboxStatus.delivered, now, ticket_ref=sent[1].sid)
                 else:
-                    item.status, item.last_error = "skipped", skipped
+                    outbox.finish(item, OutboxStatus.skipped, now, error=skipped)
             await session.commit()

@@ -7,7 +7,6 @@ the shopper's message, so a webhook Twilio delivers again finds it and changes n
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass
 from enum import StrEnum
 from typing import TYPE_CHECKING
@@ -33,8 +32,6 @@ OPT_IN = frozenset({"START", "YES", "UNSTOP"})
 HELP = frozenset({"HELP", "INFO"})
 HELP_REPLY = "{store}: text us your question and we'll answer here. Reply STOP to opt out. Msg&data rates may apply."
 OPTED_IN_REPLY = "{store}: you're subscribed to our texts again. Reply HELP for help, STOP to opt out."
-_LINK = re.compile(r"\[([^\]\n]{1,200})\]\(([^()\s]{1,2000})\)")
-_EMPHASIS = re.compile(r"(\*\*|__|\*|_)(\S(?:.*?\S)?)\1")
 
 
 class Keyword(StrEnum):
@@ -89,13 +86,6 @@ def _cut(text: str, room: int) -> str:
     if end > room // 2:
         return cut[: end + 1]
     return cut.rsplit(" ", 1)[0].rstrip(",;:-–—") + "…"
-
-
-def sms_plain(markdown: str) -> str:
-    """The store's custom message as a text: links as "label: url" (a phone makes the address tappable), no
-    emphasis marks."""
-    text = _LINK.sub(lambda m: f"{m.group(1)}: {m.group(2)}" if m.group(1) != m.group(2) else m.group(2), markdown)
-    return _EMPHASIS.sub(lambda m: m.group(2), text)
 
 
 @dataclass(frozen=True)

@@ -5,10 +5,11 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass
-from typing import Any, NamedTuple
+from typing import Any
 
 import httpx
 
+from frontdesk.credentials import TwilioCredentials
 from frontdesk.handoff.connectors.base import (
     TIMEOUT,
     Account,
@@ -23,22 +24,6 @@ API_VERSION = "2010-04-01"
 OPTED_OUT = 21610  # "Attempt to send to unsubscribed recipient"
 TOO_LONG = 21617  # "The concatenated message body exceeds the 1600 character limit"
 MAX_BODY_CHARS = 1600
-
-
-class TwilioCredentials(NamedTuple):
-    """What sending and signature checks need: the account, its auth token, and the sender (a phone number in
-    E.164, or a Messaging Service SID "MG…"). A tuple, so `sid, token, sender = credentials` works."""
-
-    account_sid: str
-    auth_token: str
-    sender: str
-
-    def __repr__(self) -> str:  # the token stays out of reprs, so out of tracebacks and logs
-        return f"TwilioCredentials(account_sid={self.account_sid!r}, sender={self.sender!r})"
-
-    @property
-    def uses_messaging_service(self) -> bool:
-        return self.sender.startswith("MG")
 
 
 class OptedOut(Rejected):

@@ -15,9 +15,9 @@ import logging
 from fastapi import APIRouter, HTTPException, Request, Response, status
 from twilio.request_validator import RequestValidator
 
+from frontdesk import credentials as stored
 from frontdesk.channels.sms import service
 from frontdesk.channels.sms.phones import InvalidPhone, to_e164
-from frontdesk.integrations import service as integrations
 
 log = logging.getLogger("frontdesk.sms")
 router = APIRouter(tags=["sms"])
@@ -46,7 +46,7 @@ async def signed_form(request: Request) -> dict[str, str]:
     if len(await request.body()) > MAX_BODY_BYTES:  # read once and kept: the form below is parsed from it
         raise HTTPException(status.HTTP_413_CONTENT_TOO_LARGE, "the body is too large")
     async with request.app.state.database.session() as session:
-        credentials = await integrations.twilio_credentials(session, request.app.state.vault)
+        credentials = await stored.twilio_credentials(session, request.app.state.vault)
     if credentials is None:
         raise HTTPException(status.HTTP_404_NOT_FOUND, "twilio is not connected")
     form = await request.form()

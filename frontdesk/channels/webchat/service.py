@@ -34,6 +34,11 @@ async def store_url(session: AsyncSession) -> str | None:
     return (await get_settings(session)).store_url
 
 
+async def store_name(session: AsyncSession) -> str:
+    """The store's name, from the widget's settings: emails to shoppers and the team are signed with it."""
+    return (await get_settings(session)).store_name
+
+
 async def update_settings(session: AsyncSession, change: WidgetSettingsIn) -> WidgetSettings:
     settings = await get_settings(session)
     for name, value in change.model_dump(exclude_unset=True, exclude_none=True).items():

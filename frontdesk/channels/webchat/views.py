@@ -18,10 +18,12 @@ from frontdesk.channels.webchat import service
 from frontdesk.channels.webchat.schemas import IdentitySecretOut, WidgetSettingsIn, WidgetSettingsOut
 from frontdesk.conversations import service as conversations
 from frontdesk.conversations.models import Conversation
-from frontdesk.deps import get_session, require_admin
-from frontdesk.handoff.flow import FlowError, message_event
+from frontdesk.conversations.service import FlowError
+from frontdesk.deps import get_session
+from frontdesk.handoff.flow import message_event
 from frontdesk.pages import render
 from frontdesk.realtime.bus import Subscription, conversation_topic
+from frontdesk.users.access import require_admin
 
 log = logging.getLogger("frontdesk.webchat")
 router = APIRouter(tags=["web chat"])

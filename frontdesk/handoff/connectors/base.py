@@ -17,6 +17,7 @@ HANDOFF_TAG = "ai_handoff"
 DEFAULT_TAGS = ("frontdesk", HANDOFF_TAG)
 RETRIED_STATUSES = frozenset({408, 409})  # a timeout or a concurrent write on their side: the same call may pass later
 MAX_ERROR_TEXT = 300
+NOT_CONNECTED_RETRY = 600.0  # a row waiting for its account to be connected (again) looks every ten minutes
 
 
 @dataclass(frozen=True)
@@ -100,6 +101,13 @@ class NetworkError(ConnectorError):
         super().__init__(message, retryable=True)
 
 
+class NotConnected(ConnectorError):
+    """The target's account is not connected (any more): wait for the admin to connect it rather than give up."""
+
+    def __init__(self, kind: str) -> None:
+        super().__init__(f"{kind} is not connected: connect it under Integrations", True, NOT_CONNECTED_RETRY)
+
+
 class RateLimited(ConnectorError):
     def __init__(self, message: str, retry_after: float | None) -> None:
         super().__init__(message, retryable=True, retry_after=retry_after)
@@ -137,6 +145,13 @@ class Connector(Protocol):
     async def add_message(self, ticket_ref: TicketRef, text: str, request: TicketRequest) -> str | None:
         """Add a later shopper message to the ticket, as the shopper; the helpdesk's id of the comment or message it
         became, when its answer says (a webhook that sends it back is then known for our own)."""
+        ...
+
+    async def find_message(self, ticket_ref: TicketRef, text: str) -> str | None:
+        """After an attempt whose outcome is unknown: is the shopper's message on the ticket already? Neither helpdesk
+        takes an idempotency key for a comment, so the ticket is read instead (a shopper who wrote the very same text
+        twice in a row would see it once: the lesser harm, next to a message sent twice on every timeout). The id of
+        the comment or message that holds it ("" when the helpdesk gave it none), or None when it is not there."""
         ...
 
     async def set_up_replies(self, webhook_url: str, secret: str) -> ReplyPath:

@@ -37,6 +37,9 @@ class BuiltinConnector:
         """Nothing to send: the inbox shows the conversation's stored messages."""
         return None
 
+    async def find_message(self, ticket_ref: TicketRef, text: str) -> str | None:
+        return None  # nothing was sent
+
     async def set_up_replies(self, webhook_url: str, secret: str) -> ReplyPath:
         return ReplyPath(automatic=True)
 

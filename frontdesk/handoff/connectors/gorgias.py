@@ -82,6 +82,15 @@ class GorgiasConnector:
                 return TicketRef(str(ticket["id"]), NAME)
         return None
 
+    async def find_message(self, ticket_ref: TicketRef, text: str) -> str | None:
+        """After an attempt whose outcome is unknown: is the shopper's message on the ticket already? Neither helpdesk
+        takes an idempotency key for a comment, so the ticket is read instead (a shopper who wrote the very same text
+        twice in a row would see it once: the lesser harm, next to a message sent twice on every timeout). The id of
+        the comment or message that holds it ("" when the helpdesk gave it none), or None when it is not there."""
+        data = await self.http.call("GET", f"tickets/{ticket_ref.id}") or {}
+        found = [m for m in data.get("messages") or [] if not m.get("from_agent") and m.get("body_text") == text]
+        return None if not found else "" if found[-1].get("id") is None else str(found[-1]["id"])
+
     async def add_message(self, ticket_ref: TicketRef, text: str, request: TicketRequest) -> str | None:
         # Gorgias may have merged our ticket into the customer's open one: look it up again before writing to it.
         ticket_id = ticket_ref.id

@@ -124,6 +124,16 @@ class ZendeskConnector:
                 return TicketRef(str(result["id"]), NAME)
         return None
 
+    async def find_message(self, ticket_ref: TicketRef, text: str) -> str | None:
+        """After an attempt whose outcome is unknown: is the shopper's message on the ticket already? Neither helpdesk
+        takes an idempotency key for a comment, so the ticket is read instead (a shopper who wrote the very same text
+        twice in a row would see it once: the lesser harm, next to a message sent twice on every timeout). The id of
+        the comment or message that holds it ("" when the helpdesk gave it none), or None when it is not there."""
+        data = await self.http.call("GET", f"tickets/{ticket_ref.id}/comments.json") or {}
+        comments = data.get("comments") or []
+        found = [c for c in comments if c.get("public") and (c.get("plain_body") or c.get("body")) == text]
+        return None if not found else "" if found[-1].get("id") is None else str(found[-1]["id"])
+
     async def add_message(self, ticket_ref: TicketRef, text: str, request: TicketRequest) -> str | None:
         requester_id = await self._requester_of(ticket_ref.id)
         comment = {"body": text, "public": True, "author_id": requester_id}

@@ -14,18 +14,20 @@ import pytest
 from pydantic import SecretStr
 from sqlalchemy import select
 
+from frontdesk import credentials as stored
 from frontdesk.app import create_app
+from frontdesk.channels.service import every_channel
 from frontdesk.channels.sms import sending
 from frontdesk.channels.sms.models import SmsMessage, SmsSuppression, SmsThread
 from frontdesk.config import Settings
 from frontdesk.conversations import service as conversations
+from frontdesk.credentials import Integration
 from frontdesk.db import Database
-from frontdesk.handoff.models import OutboxItem
 from frontdesk.handoff.worker import OutboxWorker
 from frontdesk.inbox.service import Presence
 from frontdesk.integrations import service as integrations
-from frontdesk.integrations.models import Integration
 from frontdesk.integrations.schemas import TwilioConnectIn
+from frontdesk.outbox.models import OutboxItem
 from frontdesk.realtime.bus import EventBus
 from frontdesk.vault import Vault
 from tests.fakes.twilio import ACCOUNT_SID, AUTH_TOKEN, FROM_NUMBER, TwilioFake
@@ -60,6 +62,7 @@ class Shop:
         return OutboxWorker(
             self.database.sessions, EventBus(), Presence(), self.clock, asyncio.Event(),
             vault=self.vault, settings=self.settings, worker_id="worker-1", request_timeout=2.0, jitter=lambda: 0.5,
+            channels=every_channel(self.database.sessions, self.clock, self.settings, self.vault),
         )  # fmt: skip
 
     async def connect(self) -> None:
@@ -164,7 +167,7 @@ async def test_connected_twilio_keeps_its_auth_token_encrypted_and_never_shows_i
     async with database.session() as session:
         row = await session.scalar(select(Integration).where(Integration.kind == "twilio"))
         assert row is not None and AUTH_TOKEN not in row.secret
-        credentials = await integrations.twilio_credentials(session, Vault(TEST_SECRET_KEY))
+        credentials = await stored.twilio_credentials(session, Vault(TEST_SECRET_KEY))
     assert credentials == (ACCOUNT_SID, AUTH_TOKEN, FROM_NUMBER)
     assert AUTH_TOKEN not in repr(credentials)
 

@@ -14,7 +14,7 @@ from frontdesk.config import Settings
 from frontdesk.conversations.models import Profile
 from frontdesk.handoff.flow import ON_ITS_WAY
 from frontdesk.realtime.bus import INBOX_TOPIC
-from tests.channels.test_sms_inbound import SHOPPER, UNANSWERABLE, Phone, start_phone
+from tests.channels.sms.test_inbound import SHOPPER, UNANSWERABLE, Phone, start_phone
 from tests.fakes.gorgias import GorgiasFake
 from tests.fakes.twilio import TwilioFake
 from tests.fakes.zendesk import ZendeskFake

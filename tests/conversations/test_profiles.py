@@ -10,7 +10,7 @@ import pytest
 
 from frontdesk.channels.webchat.service import user_hash
 from frontdesk.config import Settings
-from tests.channels.test_webchat_protocol import Chat, connect, conversation
+from tests.channels.webchat.test_protocol import Chat, connect, conversation
 from tests.server import ADMIN_HEADERS, running_server
 
 

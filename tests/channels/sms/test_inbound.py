@@ -20,7 +20,7 @@ from frontdesk.channels.sms.views import EMPTY_TWIML
 from frontdesk.config import Settings
 from frontdesk.conversations import service as conversations
 from frontdesk.conversations.models import Conversation, Message
-from frontdesk.handoff.models import OutboxItem
+from frontdesk.outbox.models import OutboxItem
 from tests.fakes.twilio import ACCOUNT_SID, AUTH_TOKEN, FROM_NUMBER, TwilioFake, new_sid, signed
 from tests.server import ADMIN_HEADERS
 
@@ -268,9 +268,3 @@ def test_a_long_answer_is_cut_at_a_sentence_and_ends_with_the_entry_link() -> No
     assert sms.sms_answer("Yes, we ship to Canada.", SHIPPING_URL) == f"Yes, we ship to Canada.\nMore: {SHIPPING_URL}"
     no_link = sms.sms_answer("word " * 100, None)
     assert len(no_link) <= sms.MAX_ANSWER_CHARS and no_link.endswith("…")
-
-
-def test_the_custom_message_loses_its_markdown_in_a_text() -> None:
-    custom = "We can't help by text. **Write to us** at [our help page](https://shop.example/help)."
-
-    assert sms.sms_plain(custom) == "We can't help by text. Write to us at our help page: https://shop.example/help."

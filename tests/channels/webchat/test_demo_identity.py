@@ -9,7 +9,7 @@ import httpx
 
 from frontdesk.channels.webchat.service import user_hash
 from frontdesk.config import Settings
-from tests.channels.test_webchat_protocol import connect
+from tests.channels.webchat.test_protocol import connect
 from tests.server import ADMIN_HEADERS, running_server
 
 OWNER = "owner@bigcustomer.example"

@@ -1,0 +1,89 @@
+"""The Channel interface: what the turn, the team's replies and the outbox ask of the way a shopper talks to the store.
+
+The core (conversations, handoff, the outbox worker) holds a `Channels` registry and asks it for a conversation's
+channel; it never names one. The implementations live in `frontdesk/channels/` (web chat, SMS; email and WhatsApp
+later) and the app hands them in.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from datetime import datetime
+from enum import StrEnum
+from typing import Protocol
+
+import httpx
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from frontdesk.conversations.models import Conversation, Message
+
+
+class Continuation(StrEnum):
+    """How a conversation goes on once the team's ticket exists."""
+
+    here = "here"  # the team answers in this conversation: the AI stays silent, the team's replies come here
+    by_email = "by_email"  # the helpdesk answers by email itself; the conversation ends where it is
+
+
+class Delivery(Protocol):
+    """An outbox row a channel sends itself (a text): claimed, leased and retried by the worker like any other."""
+
+    async def deliver(self, item_id: int) -> None: ...
+
+
+class Channel(Protocol):
+    name: str
+    #: Whether a shopper is offered a person and asked for an email before a handoff (a phone number already says
+    #: who texts, so SMS hands off at once).
+    asks_consent: bool
+    #: Whether the team's close asks the shopper to rate the team (a one-tap rating needs buttons).
+    asks_team_rating: bool
+
+    def shape_answer(
+        self, text: str, link: str | None, card: dict[str, object] | None
+    ) -> tuple[str, dict[str, object]]:
+        """An answer from the knowledge as this channel shows it: its text, and what the answer's meta carries
+        (a product's `card`, a `source` link)."""
+        ...
+
+    def shape_custom(self, markdown: str) -> str:
+        """The store's custom message (the rich-text subset) as this channel shows it."""
+        ...
+
+    async def deliver(self, session: AsyncSession, conversation: Conversation, messages: Sequence[Message],
+                      now: datetime) -> bool:  # fmt: skip
+        """What the AI or the system said, on its way to the shopper in the transaction that stores it; says whether
+        an outbox row was queued (the worker is woken after the commit). The event bus carries it to live chats."""
+        ...
+
+    async def reach_away(self, session: AsyncSession, conversation: Conversation, seq: int, now: datetime) -> bool:
+        """A team member's reply (message `seq`) for a shopper who may not be there, queued in the message's
+        transaction; says whether an outbox row was queued."""
+        ...
+
+    def after_handoff(self, target: str) -> Continuation:
+        """How the conversation goes on once the ticket exists at `target` (builtin, zendesk, gorgias)."""
+        ...
+
+    def delivery(self, target: str, transport: httpx.AsyncBaseTransport) -> Delivery | None:
+        """The sender of this channel's own outbox rows of `target`; None when the target is not this channel's."""
+        ...
+
+
+class Channels:
+    """The channels the app serves, by name. A conversation of a channel this process does not serve is an error."""
+
+    def __init__(self, channels: Mapping[str, Channel] | None = None) -> None:
+        self._by_name = dict(channels or {})
+
+    def of(self, conversation: Conversation) -> Channel:
+        try:
+            return self._by_name[conversation.channel]
+        except KeyError:
+            raise LookupError(f"no channel {conversation.channel!r} is served by this process") from None
+
+    def delivery(self, target: str, transport: httpx.AsyncBaseTransport) -> Delivery | None:
+        for channel in self._by_name.values():
+            if (found := channel.delivery(target, transport)) is not None:
+                return found
+        return None
