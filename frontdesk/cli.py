@@ -63,12 +63,15 @@ def _settings(**overrides: Any) -> Settings:
 
 
 def _check_confidence_model(settings: Settings) -> None:
-    """Before anything slow: a confidence model that does not fit the embedder ends the command with why."""
+    """Before anything slow: an embedder that cannot be loaded (minilm's weights not installed), or a confidence model
+    that does not fit it, ends the command with why."""
     from frontdesk.retrieval.confidence import CalibrationError, calibration_for
+    from frontdesk.retrieval.embedders import EmbedderError, load_embedder
 
     try:
         calibration_for(settings.embedder, settings.confidence_model)
-    except CalibrationError as exc:
+        load_embedder(settings.embedder)
+    except (CalibrationError, EmbedderError) as exc:
         raise _fail(str(exc)) from None
 
 

