@@ -434,7 +434,11 @@ class KnowledgeIndex:
         asked_total = sum(asked_weight.values())
         mean, std = self._moments(q)
         knn = near_entries[:KNN_TEXTS]
-        knn_entries = math.log(max(len(np.unique(knn)), 1))
+        # A store with fewer than KNN_TEXTS texts is read as if padded with texts of other entries: that all of a
+        # one-entry store's nearest texts are its entry's says nothing, and the model never saw a store that small
+        # (it answered "do you gift wrap?" from a lone Canada FAQ at 0.93). No store of the fitting pool is affected.
+        missing = KNN_TEXTS - len(knn)
+        knn_entries = math.log(max(len(np.unique(knn)) + missing, 1))
         query_length = math.log1p(len(query_terms))
 
         # every candidate is read as the answer, one feature row each; the likeliest to be right goes first
@@ -448,7 +452,7 @@ class KnowledgeIndex:
         columns = [
             rank[heads],
             _over_rest(rank, heads),
-            (knn[None, :] == reads[:, None]).mean(axis=1) if len(knn) else np.zeros(len(heads)),
+            (knn[None, :] == reads[:, None]).sum(axis=1) / KNN_TEXTS,
             np.full(len(heads), unseen),
             lexical[heads],
             soft[heads],

@@ -200,3 +200,18 @@ def test_runners_up_are_other_entries(knowledge: Knowledge) -> None:
     assert isinstance(decision, engine.Answer)
     assert decision.runners_up
     assert all(r.entry.id != decision.entry.id for r in decision.runners_up)
+
+
+def test_a_one_entry_store_answers_its_entry_and_hands_off_what_it_does_not_cover(embedder: Embedder) -> None:
+    # a new store's first FAQ: all of its few texts are the nearest, which the model must not read as certainty
+    store = Knowledge(embedder)
+    store.put(
+        [
+            EntryView(
+                1, EntryKind.faq, None, "Do you ship to Canada?", (), "Yes, in 5-8 business days.", None, None, None
+            )
+        ]
+    )
+    assert isinstance(ask(store, "do you ship to canada?"), engine.Answer)
+    for question in ("do you gift wrap", "Do you offer gift wrapping?", "Do you offer engraving?"):
+        assert isinstance(ask(store, question), engine.Unknown), question
