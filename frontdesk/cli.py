@@ -324,12 +324,33 @@ def kb_import(
         database = Database(settings.database_url, settings.sqlite_synchronous)
         try:
             results = [await _import(database, p) for p in paths]
+            if any(results):
+                await _embed_kept(database, settings)
         finally:
             await database.dispose()
         return all(results)
 
     if not _run(go()):
         raise typer.Exit(code=1)
+
+
+async def _embed_kept(database: Any, settings: Settings) -> None:
+    """Embed the texts that have no kept vector yet, with a progress bar, so that the server's start reads them
+    instead of embedding (minutes for a large catalogue). The entries are saved either way."""
+    from frontdesk.knowledge import service
+    from frontdesk.retrieval.confidence import CalibrationError, calibration_for
+    from frontdesk.retrieval.embedders import EmbedderError, load_embedder
+
+    try:
+        calibration = calibration_for(settings.embedder, settings.confidence_model)
+        knowledge = service.Knowledge(load_embedder(settings.embedder), calibration)
+    except (CalibrationError, EmbedderError) as exc:
+        err.print(f"[yellow]not embedded now[/yellow] ({exc}); the server embeds the texts when it starts")
+        return
+    with _progress() as progress:
+        task = progress.add_task("embedding new texts", total=None)
+        async with database.session() as session:
+            await knowledge.load(session, lambda done, total: progress.update(task, completed=done, total=total))
 
 
 @kb.command("list")

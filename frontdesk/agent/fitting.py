@@ -617,6 +617,7 @@ class CachedEmbedder:
         self._inner = embedder
         self.name = embedder.name
         self.dim = embedder.dim
+        self.version = embedder.version
         self._queries: dict[str, np.ndarray] = {}
         self._passages: dict[str, np.ndarray] = {}
 

@@ -6,7 +6,7 @@ from __future__ import annotations
 from datetime import datetime
 from decimal import Decimal
 
-from sqlalchemy import JSON, Boolean, Float, ForeignKey, Integer, Numeric, String, Text
+from sqlalchemy import JSON, Boolean, Float, ForeignKey, Integer, LargeBinary, Numeric, String, Text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from frontdesk.db import Base, Timestamped, UTCDateTime, utcnow
@@ -44,3 +44,15 @@ class Label(Base):
     confidence: Mapped[float] = mapped_column(Float)  # the engine's, when the question was asked
     first_was_right: Mapped[bool] = mapped_column(Boolean)  # the engine's first entry then was the one that answers
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, index=True)
+
+
+class TextVector(Base):
+    """A text's vector as one embedder made it, kept so that a start, another process or an edit that leaves a text
+    alone reads it instead of embedding it again. Keyed by the embedder's version and the text's SHA-256: a text
+    changed, or an embedder changed, is simply another key."""
+
+    __tablename__ = "knowledge_vectors"
+
+    embedder: Mapped[str] = mapped_column(String(200), primary_key=True)
+    digest: Mapped[str] = mapped_column(String(64), primary_key=True)
+    vector: Mapped[bytes] = mapped_column(LargeBinary)  # float16, little-endian

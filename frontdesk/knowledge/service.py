@@ -2,20 +2,25 @@
 
 from __future__ import annotations
 
+import logging
+import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from decimal import Decimal
 from pathlib import Path
 
+import numpy as np
 from sqlalchemy import func, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from frontdesk.knowledge import importers
+from frontdesk.knowledge import importers, vectors
 from frontdesk.knowledge.models import Entry
 from frontdesk.knowledge.schemas import EntryIn, EntryKind, EntryPatch, ImportProblem, ImportReport
 from frontdesk.retrieval.confidence import Calibration, calibration_for
 from frontdesk.retrieval.embedders import Embedder
 from frontdesk.retrieval.index import KnowledgeIndex, Retrieval
+
+log = logging.getLogger(__name__)
 
 
 class KnowledgeError(Exception):
@@ -79,13 +84,45 @@ class Knowledge:
         self.default_threshold = self.index.calibration.threshold
         self.entries: dict[int, EntryView] = {}
 
-    async def load(self, session: AsyncSession) -> None:
+    async def load(self, session: AsyncSession, progress: Callable[[int, int], None] | None = None) -> None:
+        """Read every entry and index it, with the vectors kept in the database (a start embeds only new texts);
+        `progress` is told (texts embedded, texts to embed) as it goes."""
+        started = time.perf_counter()
         views = [EntryView.of(e) for e in (await session.scalars(select(Entry))).all()]
         self.entries = {v.id: v for v in views}
-        if views:
-            self.index.upsert_many([(v.id, v.texts(), v.answer()) for v in views])
+        current, made = await self._index(session, views, progress)
+        await vectors.prune(session, self.index.embedder, current)
+        log.info(
+            "knowledge: %d entries indexed in %.1f s (%d texts: %d vectors read from the database, %d embedded)",
+            len(views),
+            time.perf_counter() - started,
+            len(current),
+            len(current) - made,
+            made,
+        )
+
+    async def store(self, session: AsyncSession, views: Sequence[EntryView]) -> None:
+        """Index saved entries, reading the vectors their texts already have and keeping the new ones."""
+        for view in views:
+            self.entries[view.id] = view
+        await self._index(session, views)
+
+    async def _index(
+        self, session: AsyncSession, views: Sequence[EntryView], progress: Callable[[int, int], None] | None = None
+    ) -> tuple[dict[str, np.ndarray], int]:
+        """Index views; the vectors of their texts, and how many of them were embedded now."""
+        if not views:
+            return {}, 0
+        items = [(v.id, v.texts(), v.answer()) for v in views]
+        texts = self.index.texts_to_embed(items)
+        known = await vectors.read(session, self.index.embedder, texts)
+        made = vectors.as_stored(self.index.embed([t for t in texts if t not in known], progress))
+        self.index.upsert_many(items, known={**known, **made})
+        await vectors.write(session, self.index.embedder, made)
+        return {**known, **made}, len(made)
 
     def put(self, views: Sequence[EntryView]) -> None:
+        """Index entries without a database (tests, tools): every text is embedded."""
         for view in views:
             self.entries[view.id] = view
         if views:
@@ -159,7 +196,7 @@ async def create_entry(session: AsyncSession, knowledge: Knowledge, data: EntryI
     entry = Entry(**_fields(data), source=source)
     session.add(entry)
     await session.commit()
-    knowledge.put([EntryView.of(entry)])
+    await knowledge.store(session, [EntryView.of(entry)])
     return entry
 
 
@@ -171,7 +208,7 @@ async def update_entry(session: AsyncSession, knowledge: Knowledge, entry_id: in
     for name, value in _fields(merged).items():
         setattr(entry, name, value)
     await session.commit()
-    knowledge.put([EntryView.of(entry)])
+    await knowledge.store(session, [EntryView.of(entry)])
     return entry
 
 
@@ -284,6 +321,6 @@ async def import_path(
         await session.rollback()
         raise
     if knowledge is not None:
-        knowledge.put([EntryView.of(e) for e in touched])
+        await knowledge.store(session, [EntryView.of(e) for e in touched])
     problems.sort(key=lambda p: (p.file, p.line or 0))
     return ImportReport(imported=len(touched), skipped=len(problems), problems=problems)

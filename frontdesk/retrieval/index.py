@@ -17,7 +17,7 @@ from __future__ import annotations
 import functools
 import math
 from collections import Counter
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -219,21 +219,21 @@ class KnowledgeIndex:
         texts are matched one by one; the answer only as part of the entry's whole document."""
         self.upsert_many([(entry_id, texts, answer)])
 
-    def upsert_many(self, items: Sequence[tuple[int, Sequence[str], str]]) -> None:
-        """Upsert several entries with one batched embedding call (imports); a later duplicate id wins."""
+    def upsert_many(
+        self, items: Sequence[tuple[int, Sequence[str], str]], known: Mapping[str, np.ndarray] | None = None
+    ) -> None:
+        """Upsert several entries with one batched embedding call (imports); a later duplicate id wins. `known` holds
+        vectors already made for some of the texts (`texts_to_embed`): those are not embedded again."""
         latest = {int(entry_id): (split_passages(texts), document(texts, answer)) for entry_id, texts, answer in items}
         flat = [p for passages, _ in latest.values() for p in passages]
-        vectors = np.zeros((len(flat), self._dim), dtype=np.float32)
-        token_ids: list[list[int]] = []
-        for start in range(0, len(flat), EMBED_BATCH):  # bounded batches keep the tokenizer's memory small
-            batch = flat[start : start + EMBED_BATCH]
-            vectors[start : start + len(batch)] = self.embedder.embed_passages(batch)
-            token_ids.extend(self._tokens.ids(batch))
         documents = [doc for passages, doc in latest.values() if passages]
-        doc_vectors = np.zeros((len(documents), self._dim), dtype=np.float32)
-        for start in range(0, len(documents), EMBED_BATCH):
-            batch = documents[start : start + EMBED_BATCH]
-            doc_vectors[start : start + len(batch)] = self.embedder.embed_passages(batch)
+        known = known or {}
+        made = self.embed([t for t in dict.fromkeys([*flat, *documents]) if t not in known])
+        vectors = np.stack([known.get(t, made.get(t)) for t in flat]) if flat else np.zeros((0, self._dim), np.float32)
+        doc_vectors = [known.get(d, made.get(d)) for d in documents]
+        token_ids: list[list[int]] = []
+        for start in range(0, len(flat), EMBED_BATCH):
+            token_ids.extend(self._tokens.ids(flat[start : start + EMBED_BATCH]))
         start = doc = 0
         for entry_id, (passages, _) in latest.items():
             self.remove(entry_id)
@@ -242,6 +242,28 @@ class KnowledgeIndex:
                 self._add(entry_id, passages, vectors[start:stop], token_ids[start:stop], doc_vectors[doc])
                 doc += 1
             start = stop
+
+    @staticmethod
+    def texts_to_embed(items: Sequence[tuple[int, Sequence[str], str]]) -> list[str]:
+        """Every text `upsert_many` needs a vector for: each entry's passages and its whole document, once each."""
+        texts: dict[str, None] = {}
+        for _, entry_texts, answer in items:
+            passages = split_passages(entry_texts)
+            if passages:
+                texts.update(dict.fromkeys(passages))
+                texts[document(entry_texts, answer)] = None
+        return list(texts)
+
+    def embed(self, texts: Sequence[str], progress: Callable[[int, int], None] | None = None) -> dict[str, np.ndarray]:
+        """Passage vectors of texts, in bounded batches (they keep the tokenizer's memory small); `progress` is told
+        (texts done, texts in all) after each batch."""
+        made: dict[str, np.ndarray] = {}
+        for start in range(0, len(texts), EMBED_BATCH):
+            batch = list(texts[start : start + EMBED_BATCH])
+            made.update(zip(batch, np.asarray(self.embedder.embed_passages(batch), dtype=np.float32), strict=True))
+            if progress is not None:
+                progress(len(made), len(texts))
+        return made
 
     def remove(self, entry_id: int) -> None:
         """Drop an entry and its texts; unknown ids are ignored."""

