@@ -19,7 +19,7 @@ import numpy as np
 #: Tokens a text is read up to: what all-MiniLM-L6-v2 was trained on (a long document is read by its start).
 MINILM_TOKENS = 128
 #: Texts per forward pass while importing (sorted by length first, so little of a batch is padding).
-MINILM_BATCH = 64
+MINILM_BATCH = 32
 DIM = 384
 #: The weights' package and how they are run (int8 products, one scale per column): a new value re-embeds.
 VERSION = "all-MiniLM-L6-v2/gt-0.1.0/int8-columns"
@@ -168,6 +168,9 @@ def minilm_model() -> MiniLMModel:
     options.intra_op_num_threads = 1  # one core per decision; processes, not threads, use the others
     options.inter_op_num_threads = 1
     options.log_severity_level = 3
+    # no arena: it would keep the largest batch's activations (hundreds of MB at import) for the process's life
+    options.enable_cpu_mem_arena = False
+    options.enable_mem_pattern = False
     session = onnxruntime.InferenceSession(serialised, options, providers=["CPUExecutionProvider"])
     return MiniLMModel(tokenizer=tokenizer, session=session)
 
