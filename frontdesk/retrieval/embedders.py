@@ -112,11 +112,14 @@ class MiniLMEmbedder:
         return _normalise(minilm.embed(self._model, texts), self.dim)
 
     def embed_queries(self, texts: Sequence[str]) -> np.ndarray:
-        """Query vectors; identical to passages for this symmetric model."""
-        return self._embed(texts)
+        """Query vectors, each read alone: activations are quantised with one scale per batch, and a shopper's
+        question is always read alone, so the questions a confidence model is fit on must be too."""
+        if not texts:
+            return self._embed(texts)
+        return np.vstack([self._embed([text]) for text in texts])
 
     def embed_passages(self, texts: Sequence[str]) -> np.ndarray:
-        """Passage vectors; identical to queries for this symmetric model."""
+        """Passage vectors, read in batches of similar length (the same model as queries: it is symmetric)."""
         return self._embed(texts)
 
 
