@@ -50,6 +50,11 @@ def _normalise(vectors: np.ndarray, dim: int) -> np.ndarray:
 @functools.cache
 def wordllama_model() -> Any:
     """The process-wide WordLlama model, loaded once from the weights shipped in the package (no download)."""
+    return load_wordllama()
+
+
+def load_wordllama() -> Any:
+    """A WordLlama model of its own, from the weights shipped in the package (no download)."""
     root = logging.getLogger()
     handlers, level = list(root.handlers), root.level
     try:

@@ -23,7 +23,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from frontdesk.retrieval.confidence import DEFAULT_CALIBRATION, Calibration, CalibrationError
-from frontdesk.retrieval.embedders import Embedder, wordllama_model
+from frontdesk.retrieval.embedders import Embedder, load_wordllama
 from frontdesk.retrieval.text import document, split_passages, terms
 
 BASE_FEATURES: tuple[str, ...] = (
@@ -156,17 +156,19 @@ class _TokenTable:
     """WordLlama's static token vectors (unit length) and tokenizer, shared by every index for soft matching."""
 
     def __init__(self) -> None:
-        model = wordllama_model()
-        self._model = model
+        # a model of its own, normalised in place and dropped: with another embedder nothing else holds wordllama
+        model = load_wordllama()
+        self._tokenizer = model.tokenizer
         table = np.asarray(model.embedding, dtype=np.float32)
         norms = np.linalg.norm(table, axis=1, keepdims=True)
-        self.vectors = np.divide(table, norms, out=np.zeros_like(table), where=norms > 1e-12)
+        self.vectors = np.divide(table, norms, out=table, where=norms > 1e-12)
+        self.vectors[(norms <= 1e-12).ravel()] = 0.0
 
     def ids(self, texts: Sequence[str]) -> list[list[int]]:
-        """Token ids of each text (padding dropped)."""
+        """Token ids of each text (padding dropped), as WordLlama tokenizes them."""
         if not texts:
             return []
-        encoded = self._model.tokenize(list(texts))
+        encoded = self._tokenizer.encode_batch(list(texts), is_pretokenized=False, add_special_tokens=False)
         return [[i for i, m in zip(e.ids, e.attention_mask, strict=True) if m] for e in encoded]
 
 
