@@ -46,7 +46,7 @@ ANSWERABLE: list[tuple[str, tuple[str, ...]]] = [
 #: another entry. (Only the product's name ties this one to it; a care FAQ shares more of its words.)
 HARD: list[tuple[str, tuple[str, ...]]] = [
     # issue 14: handed off with another entry first before the minilm embedder; now the warranty FAQ or article and
-    # the care article come first, below the threshold (0.57 and 0.50 against 0.66)
+    # the care article come first, below the threshold (0.47 and 0.43 against 0.61)
     ("what is the warranty on a tent?", ("What warranty do you offer?", "Warranty")),
     ("how should I store my tent after a trip?", ("Tent care and storage",)),
     ("how warm is the ember bag", ("Ember 20°F Down Sleeping Bag",)),
@@ -59,9 +59,8 @@ HARD: list[tuple[str, tuple[str, ...]]] = [
     ("is the switchback pack in stock", ("Switchback 55L Backpacking Pack",)),
 ]
 #: Questions the demo knowledge does not cover: the agent must hand off.
-#: Not here, answered wrong by the minilm engine: "are you hiring" (the sustainability FAQ, 0.72 against 0.66: its
-#: "core words" are "are you", as in "are you eco friendly") and "Do you offer gift wrapping?" (the gift cards FAQ,
-#: 0.78). They count against the share below, which is what the threshold promises.
+#: Not here, answered wrong by the minilm engine: "Do you offer gift wrapping?" (the gift cards FAQ, 0.64 against
+#: 0.61). It counts against the share below, which is what the threshold promises.
 UNKNOWN: list[str] = [
     "do you sell kayaks",
     "can you recommend a campsite near bend",
@@ -78,6 +77,8 @@ UNKNOWN: list[str] = [
     "how do i start a campfire without matches",
     "is the store wheelchair accessible",
     "do you sell climbing shoes",
+    # answered from the sustainability FAQ ("are you eco friendly") until questions were read alone (0.72 -> 0.56)
+    "are you hiring",
 ]
 
 
@@ -135,7 +136,7 @@ def test_demo_question_outside_the_knowledge_is_handed_off(demo: Knowledge, ques
 
 def test_the_demo_hands_off_at_least_85_percent_of_the_questions_it_does_not_cover(demo: Knowledge) -> None:
     # issue 14's floor: hand-off recall >= 0.85 (the threshold is chosen at 10 % wrong answers on store pages)
-    uncovered = [*UNKNOWN, "are you hiring", "Do you offer gift wrapping?"]
+    uncovered = [*UNKNOWN, "Do you offer gift wrapping?"]
     handed_off = [isinstance(ask(demo, question), engine.Unknown) for question in uncovered]
     assert sum(handed_off) / len(uncovered) >= 0.85
 
