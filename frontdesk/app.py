@@ -31,11 +31,11 @@ from frontdesk.channels.webchat.views import settings_router as widget_settings_
 from frontdesk.channels.webchat.views import widget_source
 from frontdesk.config import Settings
 from frontdesk.console.views import router as console_router
-from frontdesk.conversations.service import ResumeLinks
+from frontdesk.conversations.team import TeamActions
+from frontdesk.conversations.turn import ChatFlow
 from frontdesk.conversations.views import router as conversations_router
 from frontdesk.crashpoints import crash_at
 from frontdesk.db import Database
-from frontdesk.handoff.flow import ChatFlow, TeamActions
 from frontdesk.handoff.views import router as handoff_router
 from frontdesk.handoff.webhooks import router as webhooks_router
 from frontdesk.handoff.worker import OutboxWorker
@@ -56,6 +56,7 @@ from frontdesk.realtime.bus import EventBus
 from frontdesk.retrieval.confidence import calibration_for
 from frontdesk.retrieval.embedders import load_embedder
 from frontdesk.security_headers import SecurityHeaders
+from frontdesk.transcripts.service import ResumeLinks
 from frontdesk.users.access import PageRefused
 from frontdesk.users.service import SignIns
 from frontdesk.users.views import router as users_router

@@ -205,12 +205,12 @@ async def _run_worker(settings: Settings, secret_key: str, name: str) -> None:
 
     from frontdesk.channels.service import every_channel
     from frontdesk.channels.webchat import service as webchat
-    from frontdesk.conversations.service import ResumeLinks
     from frontdesk.db import Database, utcnow
     from frontdesk.handoff.worker import OutboxWorker
     from frontdesk.inbox.mail import Mailer
     from frontdesk.inbox.service import Presence
     from frontdesk.realtime.bus import EventBus
+    from frontdesk.transcripts.service import ResumeLinks
     from frontdesk.vault import Vault
 
     database = Database(settings.database_url, settings.sqlite_synchronous)

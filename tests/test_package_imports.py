@@ -1,5 +1,5 @@
 """The layout's rules, read from the source: no import cycle between frontdesk's top-level packages, and the core
-(conversations, handoff, outbox) never imports a channel. Every import counts, also those made inside a function or
+(conversations, transcripts, handoff, outbox) never imports a channel. Every import counts, also those made inside a function or
 under `if TYPE_CHECKING:`: a cycle hidden from the interpreter is still one a reader has to untangle."""
 
 from __future__ import annotations
@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 PACKAGE = Path(__file__).parents[1] / "frontdesk"
-CORE = ("conversations", "handoff", "outbox")
+CORE = ("conversations", "transcripts", "handoff", "outbox")
 
 # docs/architecture.md "Layout": each row imports only from the rows below it, and within a row only along ACROSS.
 # The last row is the base: its modules may import each other (without a cycle). A new package gets a row here.
@@ -21,15 +21,20 @@ LAYERS: list[frozenset[str]] = [
     frozenset({"console", "stored_secrets", "http_guard", "migrations"}),
     frozenset({"integrations"}),
     frozenset({"channels"}),
+    # conversations/: the turn and the team's actions, above everything the turn asks (agent, handoff, inbox)
+    frozenset({"conversations"}),
     frozenset({"handoff"}),
-    frozenset({"metrics", "inbox", "outbox"}),
-    frozenset({"knowledge", "agent", "conversations"}),
+    frozenset({"metrics", "inbox"}),
+    frozenset({"outbox"}),
+    frozenset({"knowledge", "agent"}),
+    # transcripts/: a conversation's record and its state machine, low enough for knowledge's labels to read
+    frozenset({"transcripts"}),
     # retrieval/: text processing, embedders, the index and its confidence, under knowledge and agent (item 5)
     frozenset({"users", "credentials", "realtime", "rich_text", "retrieval"}),
     frozenset({"deps", "pages", "params", "db", "config", "vault", "crashpoints", "security_headers", "api_docs",
                "__version__"}),
 ]  # fmt: skip
-ACROSS = frozenset({("metrics", "inbox"), ("knowledge", "conversations"), ("agent", "knowledge")})
+ACROSS = frozenset({("metrics", "inbox"), ("agent", "knowledge")})
 
 Edges = dict[str, dict[str, set[str]]]  # package → imported package → the files that import it
 

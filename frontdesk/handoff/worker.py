@@ -22,11 +22,6 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from sqlalchemy.sql.elements import ColumnElement
 
 from frontdesk.config import Settings
-from frontdesk.conversations import service as conversations
-from frontdesk.conversations.channel import Channels, Continuation
-from frontdesk.conversations.models import Conversation, Message
-from frontdesk.conversations.state import Status, Transition, can
-from frontdesk.conversations.transcript import iso
 from frontdesk.handoff import service as handoff
 from frontdesk.handoff.connectors import accounts
 from frontdesk.handoff.connectors.base import (
@@ -38,7 +33,6 @@ from frontdesk.handoff.connectors.base import (
     TicketRequest,
 )
 from frontdesk.handoff.connectors.builtin import BuiltinConnector
-from frontdesk.handoff.flow import message_event
 from frontdesk.inbox import mail
 from frontdesk.inbox import service as inbox
 from frontdesk.inbox.models import InboxTicket
@@ -46,6 +40,11 @@ from frontdesk.outbox import service as outbox
 from frontdesk.outbox.models import OutboxItem
 from frontdesk.outbox.service import OutboxStatus
 from frontdesk.realtime.bus import INBOX_TOPIC, EventBus, conversation_topic
+from frontdesk.transcripts import service as conversations
+from frontdesk.transcripts.channel import Channels, Continuation
+from frontdesk.transcripts.models import Conversation, Message
+from frontdesk.transcripts.state import Status, Transition, can
+from frontdesk.transcripts.transcript import iso
 from frontdesk.users import service as users
 from frontdesk.vault import Vault
 
@@ -395,7 +394,7 @@ class OutboxWorker:
             self.wake.set()  # the ticket exists: the shopper's waiting messages may go now
         topic = conversation_topic(done.conversation_id)
         for message in done.messages:
-            await self.bus.publish(topic, message_event(message))
+            await self.bus.publish(topic, self.channels.event_of(message))
         for status in done.statuses:
             await self.bus.publish(topic, {"type": "status", "status": status})
             await self.bus.publish(INBOX_TOPIC, {"type": "conversation", "conversation_id": done.conversation_id,

@@ -18,12 +18,10 @@ from sqlalchemy import select
 from frontdesk.app import create_app
 from frontdesk.channels.service import every_channel
 from frontdesk.config import Settings
-from frontdesk.conversations import service as conversations
-from frontdesk.conversations.models import Conversation, Message
+from frontdesk.conversations.turn import HANDOFF_YES, ON_ITS_WAY, ChatFlow
 from frontdesk.credentials import Integration
 from frontdesk.db import Database
 from frontdesk.handoff import service as handoff
-from frontdesk.handoff.flow import HANDOFF_YES, ON_ITS_WAY, ChatFlow
 from frontdesk.handoff.relay import AgentReply, Outcome, Relay, Result, parse_zendesk
 from frontdesk.handoff.schemas import HandoffSettingsIn, Method
 from frontdesk.handoff.worker import FOLLOW_UP_HERE, LEASE, OutboxWorker
@@ -32,6 +30,8 @@ from frontdesk.knowledge.service import Knowledge
 from frontdesk.outbox.models import OutboxItem
 from frontdesk.realtime.bus import EventBus
 from frontdesk.retrieval.embedders import Embedder
+from frontdesk.transcripts import service as conversations
+from frontdesk.transcripts.models import Conversation, Message
 from frontdesk.vault import Vault
 from tests.fakes.gorgias import GorgiasFake
 from tests.fakes.zendesk import ZendeskFake

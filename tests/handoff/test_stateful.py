@@ -16,10 +16,9 @@ from hypothesis.stateful import RuleBasedStateMachine, initialize, invariant, ru
 from sqlalchemy import func, select
 
 from frontdesk.channels.service import every_channel
-from frontdesk.conversations import service as conversations
-from frontdesk.conversations.models import Message
+from frontdesk.conversations.team import TeamActions
+from frontdesk.conversations.turn import ChatFlow, FlowError
 from frontdesk.db import Database, migrate
-from frontdesk.handoff.flow import ChatFlow, FlowError, TeamActions
 from frontdesk.handoff.worker import LEASE, OutboxWorker
 from frontdesk.inbox.models import InboxTicket
 from frontdesk.inbox.service import Presence
@@ -28,6 +27,8 @@ from frontdesk.knowledge.service import EntryView, Knowledge
 from frontdesk.outbox.models import OutboxItem
 from frontdesk.realtime.bus import EventBus
 from frontdesk.retrieval.embedders import load_embedder
+from frontdesk.transcripts import service as conversations
+from frontdesk.transcripts.models import Message
 
 QUESTIONS = ["do you ship to canada?", "what's the capital of peru?", "talk to a human", "agent please", "hi!"]
 EMAILS = ["ana@example.com", "not an email", "x@", "bo@example.org"]

@@ -20,8 +20,6 @@ from sqlalchemy import select
 
 from frontdesk.app import create_app
 from frontdesk.config import Settings
-from frontdesk.conversations import service as conversations
-from frontdesk.conversations.service import ResumeLinks
 from frontdesk.db import Database
 from frontdesk.handoff import service as handoff
 from frontdesk.handoff.worker import OutboxWorker
@@ -30,6 +28,8 @@ from frontdesk.inbox.models import InboxTicket
 from frontdesk.inbox.service import Presence
 from frontdesk.outbox.models import OutboxItem
 from frontdesk.realtime.bus import EventBus
+from frontdesk.transcripts import service as conversations
+from frontdesk.transcripts.service import ResumeLinks
 from frontdesk.users.models import User
 from tests.channels.webchat.test_protocol import Chat, Frame, connect, texts
 from tests.fakes.smtp import SmtpServer, text_of

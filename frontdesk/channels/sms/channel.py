@@ -15,8 +15,8 @@ from frontdesk import rich_text
 from frontdesk.channels.sms.sending import SMS_TARGET, SmsSender, enqueue_sms
 from frontdesk.channels.sms.service import SMS, sms_answer
 from frontdesk.config import Settings
-from frontdesk.conversations.channel import Continuation, Delivery
-from frontdesk.conversations.models import Conversation, Message
+from frontdesk.transcripts.channel import Continuation, Delivery
+from frontdesk.transcripts.models import Conversation, Message
 from frontdesk.vault import Vault
 
 

@@ -23,13 +23,13 @@ from frontdesk import credentials as stored
 from frontdesk.channels.sms.models import SmsMessage, SmsSuppression, SmsThread
 from frontdesk.channels.sms.twilio_client import OPTED_OUT, OptedOut, SentMessage, TwilioClient
 from frontdesk.config import Settings
-from frontdesk.conversations.models import Conversation, Message, Profile
 from frontdesk.credentials import TwilioCredentials
 from frontdesk.db import utcnow
 from frontdesk.handoff.connectors.base import NotConnected
 from frontdesk.outbox import service as outbox
 from frontdesk.outbox.models import OutboxItem
 from frontdesk.outbox.service import OutboxStatus
+from frontdesk.transcripts.models import Conversation, Message, Profile
 from frontdesk.vault import Vault
 
 log = logging.getLogger("frontdesk.sms")

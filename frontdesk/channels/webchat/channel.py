@@ -12,10 +12,10 @@ import httpx
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from frontdesk.channels.webchat.service import Connections
-from frontdesk.conversations.channel import Continuation, Delivery
-from frontdesk.conversations.models import Conversation, Message
 from frontdesk.handoff import service as handoff
 from frontdesk.handoff.schemas import Method
+from frontdesk.transcripts.channel import Continuation, Delivery
+from frontdesk.transcripts.models import Conversation, Message
 
 WEBCHAT = "webchat"
 

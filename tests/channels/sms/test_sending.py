@@ -20,7 +20,6 @@ from frontdesk.channels.service import every_channel
 from frontdesk.channels.sms import sending
 from frontdesk.channels.sms.models import SmsMessage, SmsSuppression, SmsThread
 from frontdesk.config import Settings
-from frontdesk.conversations import service as conversations
 from frontdesk.credentials import Integration
 from frontdesk.db import Database
 from frontdesk.handoff.worker import OutboxWorker
@@ -29,6 +28,7 @@ from frontdesk.integrations import service as integrations
 from frontdesk.integrations.schemas import TwilioConnectIn
 from frontdesk.outbox.models import OutboxItem
 from frontdesk.realtime.bus import EventBus
+from frontdesk.transcripts import service as conversations
 from frontdesk.vault import Vault
 from tests.fakes.twilio import ACCOUNT_SID, AUTH_TOKEN, FROM_NUMBER, TwilioFake
 from tests.server import TEST_SECRET_KEY

@@ -7,7 +7,7 @@ later) and the app hands them in.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from datetime import datetime
 from enum import StrEnum
 from typing import Protocol
@@ -15,7 +15,7 @@ from typing import Protocol
 import httpx
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from frontdesk.conversations.models import Conversation, Message
+from frontdesk.transcripts.models import Conversation, Message
 
 
 class Continuation(StrEnum):
@@ -70,11 +70,23 @@ class Channel(Protocol):
         ...
 
 
-class Channels:
-    """The channels the app serves, by name. A conversation of a channel this process does not serve is an error."""
+LiveEvent = Callable[[Message], dict[str, object]]
 
-    def __init__(self, channels: Mapping[str, Channel] | None = None) -> None:
+
+class Channels:
+    """The channels the app serves, by name. A conversation of a channel this process does not serve is an error.
+    `live_event` is the wire format of a message on the live conversation topic (the web chat's, which the inbox's
+    page reads too), handed in with the channels so the core never names it."""
+
+    def __init__(self, channels: Mapping[str, Channel] | None = None, live_event: LiveEvent | None = None) -> None:
         self._by_name = dict(channels or {})
+        self._live_event = live_event
+
+    def event_of(self, message: Message) -> dict[str, object]:
+        """The event the live conversation topic carries for a stored message."""
+        if self._live_event is None:
+            raise LookupError("no wire format of the live topic was handed in with the channels")
+        return self._live_event(message)
 
     def of(self, conversation: Conversation) -> Channel:
         try:
