@@ -26,6 +26,7 @@ from frontdesk.agent import engine, phrases
 from frontdesk.crashpoints import no_crash
 from frontdesk.handoff import service as handoff
 from frontdesk.handoff.schemas import Method
+from frontdesk.inbox import emails
 from frontdesk.inbox import service as inbox
 from frontdesk.knowledge import threshold
 from frontdesk.knowledge.schemas import EntryKind
@@ -448,7 +449,7 @@ class ChatFlow:
                 except EmailNotValidError as exc:
                     raise FlowError("invalid_email", str(exc)) from exc
                 await conversations.link_profile(session, conversation, email=to, verified=False)
-            if not await handoff.enqueue_transcript(session, conversation_id, self.clock()):
+            if not await emails.enqueue_transcript(session, conversation_id, self.clock()):
                 raise FlowError("too_soon", "this conversation was emailed a moment ago; try again in a few minutes")
             event.listen(session.sync_session, "after_commit", lambda _: self.wake_worker.set(), once=True)
             return to

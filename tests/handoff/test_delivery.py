@@ -22,12 +22,13 @@ from frontdesk.conversations.turn import HANDOFF_YES, ON_ITS_WAY, ChatFlow
 from frontdesk.credentials import Integration
 from frontdesk.db import Database
 from frontdesk.handoff import service as handoff
+from frontdesk.handoff.deliveries import FOLLOW_UP_HERE, outbox_worker
 from frontdesk.handoff.relay import AgentReply, Outcome, Relay, Result, parse_zendesk
 from frontdesk.handoff.schemas import HandoffSettingsIn, Method
-from frontdesk.handoff.worker import FOLLOW_UP_HERE, LEASE, OutboxWorker
 from frontdesk.inbox.service import Presence
 from frontdesk.knowledge.service import Knowledge
 from frontdesk.outbox.models import OutboxItem
+from frontdesk.outbox.worker import LEASE, OutboxWorker
 from frontdesk.realtime.bus import EventBus
 from frontdesk.retrieval.embedders import Embedder
 from frontdesk.transcripts import service as conversations
@@ -64,7 +65,7 @@ class Shop:
     vault: Vault
 
     def worker(self, name: str = "worker-1", database: Database | None = None) -> OutboxWorker:
-        return OutboxWorker(
+        return outbox_worker(
             (database or self.database).sessions, EventBus(), Presence(), self.clock, asyncio.Event(),
             vault=self.vault, settings=self.settings, worker_id=name, request_timeout=0.5, jitter=lambda: 0.5,
             channels=self.flow.channels,
@@ -326,10 +327,11 @@ async def test_a_worker_that_crashed_after_creating_the_ticket_is_replaced_once_
 
     claimed = await crashed._claim_next()
     assert claimed is not None
-    item_id = claimed[0]
-    crashed._record_ticket = die  # type: ignore[method-assign]
+    item_id, _, target = claimed
+    tickets = crashed.deliveries.of("handoff")
+    tickets._record_ticket = die  # type: ignore[attr-defined]
     with pytest.raises(Crash):
-        await crashed._hand_off(item_id)
+        await tickets.deliver(item_id, crashed._transport(target))
     assert fake_zendesk.ticket_count == 1
     assert (await shop.row(conversation_id)).leased_by == "worker-crashed"
 

@@ -150,9 +150,8 @@ class SmsSender:
     vault: Vault | None
     settings: Settings
     clock: Callable[[], datetime]
-    transport: httpx.AsyncBaseTransport | None = None
 
-    async def deliver(self, item_id: int) -> None:
+    async def deliver(self, item_id: int, transport: httpx.AsyncBaseTransport | None = None) -> None:
         async with self.sessions() as session:
             item = await session.get(OutboxItem, item_id)
             if item is None or item.status != "pending":
@@ -167,7 +166,7 @@ class SmsSender:
             return
         if credentials is None:
             raise NotConnected(stored.TWILIO)
-        client = TwilioClient(credentials, self.settings.twilio_api_base, self.transport)
+        client = TwilioClient(credentials, self.settings.twilio_api_base, transport)
         try:
             sent = await client.send(text.to, text.body, status_callback_url(self.settings))
         except OptedOut as exc:
