@@ -6,6 +6,7 @@ registers these, the inbox's emails and the channels' own rows (texts) for the o
 from __future__ import annotations
 
 import asyncio
+import random
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -16,7 +17,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from frontdesk.config import Settings
 from frontdesk.handoff import service as handoff
-from frontdesk.handoff.connectors import accounts
+from frontdesk.handoff.connectors import accounts, gorgias, zendesk
 from frontdesk.handoff.connectors.base import Connector, NotConnected, TicketRef, TicketRequest
 from frontdesk.handoff.connectors.builtin import NAME as BUILTIN
 from frontdesk.handoff.connectors.builtin import BuiltinConnector
@@ -43,19 +44,12 @@ REPLY_BY_EMAIL = "Our team will reply by email to {address}."
 
 
 def budgets_from(settings: Settings) -> dict[str, RequestBudget]:
-    """Budgets that keep each worker process under the plan's limit. Zendesk counts requests per clock minute: the
-    burst plus a minute's refill plus the further requests of the deliveries in flight stay within it. Gorgias's
-    leaky bucket drains its 40 calls in 20 s: a burst under the bucket and a refill under the drain rate can never
-    overflow it."""
+    """Budgets that keep each worker process under each helpdesk plan's limit (its connector knows how the helpdesk
+    counts), leaving room for the further requests of the deliveries in flight."""
     in_flight = (REQUESTS_PER_DELIVERY - 1) * settings.outbox_concurrency  # the first is paid when claimed
-    zendesk = settings.zendesk_rate_per_minute
-    zendesk_burst = max(1, zendesk // 20)
-    zendesk_rate = max(zendesk - zendesk_burst - in_flight, 1) / 60
-    gorgias = settings.gorgias_rate_per_20s
-    gorgias_burst = max(1, min(gorgias // 2, gorgias - in_flight))
     return {
-        "zendesk": RequestBudget(zendesk_burst, zendesk_rate),
-        "gorgias": RequestBudget(gorgias_burst, 0.95 * gorgias / 20),
+        zendesk.NAME: zendesk.request_budget(settings.zendesk_rate_per_minute, in_flight),
+        gorgias.NAME: gorgias.request_budget(settings.gorgias_rate_per_20s, in_flight),
     }
 
 
@@ -83,8 +77,9 @@ class Tickets:
     # How each channel carries the notices of a handoff (SMS: texts), and the live topic's wire format.
     channels: Channels
 
-    async def _connector(self, session: AsyncSession, target: str, transport: httpx.AsyncBaseTransport) -> Connector:
-        if target == "builtin":
+    async def connector(self, session: AsyncSession, target: str, transport: httpx.AsyncBaseTransport) -> Connector:
+        """The target's connector, its HTTP requests through `transport` (the worker's, which spends the budget)."""
+        if target == BUILTIN:
             return BuiltinConnector(self.sessions, self.clock)
         if self.vault is None:
             raise NotConnected(target)
@@ -121,7 +116,7 @@ class Tickets:
             request = await self._request(session, conversation, item.transcript_seq)
             key = item.idempotency_key or f"fd-{item.id}-{item.conversation_id}"
             search_first = item.outcome_unknown
-            connector = await self._connector(session, item.target, transport)
+            connector = await self.connector(session, item.target, transport)
             await session.commit()
         try:
             ref = await connector.create_ticket(request, key, search_first=search_first)
@@ -238,7 +233,7 @@ class TicketMessages:
             conversation = await conversations.get(session, item.conversation_id)
             ref = TicketRef(ticket.ticket_ref.partition("-")[2], ticket.target)
             request = await request_of_contact(session, conversation)
-            connector = await self.tickets._connector(session, item.target, transport)
+            connector = await self.tickets.connector(session, item.target, transport)
             outcome_unknown = item.outcome_unknown
             await session.commit()
         comment_id: str | None = None
@@ -269,12 +264,12 @@ async def request_of_contact(session: AsyncSession, conversation: Conversation) 
     """Who writes a later message (the helpdesks need the shopper, not the transcript)."""
     profile = await conversations.profile_of(session, conversation)
     return TicketRequest(
-            conversation_id=conversation.id, subject="", text="", html="",
-            email=conversation.email or (profile.email if profile else None),
-            phone=profile.phone if profile else None, name=profile.name if profile else None,
-            profile_id=conversation.profile_id, channel=conversation.channel,
-            reason=conversation.handoff_reason or "handoff", link="",
-        )  # fmt: skip
+        conversation_id=conversation.id, subject="", text="", html="",
+        email=conversation.email or (profile.email if profile else None),
+        phone=profile.phone if profile else None, name=profile.name if profile else None,
+        profile_id=conversation.profile_id, channel=conversation.channel,
+        reason=conversation.handoff_reason or "handoff", link="",
+    )  # fmt: skip
 
 
 def every_delivery(
@@ -319,7 +314,8 @@ def outbox_worker(
     *,
     channels: Channels | None = None,
     store_name: Callable[[AsyncSession], Awaitable[str]] | None = None,
-    **options: object,
+    request_timeout: float | None = None,
+    jitter: Callable[[], float] = random.random,
 ) -> OutboxWorker:
     """An outbox worker running `every_delivery`: what `frontdesk serve` and `frontdesk worker` run."""
     settings = settings or Settings()
@@ -327,11 +323,5 @@ def outbox_worker(
         sessions, bus, presence, clock, wake, mailer, links, vault, settings, channels, store_name
     )
     return OutboxWorker(
-        sessions,
-        clock,
-        wake,
-        deliveries,
-        settings,
-        worker_id or worker_name(),
-        **options,  # type: ignore[arg-type]
+        sessions, clock, wake, deliveries, settings, worker_id or worker_name(), request_timeout, jitter
     )
