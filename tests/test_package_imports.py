@@ -160,8 +160,8 @@ def test_the_graph_sees_a_cycle_and_a_channel_import_it_is_shown(tmp_path: Path)
         "a/service.py": "from frontdesk.b import service\n",
         "b/__init__.py": "",
         "b/service.py": "from typing import TYPE_CHECKING\nif TYPE_CHECKING:\n    from ..a.service import x\n",
-        "handoff/__init__.py": "",
-        "handoff/flow.py": "def later():\n    import frontdesk.channels.sms\n",
+        "conversations/__init__.py": "",
+        "conversations/turn.py": "def later():\n    import frontdesk.channels.sms\n",
         "channels/__init__.py": "",
     }.items():
         (root / path).parent.mkdir(parents=True, exist_ok=True)
@@ -170,5 +170,5 @@ def test_the_graph_sees_a_cycle_and_a_channel_import_it_is_shown(tmp_path: Path)
     edges = import_graph(root)
 
     assert cycles(edges) == [["a", "b"]]
-    assert "channels" in edges["handoff"]
+    assert "channels" in edges["conversations"]
     assert set(edges["b"]["a"]) == {"frontdesk/b/service.py"}

@@ -67,11 +67,9 @@ class Emails:
     store_name: Callable[[AsyncSession], Awaitable[str]] | None = None
 
     async def deliver(self, item_id: int, transport: httpx.AsyncBaseTransport) -> None:
-        await self._send_email(item_id)
-
-    async def _send_email(self, item_id: int) -> None:
         """Compose in one session, send with no database connection held (SMTP can take seconds), then record it.
-        A crash between sending and recording sends the email again: twice is better than never."""
+        A crash between sending and recording sends the email again: twice is better than never. (SMTP, not HTTP: the
+        transport is not used.)"""
         configured = self.mailer is not None and bool(self.mailer.host)
         async with self.sessions() as session:
             item = await session.get(OutboxItem, item_id)
