@@ -31,14 +31,14 @@ from frontdesk.channels.webchat.views import settings_router as widget_settings_
 from frontdesk.channels.webchat.views import widget_source
 from frontdesk.config import Settings
 from frontdesk.console.views import router as console_router
-from frontdesk.conversations.service import ResumeLinks
+from frontdesk.conversations.team import TeamActions
+from frontdesk.conversations.turn import ChatFlow
 from frontdesk.conversations.views import router as conversations_router
 from frontdesk.crashpoints import crash_at
 from frontdesk.db import Database
-from frontdesk.handoff.flow import ChatFlow, TeamActions
+from frontdesk.handoff.deliveries import outbox_worker
 from frontdesk.handoff.views import router as handoff_router
 from frontdesk.handoff.webhooks import router as webhooks_router
-from frontdesk.handoff.worker import OutboxWorker
 from frontdesk.http_guard import RequestBodyGuard
 from frontdesk.inbox.mail import Mailer
 from frontdesk.inbox.service import Presence
@@ -56,6 +56,7 @@ from frontdesk.realtime.bus import EventBus
 from frontdesk.retrieval.confidence import calibration_for
 from frontdesk.retrieval.embedders import load_embedder
 from frontdesk.security_headers import SecurityHeaders
+from frontdesk.transcripts.service import ResumeLinks
 from frontdesk.users.access import PageRefused
 from frontdesk.users.service import SignIns
 from frontdesk.users.views import router as users_router
@@ -117,6 +118,7 @@ def create_app(
         app.state.limits = WebchatLimits.from_settings(settings, time.monotonic)
         app.state.sign_ins = SignIns(settings.rate_ip_sign_ins_per_minute)
         channels = every_channel(database.sessions, clock, settings, vault, app.state.connections)
+        app.state.channels = channels
         app.state.flow = ChatFlow(
             database.sessions, knowledge, bus, clock, wake, settings.answer_threshold, settings.max_question_chars,
             presence=presence, crash=crash_at(settings.crash_at), store_address=webchat.store_url, channels=channels,
@@ -125,7 +127,7 @@ def create_app(
         # A shopper input stored just before the last stop got no answer: it gets one now, before anything new.
         if answered := await app.state.flow.answer_awaiting():
             log.warning("answered %d shopper message(s) left unanswered when the service last stopped", answered)
-        worker = OutboxWorker(database.sessions, bus, presence, clock, wake, Mailer.from_settings(settings, clock),
+        worker = outbox_worker(database.sessions, bus, presence, clock, wake, Mailer.from_settings(settings, clock),
                               app.state.resume_links, app.state.vault, settings, channels=channels,
                               store_name=webchat.store_name)  # fmt: skip
         worker_task = asyncio.create_task(worker.run(), name="outbox-worker") if settings.run_worker else None

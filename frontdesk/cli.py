@@ -183,7 +183,7 @@ def serve(
 def worker() -> None:
     """Run only the outbox worker (no web server): deliver handoffs, ticket messages and emails from the database.
     Start as many as you like next to `frontdesk serve` (set FRONTDESK_RUN_WORKER=false there to keep it out)."""
-    from frontdesk.handoff.worker import worker_name
+    from frontdesk.outbox.worker import worker_name
 
     settings = _settings()
     secret_key = _migrate_with_key(settings)
@@ -205,19 +205,19 @@ async def _run_worker(settings: Settings, secret_key: str, name: str) -> None:
 
     from frontdesk.channels.service import every_channel
     from frontdesk.channels.webchat import service as webchat
-    from frontdesk.conversations.service import ResumeLinks
     from frontdesk.db import Database, utcnow
-    from frontdesk.handoff.worker import OutboxWorker
+    from frontdesk.handoff.deliveries import outbox_worker
     from frontdesk.inbox.mail import Mailer
     from frontdesk.inbox.service import Presence
     from frontdesk.realtime.bus import EventBus
+    from frontdesk.transcripts.service import ResumeLinks
     from frontdesk.vault import Vault
 
     database = Database(settings.database_url, settings.sqlite_synchronous)
     # No inbox page connects to this process: Presence stays empty (nobody online here), and events published on
     # this bus reach no shopper until the Redis bus carries them between processes.
     vault = Vault(secret_key)
-    outbox = OutboxWorker(
+    outbox = outbox_worker(
         database.sessions, EventBus(), Presence(), utcnow, aio.Event(), Mailer.from_settings(settings, utcnow),
         ResumeLinks.from_secret_key(secret_key, settings.public_url), vault, settings, name,
         channels=every_channel(database.sessions, utcnow, settings, vault), store_name=webchat.store_name,

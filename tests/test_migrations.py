@@ -12,12 +12,12 @@ from sqlalchemy import create_engine
 from frontdesk import credentials as _integrations  # noqa: F401
 from frontdesk.channels.sms import models as _sms  # noqa: F401  (each import registers its tables)
 from frontdesk.channels.webchat import models as _webchat  # noqa: F401
-from frontdesk.conversations import models as _conversations  # noqa: F401
 from frontdesk.db import Base, migrate
 from frontdesk.handoff import models as _handoff  # noqa: F401
 from frontdesk.inbox import models as _inbox  # noqa: F401
 from frontdesk.knowledge import models as _knowledge  # noqa: F401
 from frontdesk.outbox import models as _outbox  # noqa: F401
+from frontdesk.transcripts import models as _conversations  # noqa: F401
 from frontdesk.users import models as _users  # noqa: F401
 
 

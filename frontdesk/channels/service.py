@@ -9,9 +9,10 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from frontdesk.channels.sms.channel import Sms
 from frontdesk.channels.webchat.channel import WebChat
+from frontdesk.channels.webchat.events import message_event
 from frontdesk.channels.webchat.service import Connections
 from frontdesk.config import Settings
-from frontdesk.conversations.channel import Channels
+from frontdesk.transcripts.channel import Channels
 from frontdesk.vault import Vault
 
 
@@ -24,4 +25,4 @@ def every_channel(
 ) -> Channels:
     """Web chat (with this process's connections: None in a worker, which has none) and SMS."""
     channels = [WebChat(connections), Sms(sessions, vault, settings or Settings(), clock)]
-    return Channels({channel.name: channel for channel in channels})
+    return Channels({channel.name: channel for channel in channels}, message_event)

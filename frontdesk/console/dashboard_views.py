@@ -15,15 +15,15 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from frontdesk.config import Settings
 from frontdesk.console.pages import PAGE_SIZE, Pager, console_page
-from frontdesk.conversations import service as conversations
-from frontdesk.conversations.outcomes import Outcome
-from frontdesk.conversations.transcript import AUTHORS, iso
 from frontdesk.deps import get_session, now_of
 from frontdesk.inbox import service as inbox
 from frontdesk.knowledge.schemas import MAX_TITLE
 from frontdesk.knowledge.service import Knowledge
 from frontdesk.metrics import charts, service
 from frontdesk.metrics.schemas import Gap
+from frontdesk.transcripts import service as conversations
+from frontdesk.transcripts.outcomes import Outcome
+from frontdesk.transcripts.transcript import AUTHORS, iso
 
 pages = APIRouter(prefix="/console", include_in_schema=False)
 Session = Annotated[AsyncSession, Depends(get_session)]

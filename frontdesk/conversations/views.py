@@ -7,9 +7,9 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, HTTPException, Request, status
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from frontdesk.conversations import service
 from frontdesk.conversations.schemas import ConversationOut, MessageOut, TranscriptOut
 from frontdesk.deps import get_session
+from frontdesk.transcripts import service
 from frontdesk.users.access import require_admin
 
 router = APIRouter(prefix="/api/conversations", tags=["conversations"], dependencies=[Depends(require_admin)])

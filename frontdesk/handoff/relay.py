@@ -11,23 +11,24 @@ worker. Never by their text: an agent who answers "yes" to a shopper's "Yes" is 
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import hashlib
 import hmac
 import logging
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from enum import StrEnum
-from typing import Any
+from typing import Any, Protocol
 
 from sqlalchemy import select
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from frontdesk.conversations import service as conversations
-from frontdesk.conversations.channel import Continuation
-from frontdesk.conversations.models import Conversation, Message
-from frontdesk.handoff.flow import ChatFlow
 from frontdesk.handoff.models import RelayedComment
+from frontdesk.transcripts import service as conversations
+from frontdesk.transcripts.channel import Channels, Continuation
+from frontdesk.transcripts.models import Conversation, Message
 
 log = logging.getLogger("frontdesk.relay")
 
@@ -194,11 +195,24 @@ def parse_gorgias(payload: Any) -> AgentReply | Outcome:
 # -- taking a reply
 
 
+class Turns(Protocol):
+    """What the relay uses of the conversations' turn (`conversations.turn.ChatFlow`, which the app hands in)."""
+
+    sessions: async_sessionmaker[AsyncSession]
+    channels: Channels
+    clock: Callable[[], datetime]
+    wake_worker: asyncio.Event
+
+    async def publish(
+        self, conversation_id: str, messages: list[Message], statuses: list[str] | None = None
+    ) -> None: ...
+
+
 @dataclass
 class Relay:
     """Stores a helpdesk reply as the conversation's agent message and sends it the way `TeamActions.reply` does."""
 
-    flow: ChatFlow
+    flow: Turns
 
     async def take(self, reply: AgentReply) -> Outcome:
         message: Message | None = None

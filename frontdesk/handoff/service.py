@@ -1,9 +1,10 @@
-"""Handoff settings and the outbox: what happens when the agent cannot answer, and the record that it must."""
+"""Handoff settings and the handoff's outbox rows: what happens when the agent cannot answer, and the record that it
+must."""
 
 from __future__ import annotations
 
 from collections.abc import Callable
-from datetime import datetime, timedelta
+from datetime import datetime
 
 from sqlalchemy import event, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
@@ -30,10 +31,6 @@ DEFAULTS = {
     "holidays": [],
 }
 SETTINGS_LISTENERS = "handoff_settings_listeners"  # key of the sessions' `info`: who caches the settings
-EMAIL_TARGET = "email"
-REPLY_EMAIL, TEAM_ALERT, TRANSCRIPT = "reply_email", "team_alert", "transcript"  # outbox kinds of the email target
-#: How soon a shopper may have their transcript sent again (a chat is not a way to mail anyone anything, often).
-TRANSCRIPT_AGAIN = timedelta(minutes=10)
 HANDOFF, TICKET_MESSAGE = "handoff", "ticket_message"  # outbox kinds of a helpdesk target
 HELPDESKS = frozenset({Method.zendesk.value, Method.gorgias.value})  # targets whose tickets live elsewhere
 
@@ -143,31 +140,6 @@ async def enqueue_ticket_message(
     """A shopper's message for the conversation's helpdesk ticket, in the transaction that stored it: the worker adds
     it once the ticket exists, after the messages before it."""
     return await outbox.enqueue(session, conversation_id, ticket_message_kind(seq), target, now)
-
-
-def reply_email_kind(seq: int) -> str:
-    return f"{REPLY_EMAIL}:{seq}"
-
-
-async def enqueue_email(session: AsyncSession, conversation_id: str, kind: str, now: datetime) -> OutboxItem:
-    """An email for the outbox worker (`reply_email:<seq>` or `team_alert`), in the caller's transaction: a reply
-    stored is a reply sent, even when SMTP is down at the time. Enqueued again (a team alert for a new handoff after
-    a hand back), the conversation's row of that kind is sent again."""
-    return await outbox.enqueue(session, conversation_id, kind, EMAIL_TARGET, now)
-
-
-async def enqueue_transcript(session: AsyncSession, conversation_id: str, now: datetime) -> bool:
-    """The shopper's copy of their chat, by email, in the caller's transaction; False (nothing queued) when one was
-    queued or sent less than TRANSCRIPT_AGAIN ago."""
-    earlier = await session.scalar(
-        select(OutboxItem).where(OutboxItem.conversation_id == conversation_id, OutboxItem.kind == TRANSCRIPT)
-    )
-    if earlier is not None:
-        last = earlier.delivered_at or earlier.created_at
-        if earlier.status == outbox.OutboxStatus.pending or (last is not None and now - last < TRANSCRIPT_AGAIN):
-            return False
-    await outbox.enqueue(session, conversation_id, TRANSCRIPT, EMAIL_TARGET, now)
-    return True
 
 
 async def record_own_comment(

@@ -15,13 +15,14 @@ import aiosmtplib
 from pydantic import SecretStr
 
 from frontdesk.config import Settings
+from frontdesk.outbox.delivery import NotConfigured
 
 NOT_CONFIGURED = "email is not configured (FRONTDESK_SMTP_HOST)"
 NO_SENDER = "email has no sender address (FRONTDESK_MAIL_FROM)"
 Security = Literal["starttls", "tls", "none"]
 
 
-class EmailNotConfigured(Exception):
+class EmailNotConfigured(NotConfigured):
     """Nothing can be sent until SMTP is set up; the outbox keeps the email and tries again."""
 
 

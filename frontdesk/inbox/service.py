@@ -10,10 +10,10 @@ from typing import Literal
 from sqlalchemy import ColumnElement, and_, delete, func, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from frontdesk.conversations import service as conversations
-from frontdesk.conversations.models import Conversation, Message, Profile
 from frontdesk.db import utcnow
 from frontdesk.inbox.models import InboxNote, InboxRead, InboxTicket, SavedReply
+from frontdesk.transcripts import service as conversations
+from frontdesk.transcripts.models import Conversation, Message, Profile
 from frontdesk.users.models import User
 
 Queue = Literal["unassigned", "mine", "open", "closed"]

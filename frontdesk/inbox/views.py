@@ -14,7 +14,6 @@ from fastapi.responses import HTMLResponse, Response
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from frontdesk.conversations import service as conversations
 from frontdesk.deps import get_session
 from frontdesk.inbox import service
 from frontdesk.inbox.models import InboxTicket
@@ -36,6 +35,7 @@ from frontdesk.inbox.schemas import (
 from frontdesk.pages import render
 from frontdesk.params import RowId
 from frontdesk.realtime.bus import INBOX_TOPIC, EventBus, conversation_topic
+from frontdesk.transcripts import service as conversations
 from frontdesk.users import service as users
 from frontdesk.users.access import Principal, agent_page, require_admin, require_agent
 

@@ -23,11 +23,11 @@ import numpy as np
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from frontdesk.conversations.models import Message
 from frontdesk.db import utcnow
 from frontdesk.knowledge.models import Label
 from frontdesk.knowledge.service import Knowledge
 from frontdesk.retrieval.confidence import TARGET_WRONG_ANSWER_RATE, choose_threshold
+from frontdesk.transcripts.models import Message
 
 #: Below this many labels, or this many of either kind, the default stands.
 MIN_LABELS = 10

@@ -16,9 +16,9 @@ from datetime import datetime
 
 import numpy as np
 
-from frontdesk.conversations.service import Unanswered
 from frontdesk.retrieval.embedders import Embedder
 from frontdesk.retrieval.text import terms
+from frontdesk.transcripts.service import Unanswered
 
 #: Cosine to a group's centroid from which a phrasing joins it ("do you gift wrap?" ~ "can you gift wrap my order?"
 #: is 0.89 with wordllama, "do you offer engraving?" ~ "do you offer gift wrapping?" 0.41).

@@ -12,14 +12,14 @@ from sqlalchemy import ColumnElement, Date, cast, func, literal_column, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from frontdesk.agent import engine
-from frontdesk.conversations import service as conversations
-from frontdesk.conversations.models import Conversation
-from frontdesk.conversations.outcomes import Outcome
 from frontdesk.inbox import service as inbox
 from frontdesk.knowledge.schemas import EntryKind
 from frontdesk.knowledge.service import Knowledge
 from frontdesk.metrics import gaps as grouping
 from frontdesk.metrics.schemas import Daily, Day, Gap, GapCandidate, GapExample, Gaps, Overview, Team, TeamRow
+from frontdesk.transcripts import service as conversations
+from frontdesk.transcripts.models import Conversation
+from frontdesk.transcripts.outcomes import Outcome
 
 #: The longest range the per-day series and the gaps are computed for.
 MAX_DAYS = 366

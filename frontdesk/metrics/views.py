@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from datetime import date, timedelta
-from typing import Annotated, Literal
+from typing import Annotated
 
 from fastapi import APIRouter, Depends, HTTPException, Query, Request, status
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -20,7 +20,18 @@ router = APIRouter(prefix="/api/metrics", tags=["metrics"], dependencies=[Depend
 Session = Annotated[AsyncSession, Depends(get_session)]
 Start = Annotated[date | None, Query(alias="from", description="First day, UTC (YYYY-MM-DD)")]
 End = Annotated[date | None, Query(alias="to", description="Last day, UTC, inclusive")]
-Channel = Literal["webchat", "sms"] | None
+
+
+def served_channel(
+    request: Request, channel: Annotated[str | None, Query(description="One channel's conversations only")] = None
+) -> str | None:
+    """The `channel` filter: one of the channels this process serves (the app's registry), or all of them."""
+    if channel is not None and channel not in request.app.state.channels.names():
+        raise HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT, f"there is no channel {channel!r}")
+    return channel
+
+
+Channel = Annotated[str | None, Depends(served_channel)]
 
 
 def default_range(request: Request, start: date | None, end: date | None) -> tuple[date, date]:
@@ -34,7 +45,7 @@ def _unprocessable(error: service.RangeError) -> HTTPException:
 
 
 @router.get("/overview", response_model=Overview)
-async def overview(session: Session, start: Start = None, end: End = None, channel: Channel = None) -> Overview:
+async def overview(session: Session, channel: Channel, start: Start = None, end: End = None) -> Overview:
     """Conversations per outcome, and the resolution and routed-to-team rates; without a range, all of them."""
     if start and end and end < start:
         raise HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT, "to is before from")
@@ -42,9 +53,7 @@ async def overview(session: Session, start: Start = None, end: End = None, chann
 
 
 @router.get("/daily", response_model=Daily)
-async def daily(
-    session: Session, request: Request, start: Start = None, end: End = None, channel: Channel = None
-) -> Daily:
+async def daily(session: Session, request: Request, channel: Channel, start: Start = None, end: End = None) -> Daily:
     """The same numbers per UTC day (every day of the range, up to 366; the last 30 days by default)."""
     first, last = default_range(request, start, end)
     try:
@@ -54,9 +63,7 @@ async def daily(
 
 
 @router.get("/team", response_model=Team)
-async def team(
-    session: Session, request: Request, start: Start = None, end: End = None, channel: Channel = None
-) -> Team:
+async def team(session: Session, request: Request, channel: Channel, start: Start = None, end: End = None) -> Team:
     """CSAT, median first response and median time to close of the conversations handed to the built-in inbox,
     for the whole team and per agent (the last 30 days by default)."""
     first, last = default_range(request, start, end)
@@ -72,9 +79,9 @@ async def gaps(
     request: Request,
     knowledge: Annotated[Knowledge, Depends(get_knowledge)],
     settings: Annotated[Settings, Depends(get_settings)],
+    channel: Channel,
     start: Start = None,
     end: End = None,
-    channel: Channel = None,
 ) -> Gaps:
     """The questions the agent could not answer, grouped by meaning, most asked first; groups the knowledge answers
     now come last with `now_answered`. The last 30 days by default."""

@@ -11,12 +11,12 @@ from sqlalchemy.ext.asyncio import create_async_engine
 from frontdesk import credentials as _credentials_models  # noqa: F401
 from frontdesk.channels.sms import models as _sms_models  # noqa: F401  (each import registers tables)
 from frontdesk.channels.webchat import models as _webchat_models  # noqa: F401
-from frontdesk.conversations import models as _conversations_models  # noqa: F401
 from frontdesk.db import Base
 from frontdesk.handoff import models as _handoff_models  # noqa: F401
 from frontdesk.inbox import models as _inbox_models  # noqa: F401
 from frontdesk.knowledge import models as _knowledge_models  # noqa: F401
 from frontdesk.outbox import models as _outbox_models  # noqa: F401
+from frontdesk.transcripts import models as _conversations_models  # noqa: F401
 from frontdesk.users import models as _users_models  # noqa: F401
 
 target_metadata = Base.metadata

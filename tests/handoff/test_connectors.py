@@ -13,8 +13,6 @@ import httpx
 import pytest
 from sqlalchemy import func, select
 
-from frontdesk.conversations import service as conversations
-from frontdesk.conversations.transcript import TranscriptLine, render
 from frontdesk.db import Database
 from frontdesk.handoff.connectors.base import (
     AuthFailed,
@@ -30,6 +28,8 @@ from frontdesk.handoff.connectors.builtin import BuiltinConnector
 from frontdesk.handoff.connectors.gorgias import SECRET_HEADER, GorgiasConnector
 from frontdesk.handoff.connectors.zendesk import ZendeskConnector
 from frontdesk.inbox.models import InboxTicket
+from frontdesk.transcripts import service as conversations
+from frontdesk.transcripts.transcript import TranscriptLine, render
 from tests.fakes.gorgias import GorgiasFake
 from tests.fakes.zendesk import ZendeskFake
 

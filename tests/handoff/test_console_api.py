@@ -7,9 +7,9 @@ from datetime import UTC, datetime
 
 import httpx
 
-from frontdesk.conversations import service as conversations
 from frontdesk.db import Database
 from frontdesk.outbox.models import OutboxItem
+from frontdesk.transcripts import service as conversations
 
 
 async def test_preview_shows_the_message_as_saving_would_store_it_and_saves_nothing(client: httpx.AsyncClient) -> None:

@@ -10,17 +10,17 @@ from datetime import UTC, datetime
 import pytest
 
 from frontdesk.channels.service import every_channel
-from frontdesk.conversations import service as conversations
+from frontdesk.conversations.turn import HANDOFF_YES, ChatFlow
 from frontdesk.db import Database
 from frontdesk.handoff import office_hours
 from frontdesk.handoff import service as handoff
-from frontdesk.handoff.flow import HANDOFF_YES, ChatFlow
+from frontdesk.handoff.deliveries import TEAM_JOINS, outbox_worker
 from frontdesk.handoff.schemas import HandoffSettingsIn, Method
-from frontdesk.handoff.worker import TEAM_JOINS, OutboxWorker
 from frontdesk.inbox.service import Presence
 from frontdesk.knowledge.service import Knowledge
 from frontdesk.realtime.bus import EventBus
 from frontdesk.retrieval.embedders import Embedder
+from frontdesk.transcripts import service as conversations
 from frontdesk.vault import Vault
 from tests.server import TEST_SECRET_KEY
 
@@ -84,7 +84,7 @@ async def test_what_the_shopper_is_told_at_handoff(
     await flow.shopper_message(conversation.id, "can you recommend a campsite near bend oregon?")
     await flow.action(conversation.id, HANDOFF_YES)
     await flow.email(conversation.id, "ana@example.com")
-    worker = OutboxWorker(
+    worker = outbox_worker(
         database.sessions,
         EventBus(),
         presence,

@@ -20,15 +20,15 @@ from sqlalchemy import func, select
 
 from frontdesk.app import create_app
 from frontdesk.config import Settings
-from frontdesk.conversations import service as conversations
-from frontdesk.conversations.models import Conversation, Message
-from frontdesk.conversations.state import Transition
 from frontdesk.handoff.connectors.base import TicketRequest
 from frontdesk.handoff.connectors.gorgias import GorgiasConnector
 from frontdesk.handoff.connectors.zendesk import ZendeskConnector
 from frontdesk.handoff.models import RelayedComment
 from frontdesk.outbox.models import OutboxItem
 from frontdesk.realtime.bus import conversation_topic
+from frontdesk.transcripts import service as conversations
+from frontdesk.transcripts.models import Conversation, Message
+from frontdesk.transcripts.state import Transition
 from tests.fakes.gorgias import GorgiasFake
 from tests.fakes.zendesk import ZendeskFake, webhook_signature
 from tests.server import ADMIN_HEADERS

@@ -14,8 +14,8 @@ from fastapi import FastAPI
 
 from frontdesk.app import create_app
 from frontdesk.config import Settings
-from frontdesk.conversations import service as conversations
-from frontdesk.handoff.flow import CSAT_QUESTION
+from frontdesk.conversations.turn import CSAT_QUESTION
+from frontdesk.transcripts import service as conversations
 from frontdesk.users import service as users
 
 UNKNOWN = "what's the capital of peru?"

@@ -5,8 +5,8 @@ from __future__ import annotations
 
 import httpx
 
-from frontdesk.conversations import service as conversations
 from frontdesk.inbox import service
+from frontdesk.transcripts import service as conversations
 from tests.inbox.test_inbox_api import Inbox
 from tests.inbox.test_inbox_api import inbox as inbox  # the fixture
 

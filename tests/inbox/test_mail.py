@@ -20,16 +20,16 @@ from sqlalchemy import select
 
 from frontdesk.app import create_app
 from frontdesk.config import Settings
-from frontdesk.conversations import service as conversations
-from frontdesk.conversations.service import ResumeLinks
 from frontdesk.db import Database
-from frontdesk.handoff import service as handoff
-from frontdesk.handoff.worker import OutboxWorker
+from frontdesk.handoff.deliveries import outbox_worker
+from frontdesk.inbox import emails
 from frontdesk.inbox.mail import NOT_CONFIGURED
 from frontdesk.inbox.models import InboxTicket
 from frontdesk.inbox.service import Presence
 from frontdesk.outbox.models import OutboxItem
 from frontdesk.realtime.bus import EventBus
+from frontdesk.transcripts import service as conversations
+from frontdesk.transcripts.service import ResumeLinks
 from frontdesk.users.models import User
 from tests.channels.webchat.test_protocol import Chat, Frame, connect, texts
 from tests.fakes.smtp import SmtpServer, text_of
@@ -288,10 +288,10 @@ async def test_email_waits_with_a_clear_error_while_smtp_is_not_configured(datab
         conversation = await conversations.create(session, "webchat", conversations.new_visitor_token())
         conversation.email = "ana@example.com"
         await conversations.insert_message(session, conversation, "agent", "Hi, Sam here.")
-        await handoff.enqueue_email(session, conversation.id, handoff.reply_email_kind(1), clock())
+        await emails.enqueue_email(session, conversation.id, emails.reply_email_kind(1), clock())
         await session.commit()
         conversation_id = conversation.id
-    worker = OutboxWorker(database.sessions, EventBus(), Presence(), clock, asyncio.Event())
+    worker = outbox_worker(database.sessions, EventBus(), Presence(), clock, asyncio.Event())
     assert await worker.deliver_due() == 0
     async with database.session() as session:
         row = await session.scalar(select(OutboxItem).where(OutboxItem.conversation_id == conversation_id))
@@ -308,10 +308,10 @@ async def test_a_team_alert_without_smtp_is_skipped_not_retried_forever(database
     clock = Clock()
     async with database.session() as session:
         conversation = await conversations.create(session, "webchat", conversations.new_visitor_token())
-        await handoff.enqueue_email(session, conversation.id, handoff.TEAM_ALERT, clock())
+        await emails.enqueue_email(session, conversation.id, emails.TEAM_ALERT, clock())
         await session.commit()
         conversation_id = conversation.id
-    worker = OutboxWorker(database.sessions, EventBus(), Presence(), clock, asyncio.Event())
+    worker = outbox_worker(database.sessions, EventBus(), Presence(), clock, asyncio.Event())
     await worker.deliver_due()
     async with database.session() as session:
         row = await session.scalar(select(OutboxItem).where(OutboxItem.conversation_id == conversation_id))

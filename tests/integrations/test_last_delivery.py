@@ -7,9 +7,9 @@ from datetime import UTC, datetime
 
 import httpx
 
-from frontdesk.conversations import service as conversations
 from frontdesk.db import Database
 from frontdesk.outbox.models import OutboxItem
+from frontdesk.transcripts import service as conversations
 
 
 async def test_last_delivery_is_the_newest_delivered_row_of_the_integrations_target(

@@ -14,11 +14,11 @@ from sqlalchemy import select, update
 
 from frontdesk.app import create_app
 from frontdesk.config import Settings
-from frontdesk.conversations import service as conversations
-from frontdesk.conversations.models import Message
 from frontdesk.db import utcnow
 from frontdesk.knowledge import threshold
 from frontdesk.knowledge.models import Label
+from frontdesk.transcripts import service as conversations
+from frontdesk.transcripts.models import Message
 from tests.server import ADMIN_HEADERS
 
 FAQS = [

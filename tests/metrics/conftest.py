@@ -6,9 +6,9 @@ from __future__ import annotations
 from collections.abc import Sequence
 from datetime import datetime, timedelta
 
-from frontdesk.conversations.models import Conversation, Message
-from frontdesk.conversations.service import new_id
 from frontdesk.db import Database
+from frontdesk.transcripts.models import Conversation, Message
+from frontdesk.transcripts.service import new_id
 
 #: (author, text, the agent's decision on a shopper message or None)
 Line = tuple[str, str, str | None]

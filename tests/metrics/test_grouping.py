@@ -7,9 +7,9 @@ from datetime import UTC, datetime, timedelta
 
 import numpy as np
 
-from frontdesk.conversations.service import Unanswered
 from frontdesk.metrics.gaps import SIMILARITY, group, normalise, phrasings
 from frontdesk.retrieval.embedders import Embedder
+from frontdesk.transcripts.service import Unanswered
 
 NOON = datetime(2025, 3, 10, 12, tzinfo=UTC)
 

@@ -7,9 +7,9 @@ from datetime import UTC, date, datetime, timedelta
 
 import pytest
 
-from frontdesk.conversations import service as conversations
 from frontdesk.db import Database
 from frontdesk.metrics import service
+from frontdesk.transcripts import service as conversations
 from tests.metrics.conftest import add_conversation
 
 DAY1 = datetime(2025, 3, 10, 9, tzinfo=UTC)

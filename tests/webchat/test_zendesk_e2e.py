@@ -16,7 +16,7 @@ from typing import TypeVar
 import pytest
 from playwright.sync_api import Page, expect
 
-from frontdesk.conversations.transcript import iso
+from frontdesk.transcripts.transcript import iso
 from tests.fakes.smtp import SmtpServer
 from tests.fakes.zendesk import ZendeskFake, ZendeskTicket
 from tests.server import ServerFailed, running_server

@@ -3,20 +3,20 @@ the system or the team says texted through the outbox."""
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import ClassVar
 
-import httpx
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from frontdesk import rich_text
-from frontdesk.channels.sms.sending import SMS_TARGET, SmsSender, enqueue_sms
+from frontdesk.channels.sms.sending import SMS_KIND, SmsSender, enqueue_sms
 from frontdesk.channels.sms.service import SMS, sms_answer
 from frontdesk.config import Settings
-from frontdesk.conversations.channel import Continuation, Delivery
-from frontdesk.conversations.models import Conversation, Message
+from frontdesk.outbox.delivery import Delivery
+from frontdesk.transcripts.channel import Continuation
+from frontdesk.transcripts.models import Conversation, Message
 from frontdesk.vault import Vault
 
 
@@ -53,7 +53,5 @@ class Sms:
     def after_handoff(self, target: str) -> Continuation:
         return Continuation.here  # every helpdesk's replies come back as texts
 
-    def delivery(self, target: str, transport: httpx.AsyncBaseTransport) -> Delivery | None:
-        if target != SMS_TARGET:
-            return None
-        return SmsSender(self.sessions, self.vault, self.settings, self.clock, transport)
+    def deliveries(self) -> Mapping[str, Delivery]:
+        return {SMS_KIND: SmsSender(self.sessions, self.vault, self.settings, self.clock)}

@@ -23,13 +23,13 @@ from frontdesk import credentials as stored
 from frontdesk.channels.sms.models import SmsMessage, SmsSuppression, SmsThread
 from frontdesk.channels.sms.twilio_client import OPTED_OUT, OptedOut, SentMessage, TwilioClient
 from frontdesk.config import Settings
-from frontdesk.conversations.models import Conversation, Message, Profile
 from frontdesk.credentials import TwilioCredentials
 from frontdesk.db import utcnow
 from frontdesk.handoff.connectors.base import NotConnected
 from frontdesk.outbox import service as outbox
 from frontdesk.outbox.models import OutboxItem
 from frontdesk.outbox.service import OutboxStatus
+from frontdesk.transcripts.models import Conversation, Message, Profile
 from frontdesk.vault import Vault
 
 log = logging.getLogger("frontdesk.sms")
@@ -150,9 +150,8 @@ class SmsSender:
     vault: Vault | None
     settings: Settings
     clock: Callable[[], datetime]
-    transport: httpx.AsyncBaseTransport | None = None
 
-    async def deliver(self, item_id: int) -> None:
+    async def deliver(self, item_id: int, transport: httpx.AsyncBaseTransport | None = None) -> None:
         async with self.sessions() as session:
             item = await session.get(OutboxItem, item_id)
             if item is None or item.status != "pending":
@@ -167,7 +166,7 @@ class SmsSender:
             return
         if credentials is None:
             raise NotConnected(stored.TWILIO)
-        client = TwilioClient(credentials, self.settings.twilio_api_base, self.transport)
+        client = TwilioClient(credentials, self.settings.twilio_api_base, transport)
         try:
             sent = await client.send(text.to, text.body, status_callback_url(self.settings))
         except OptedOut as exc:

@@ -18,12 +18,12 @@ from sqlalchemy.orm.exc import StaleDataError
 from frontdesk.channels.sms.models import SmsMessage, SmsThread
 from frontdesk.channels.sms.sending import enqueue_sms, suppress, unsuppress
 from frontdesk.channels.webchat import service as webchat
-from frontdesk.conversations import service as conversations
-from frontdesk.conversations.models import Conversation, Message
-from frontdesk.conversations.state import Status
+from frontdesk.transcripts import service as conversations
+from frontdesk.transcripts.models import Conversation, Message
+from frontdesk.transcripts.state import Status
 
 if TYPE_CHECKING:
-    from frontdesk.handoff.flow import ChatFlow
+    from frontdesk.conversations.turn import ChatFlow
 
 SMS = "sms"
 MAX_ANSWER_CHARS = 320  # Twilio's advice for one message: longer texts arrive split, or not at all on some phones

@@ -3,19 +3,19 @@ a reply by email for a shopper who left the chat."""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import ClassVar
 
-import httpx
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from frontdesk.channels.webchat.service import Connections
-from frontdesk.conversations.channel import Continuation, Delivery
-from frontdesk.conversations.models import Conversation, Message
-from frontdesk.handoff import service as handoff
 from frontdesk.handoff.schemas import Method
+from frontdesk.inbox import emails
+from frontdesk.outbox.delivery import Delivery
+from frontdesk.transcripts.channel import Continuation
+from frontdesk.transcripts.models import Conversation, Message
 
 WEBCHAT = "webchat"
 
@@ -47,12 +47,12 @@ class WebChat:
         published event."""
         if self.connections is None or self.connections.is_connected(conversation.id) or not conversation.email:
             return False
-        await handoff.enqueue_email(session, conversation.id, handoff.reply_email_kind(seq), now)
+        await emails.enqueue_email(session, conversation.id, emails.reply_email_kind(seq), now)
         return True
 
     def after_handoff(self, target: str) -> Continuation:
         # Gorgias takes a web chat handoff as an email ticket and answers by email itself (DESIGN: "the chat ends").
         return Continuation.by_email if target == Method.gorgias.value else Continuation.here
 
-    def delivery(self, target: str, transport: httpx.AsyncBaseTransport) -> Delivery | None:
-        return None
+    def deliveries(self) -> Mapping[str, Delivery]:
+        return {}  # the web chat sends nothing from the outbox itself: its emails are the inbox's

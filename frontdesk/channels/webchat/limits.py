@@ -6,24 +6,9 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from frontdesk.config import Settings
+from frontdesk.token_bucket import TokenBucket
 
 MAX_KEYS = 100_000
-
-
-@dataclass
-class Bucket:
-    capacity: float
-    per_second: float
-    tokens: float
-    at: float
-
-    def take(self, now: float) -> bool:
-        self.tokens = min(self.capacity, self.tokens + (now - self.at) * self.per_second)
-        self.at = now
-        if self.tokens >= 1:
-            self.tokens -= 1
-            return True
-        return False
 
 
 @dataclass
@@ -33,7 +18,7 @@ class RateLimiter:
     per_minute: int
     burst: int
     clock: Callable[[], float]
-    _buckets: dict[str, Bucket] = field(default_factory=dict)
+    _buckets: dict[str, TokenBucket] = field(default_factory=dict)
 
     def allow(self, key: str) -> bool:
         now = self.clock()
@@ -41,12 +26,12 @@ class RateLimiter:
         if bucket is None:
             if len(self._buckets) >= MAX_KEYS:
                 self._forget_full(now)
-            bucket = self._buckets[key] = Bucket(self.burst, self.per_minute / 60, self.burst, now)
+            bucket = self._buckets[key] = TokenBucket(self.burst, self.per_minute / 60, self.burst, now)
         return bucket.take(now)
 
     def _forget_full(self, now: float) -> None:
         """Drop buckets that have refilled: they hold no information."""
-        for key in [k for k, b in self._buckets.items() if b.tokens + (now - b.at) * b.per_second >= b.capacity]:
+        for key in [k for k, b in self._buckets.items() if b.is_full(now)]:
             del self._buckets[key]
 
 

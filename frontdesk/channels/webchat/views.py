@@ -15,14 +15,14 @@ from fastapi.responses import HTMLResponse, Response
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from frontdesk.channels.webchat import service
+from frontdesk.channels.webchat.events import message_event
 from frontdesk.channels.webchat.schemas import IdentitySecretOut, WidgetSettingsIn, WidgetSettingsOut
-from frontdesk.conversations import service as conversations
-from frontdesk.conversations.models import Conversation
-from frontdesk.conversations.service import FlowError
 from frontdesk.deps import get_session
-from frontdesk.handoff.flow import message_event
 from frontdesk.pages import render
 from frontdesk.realtime.bus import Subscription, conversation_topic
+from frontdesk.transcripts import service as conversations
+from frontdesk.transcripts.models import Conversation
+from frontdesk.transcripts.service import FlowError
 from frontdesk.users.access import require_admin
 
 log = logging.getLogger("frontdesk.webchat")

@@ -12,6 +12,9 @@ from typing import Any, Protocol, runtime_checkable
 
 import httpx
 
+from frontdesk.outbox import delivery as outbox
+from frontdesk.outbox.delivery import DeliveryError, NotConfigured
+
 TIMEOUT = httpx.Timeout(10.0, connect=10.0, read=10.0)
 HANDOFF_TAG = "ai_handoff"
 DEFAULT_TAGS = ("frontdesk", HANDOFF_TAG)
@@ -69,15 +72,9 @@ class ReplyPath:
     details: Mapping[str, str] = field(default_factory=dict)
 
 
-class ConnectorError(Exception):
+class ConnectorError(DeliveryError):
     """A helpdesk call that failed; `retryable` says whether the same call may succeed later, `retry_after` (seconds)
     when the helpdesk said when."""
-
-    def __init__(self, message: str, retryable: bool = False, retry_after: float | None = None) -> None:
-        super().__init__(message)
-        self.message = message
-        self.retryable = retryable
-        self.retry_after = retry_after
 
 
 class AuthFailed(ConnectorError):
@@ -101,14 +98,14 @@ class NetworkError(ConnectorError):
         super().__init__(message, retryable=True)
 
 
-class NotConnected(ConnectorError):
+class NotConnected(ConnectorError, NotConfigured):
     """The target's account is not connected (any more): wait for the admin to connect it rather than give up."""
 
     def __init__(self, kind: str) -> None:
         super().__init__(f"{kind} is not connected: connect it under Integrations", True, NOT_CONNECTED_RETRY)
 
 
-class RateLimited(ConnectorError):
+class RateLimited(ConnectorError, outbox.RateLimited):
     def __init__(self, message: str, retry_after: float | None) -> None:
         super().__init__(message, retryable=True, retry_after=retry_after)
 

@@ -18,6 +18,7 @@ from frontdesk.handoff.connectors.base import (
     TicketRequest,
     Unavailable,
 )
+from frontdesk.outbox.delivery import RequestBudget
 
 NAME = "gorgias"
 SECRET_HEADER = "X-Frontdesk-Secret"
@@ -132,6 +133,13 @@ class GorgiasConnector:
 
     async def aclose(self) -> None:
         await self.http.aclose()
+
+
+def request_budget(rate_per_20s: int, in_flight: int) -> RequestBudget:
+    """Gorgias's leaky bucket drains its calls in 20 s: a burst under the bucket (leaving room for the `in_flight`
+    further requests of deliveries under way) and a refill under the drain rate can never overflow it."""
+    burst = max(1, min(rate_per_20s // 2, rate_per_20s - in_flight))
+    return RequestBudget(burst, 0.95 * rate_per_20s / 20)
 
 
 def _channel(request: TicketRequest) -> str:

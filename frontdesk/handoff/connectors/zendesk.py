@@ -22,6 +22,7 @@ from frontdesk.handoff.connectors.base import (
     TicketRequest,
     Unavailable,
 )
+from frontdesk.outbox.delivery import RequestBudget
 
 NAME = "zendesk"
 WEBHOOK_NAME = "frontdesk: agent replies"
@@ -187,6 +188,13 @@ class ZendeskConnector:
 
     async def aclose(self) -> None:
         await self.http.aclose()
+
+
+def request_budget(rate_per_minute: int, in_flight: int) -> RequestBudget:
+    """Zendesk counts requests per clock minute: the burst plus a minute's refill plus the `in_flight` further
+    requests of deliveries under way stay within the plan's limit."""
+    burst = max(1, rate_per_minute // 20)
+    return RequestBudget(burst, max(rate_per_minute - burst - in_flight, 1) / 60)
 
 
 def ticket_body(request: TicketRequest, requester_id: int | None = None) -> dict[str, Any]:

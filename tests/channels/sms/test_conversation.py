@@ -11,9 +11,9 @@ import httpx
 import pytest
 
 from frontdesk.config import Settings
-from frontdesk.conversations.models import Profile
-from frontdesk.handoff.flow import ON_ITS_WAY
+from frontdesk.conversations.turn import ON_ITS_WAY
 from frontdesk.realtime.bus import INBOX_TOPIC
+from frontdesk.transcripts.models import Profile
 from tests.channels.sms.test_inbound import SHOPPER, UNANSWERABLE, Phone, start_phone
 from tests.fakes.gorgias import GorgiasFake
 from tests.fakes.twilio import TwilioFake

@@ -18,9 +18,9 @@ from frontdesk.channels.sms import service as sms
 from frontdesk.channels.sms.models import SmsMessage, SmsSuppression, SmsThread
 from frontdesk.channels.sms.views import EMPTY_TWIML
 from frontdesk.config import Settings
-from frontdesk.conversations import service as conversations
-from frontdesk.conversations.models import Conversation, Message
 from frontdesk.outbox.models import OutboxItem
+from frontdesk.transcripts import service as conversations
+from frontdesk.transcripts.models import Conversation, Message
 from tests.fakes.twilio import ACCOUNT_SID, AUTH_TOKEN, FROM_NUMBER, TwilioFake, new_sid, signed
 from tests.server import ADMIN_HEADERS
 

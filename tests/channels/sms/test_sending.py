@@ -20,15 +20,16 @@ from frontdesk.channels.service import every_channel
 from frontdesk.channels.sms import sending
 from frontdesk.channels.sms.models import SmsMessage, SmsSuppression, SmsThread
 from frontdesk.config import Settings
-from frontdesk.conversations import service as conversations
 from frontdesk.credentials import Integration
 from frontdesk.db import Database
-from frontdesk.handoff.worker import OutboxWorker
+from frontdesk.handoff.deliveries import outbox_worker
 from frontdesk.inbox.service import Presence
 from frontdesk.integrations import service as integrations
 from frontdesk.integrations.schemas import TwilioConnectIn
 from frontdesk.outbox.models import OutboxItem
+from frontdesk.outbox.worker import OutboxWorker
 from frontdesk.realtime.bus import EventBus
+from frontdesk.transcripts import service as conversations
 from frontdesk.vault import Vault
 from tests.fakes.twilio import ACCOUNT_SID, AUTH_TOKEN, FROM_NUMBER, TwilioFake
 from tests.server import TEST_SECRET_KEY
@@ -59,7 +60,7 @@ class Shop:
     vault: Vault
 
     def worker(self) -> OutboxWorker:
-        return OutboxWorker(
+        return outbox_worker(
             self.database.sessions, EventBus(), Presence(), self.clock, asyncio.Event(),
             vault=self.vault, settings=self.settings, worker_id="worker-1", request_timeout=2.0, jitter=lambda: 0.5,
             channels=every_channel(self.database.sessions, self.clock, self.settings, self.vault),

@@ -16,18 +16,20 @@ from hypothesis.stateful import RuleBasedStateMachine, initialize, invariant, ru
 from sqlalchemy import func, select
 
 from frontdesk.channels.service import every_channel
-from frontdesk.conversations import service as conversations
-from frontdesk.conversations.models import Message
+from frontdesk.conversations.team import TeamActions
+from frontdesk.conversations.turn import ChatFlow, FlowError
 from frontdesk.db import Database, migrate
-from frontdesk.handoff.flow import ChatFlow, FlowError, TeamActions
-from frontdesk.handoff.worker import LEASE, OutboxWorker
+from frontdesk.handoff.deliveries import outbox_worker
 from frontdesk.inbox.models import InboxTicket
 from frontdesk.inbox.service import Presence
 from frontdesk.knowledge.schemas import EntryKind
 from frontdesk.knowledge.service import EntryView, Knowledge
 from frontdesk.outbox.models import OutboxItem
+from frontdesk.outbox.worker import LEASE
 from frontdesk.realtime.bus import EventBus
 from frontdesk.retrieval.embedders import load_embedder
+from frontdesk.transcripts import service as conversations
+from frontdesk.transcripts.models import Message
 
 QUESTIONS = ["do you ship to canada?", "what's the capital of peru?", "talk to a human", "agent please", "hi!"]
 EMAILS = ["ana@example.com", "not an email", "x@", "bo@example.org"]
@@ -60,7 +62,7 @@ class World:
         channels = every_channel(self.database.sessions, self.clock)
         self.flow = ChatFlow(self.database.sessions, knowledge, self.bus, self.clock, wake, channels=channels)
         self.team = TeamActions(self.flow)
-        self.worker = OutboxWorker(self.database.sessions, self.bus, Presence(), self.clock, wake, channels=channels)
+        self.worker = outbox_worker(self.database.sessions, self.bus, Presence(), self.clock, wake, channels=channels)
 
     def run(self, coroutine):  # type: ignore[no-untyped-def]
         return self.loop.run_until_complete(coroutine)

@@ -7,8 +7,8 @@ import pytest
 
 from frontdesk.channels.webchat import service as webchat
 from frontdesk.channels.webchat.schemas import WidgetSettingsIn
+from frontdesk.conversations.turn import entry_link
 from frontdesk.db import Database
-from frontdesk.handoff.flow import entry_link
 
 
 @pytest.mark.parametrize(

@@ -1,4 +1,5 @@
-"""The chat flow: a shopper's message, a click or an email in, replies and status changes out.
+"""The turn of a conversation: a shopper's message, a click or an email in; deciding, replying, small talk, the offer
+of a person, the email question, the handoff and the outcome out.
 
 Every shopper input is stored (and committed) before anything else is done with it. Replies and status changes
 are published on the event bus after their transaction commits.
@@ -22,21 +23,21 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from sqlalchemy.orm.exc import StaleDataError
 
 from frontdesk.agent import engine, phrases
-from frontdesk.conversations import outcomes
-from frontdesk.conversations import service as conversations
-from frontdesk.conversations.channel import Channels
-from frontdesk.conversations.models import Conversation, Message
-from frontdesk.conversations.service import FlowError
-from frontdesk.conversations.state import TEAM_OWNS, Status, Transition, TransitionRefused, can
-from frontdesk.conversations.transcript import iso
 from frontdesk.crashpoints import no_crash
 from frontdesk.handoff import service as handoff
 from frontdesk.handoff.schemas import Method
+from frontdesk.inbox import emails
 from frontdesk.inbox import service as inbox
 from frontdesk.knowledge import threshold
 from frontdesk.knowledge.schemas import EntryKind
 from frontdesk.knowledge.service import Knowledge
 from frontdesk.realtime.bus import INBOX_TOPIC, EventBus, conversation_topic
+from frontdesk.transcripts import outcomes
+from frontdesk.transcripts import service as conversations
+from frontdesk.transcripts.channel import Channels
+from frontdesk.transcripts.models import Conversation, Message
+from frontdesk.transcripts.service import FlowError
+from frontdesk.transcripts.state import TEAM_OWNS, Status, Transition, TransitionRefused, can
 
 Clock = Callable[[], datetime]
 StoreAddress = Callable[[AsyncSession], Awaitable[str | None]]
@@ -448,7 +449,7 @@ class ChatFlow:
                 except EmailNotValidError as exc:
                     raise FlowError("invalid_email", str(exc)) from exc
                 await conversations.link_profile(session, conversation, email=to, verified=False)
-            if not await handoff.enqueue_transcript(session, conversation_id, self.clock()):
+            if not await emails.enqueue_transcript(session, conversation_id, self.clock()):
                 raise FlowError("too_soon", "this conversation was emailed a moment ago; try again in a few minutes")
             event.listen(session.sync_session, "after_commit", lambda _: self.wake_worker.set(), once=True)
             return to
@@ -522,7 +523,7 @@ class ChatFlow:
 
     async def publish(self, conversation_id: str, messages: list[Message], statuses: list[str] | None = None) -> None:
         for message in messages:
-            await self.bus.publish(conversation_topic(conversation_id), message_event(message))
+            await self.bus.publish(conversation_topic(conversation_id), self.channels.event_of(message))
         for status in statuses or []:
             if status == Status.handing_off.value:
                 self.wake_worker.set()  # only now: the outbox row is committed and visible to the worker
@@ -551,118 +552,4 @@ def is_rateable(message: Message) -> bool:
     return message.author == "ai" and message.kind == "text" and "entry" in (message.meta or {})
 
 
-def message_event(message: Message) -> dict[str, object]:
-    event: dict[str, object] = {
-        "type": "message",
-        "seq": message.seq,
-        "author": message.author,
-        "kind": message.kind,
-        "text": message.text,
-        "at": iso(message.created_at),
-    }
-    if message.kind in ("offer", "csat"):
-        event["actions"] = (message.meta or {}).get("actions", [])
-    if message.kind == "csat":
-        event["score"] = (message.meta or {}).get("score")  # the rating given, shown again on reconnect
-    if message.client_id:
-        event["client_id"] = message.client_id
-    if message.author == "agent" and isinstance((message.meta or {}).get("agent"), str):
-        event["agent"] = (message.meta or {})["agent"]  # the display name the shopper sees (and its initials)
-    if is_rateable(message):
-        meta = message.meta or {}
-        event["rateable"] = True
-        event["rating"] = meta.get("rating")
-        for shown in ("card", "source"):  # a product's card, a FAQ's or article's source link
-            if meta.get(shown):
-                event[shown] = meta[shown]
-    return event
-
-
-__all__ = ["ChatFlow", "FlowError", "TransitionRefused", "message_event"]
-
-
-@dataclass
-class TeamActions:
-    """What a person of the store's team does in a handed-off conversation (the inbox pages call these)."""
-
-    flow: ChatFlow
-
-    async def reply(self, conversation_id: str, agent: str, text: str, agent_id: int | None = None) -> bool:
-        """Store the agent's message and send it to the shopper's chat. A shopper with no chat open gets it by email
-        too, queued in the same transaction as the message: a reply stored is a reply that reaches them. With
-        `agent_id`, the inbox ticket must be that agent's — an unclaimed one becomes theirs in the same transaction
-        (the result says whether it was claimed just now); another agent's raises `inbox.InboxError`."""
-
-        async def write(session: AsyncSession) -> tuple[Message, bool, bool]:
-            conversation = await conversations.get(session, conversation_id)
-            if Status(conversation.status) is not Status.with_team:
-                raise FlowError("not_with_team", "only a conversation with the team can get an agent's reply")
-            claimed = False
-            if agent_id is not None:
-                _, claimed = await inbox.take_for_reply(session, conversation_id, agent_id, self.flow.clock())
-            message = await conversations.insert_message(session, conversation, "agent", text, meta={"agent": agent})
-            channel = self.flow.channels.of(conversation)
-            queued = await channel.reach_away(session, conversation, message.seq, self.flow.clock())
-            return message, queued, claimed
-
-        message, queued, claimed = await conversations.retrying(self.flow.sessions, write)
-        await self.flow.publish(conversation_id, [message])
-        if queued:
-            self.flow.wake_worker.set()  # the outbox row is committed: the worker may send it now
-        return claimed
-
-    async def office_hours_open(self, session: AsyncSession) -> bool:
-        """Whether the store's team works now (its office hours and holidays), as the inbox shows it."""
-        return handoff.team_is_open(await handoff.get_settings(session), self.flow.clock())
-
-    async def hand_back(self, conversation_id: str, agent: str, member: inbox.Member | None = None) -> None:
-        """The AI answers again from now on; recorded as an event. With `member` (the inbox), only on a ticket they
-        may act on (`inbox.take_for_action`)."""
-
-        async def back(session: AsyncSession) -> Message:
-            conversation = await conversations.get(session, conversation_id)
-            if not can(conversation, Transition.hand_back):
-                raise FlowError("not_with_team", "only a conversation with the team can be handed back")
-            if member is not None:
-                await inbox.take_for_action(session, conversation_id, member)
-            await conversations.transition(
-                session, conversation, Transition.hand_back, f"handed back by {agent}", agent
-            )
-            await inbox.finish(session, conversation_id, "handed_back", self.flow.clock())
-            text = "You're back with our virtual assistant — ask me anything."
-            return await conversations.insert_message(session, conversation, "system", text, kind="notice")
-
-        message = await conversations.retrying(self.flow.sessions, back)
-        await self.flow.publish(conversation_id, [message], [Status.ai.value])
-        await self.flow.bus.publish(INBOX_TOPIC, {"type": "conversation", "conversation_id": conversation_id,
-                                                  "status": Status.ai.value})  # fmt: skip
-
-    async def close(
-        self, conversation_id: str, actor: str, reason: str = "closed by the team", member: inbox.Member | None = None
-    ) -> None:
-        """End the conversation. With `member` (the inbox), only one with the team, on a ticket they may act on. A
-        conversation the team had asks the shopper to rate the team (CSAT)."""
-
-        async def end(session: AsyncSession) -> list[Message]:
-            conversation = await conversations.get(session, conversation_id)
-            if not can(conversation, Transition.close):
-                raise FlowError("closed", "the conversation is already closed")
-            if member is not None:
-                if Status(conversation.status) is not Status.with_team:
-                    raise FlowError("not_with_team", "only a conversation with the team can be closed from the inbox")
-                await inbox.take_for_action(session, conversation_id, member)
-            was_with_team = Status(conversation.status) is Status.with_team
-            await conversations.transition(session, conversation, Transition.close, reason, actor)
-            await inbox.close_if_open(session, conversation_id, self.flow.clock())
-            out = [await conversations.insert_message(session, conversation, "system", "This conversation has ended.",
-                                                   kind="notice")]  # fmt: skip
-            if was_with_team and self.flow.channels.of(conversation).asks_team_rating:  # the one-tap CSAT
-                out.append(await conversations.insert_message(
-                    session, conversation, "system", CSAT_QUESTION, kind="csat", meta={"actions": CSAT_ACTIONS}
-                ))  # fmt: skip
-            return out
-
-        out = await conversations.retrying(self.flow.sessions, end)
-        await self.flow.publish(conversation_id, out, [Status.closed.value])
-        await self.flow.bus.publish(INBOX_TOPIC, {"type": "conversation", "conversation_id": conversation_id,
-                                                  "status": Status.closed.value})  # fmt: skip
+__all__ = ["ChatFlow", "FlowError", "TransitionRefused"]

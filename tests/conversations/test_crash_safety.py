@@ -16,15 +16,15 @@ from sqlalchemy import select
 from frontdesk.app import create_app
 from frontdesk.channels.service import every_channel
 from frontdesk.config import Settings
-from frontdesk.conversations import service as conversations
-from frontdesk.conversations.models import Message
+from frontdesk.conversations.turn import HANDOFF_YES, ON_ITS_WAY, ChatFlow
 from frontdesk.db import Database, utcnow
-from frontdesk.handoff.flow import HANDOFF_YES, ON_ITS_WAY, ChatFlow
 from frontdesk.knowledge import service as knowledge_service
 from frontdesk.knowledge.schemas import EntryIn, EntryKind
 from frontdesk.knowledge.service import Knowledge
 from frontdesk.realtime.bus import EventBus
 from frontdesk.retrieval.embedders import Embedder
+from frontdesk.transcripts import service as conversations
+from frontdesk.transcripts.models import Message
 from tests.channels.webchat.test_protocol import Frame, connect
 from tests.server import ADMIN_HEADERS, running_server
 

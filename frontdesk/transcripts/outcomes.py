@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from enum import StrEnum
 
-from frontdesk.conversations.models import Conversation
+from frontdesk.transcripts.models import Conversation
 
 
 class Outcome(StrEnum):

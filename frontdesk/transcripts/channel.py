@@ -7,15 +7,15 @@ later) and the app hands them in.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from datetime import datetime
 from enum import StrEnum
 from typing import Protocol
 
-import httpx
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from frontdesk.conversations.models import Conversation, Message
+from frontdesk.outbox.delivery import Delivery
+from frontdesk.transcripts.models import Conversation, Message
 
 
 class Continuation(StrEnum):
@@ -23,12 +23,6 @@ class Continuation(StrEnum):
 
     here = "here"  # the team answers in this conversation: the AI stays silent, the team's replies come here
     by_email = "by_email"  # the helpdesk answers by email itself; the conversation ends where it is
-
-
-class Delivery(Protocol):
-    """An outbox row a channel sends itself (a text): claimed, leased and retried by the worker like any other."""
-
-    async def deliver(self, item_id: int) -> None: ...
 
 
 class Channel(Protocol):
@@ -65,16 +59,32 @@ class Channel(Protocol):
         """How the conversation goes on once the ticket exists at `target` (builtin, zendesk, gorgias)."""
         ...
 
-    def delivery(self, target: str, transport: httpx.AsyncBaseTransport) -> Delivery | None:
-        """The sender of this channel's own outbox rows of `target`; None when the target is not this channel's."""
+    def deliveries(self) -> Mapping[str, Delivery]:
+        """The senders of the outbox rows this channel sends itself (SMS: texts), by kind; claimed, leased and retried
+        by the outbox worker like any other row."""
         ...
 
 
-class Channels:
-    """The channels the app serves, by name. A conversation of a channel this process does not serve is an error."""
+LiveEvent = Callable[[Message], dict[str, object]]
 
-    def __init__(self, channels: Mapping[str, Channel] | None = None) -> None:
+
+class Channels:
+    """The channels the app serves, by name. A conversation of a channel this process does not serve is an error.
+    `live_event` is the wire format of a message on the live conversation topic (the web chat's, which the inbox's
+    page reads too), handed in with the channels so the core never names it."""
+
+    def __init__(self, channels: Mapping[str, Channel] | None = None, live_event: LiveEvent | None = None) -> None:
         self._by_name = dict(channels or {})
+        self._live_event = live_event
+
+    def names(self) -> tuple[str, ...]:
+        return tuple(self._by_name)
+
+    def event_of(self, message: Message) -> dict[str, object]:
+        """The event the live conversation topic carries for a stored message."""
+        if self._live_event is None:
+            raise LookupError("no wire format of the live topic was handed in with the channels")
+        return self._live_event(message)
 
     def of(self, conversation: Conversation) -> Channel:
         try:
@@ -82,8 +92,6 @@ class Channels:
         except KeyError:
             raise LookupError(f"no channel {conversation.channel!r} is served by this process") from None
 
-    def delivery(self, target: str, transport: httpx.AsyncBaseTransport) -> Delivery | None:
-        for channel in self._by_name.values():
-            if (found := channel.delivery(target, transport)) is not None:
-                return found
-        return None
+    def deliveries(self) -> dict[str, Delivery]:
+        """Every channel's own deliveries, by the kind of outbox row they send."""
+        return {kind: found for channel in self._by_name.values() for kind, found in channel.deliveries().items()}

@@ -16,9 +16,9 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from sqlalchemy.orm.exc import StaleDataError
 
-from frontdesk.conversations import outcomes, state, transcript
-from frontdesk.conversations.models import Conversation, ConversationEvent, Message, Profile, VisitorToken
 from frontdesk.db import utcnow
+from frontdesk.transcripts import outcomes, state, transcript
+from frontdesk.transcripts.models import Conversation, ConversationEvent, Message, Profile, VisitorToken
 
 T = TypeVar("T")
 MESSAGES = Message.__table__  # Core statements on it skip the ORM's unit of work

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from enum import StrEnum
 
-from frontdesk.conversations.models import Conversation, ConversationEvent
+from frontdesk.transcripts.models import Conversation, ConversationEvent
 
 
 class Status(StrEnum):

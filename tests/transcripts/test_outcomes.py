@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from frontdesk.conversations.outcomes import Outcome, outcome_of
+from frontdesk.transcripts.outcomes import Outcome, outcome_of
 
 
 def outcome(
