@@ -47,12 +47,15 @@ from frontdesk.inbox.views import router as inbox_router
 from frontdesk.integrations.views import router as integrations_router
 from frontdesk.knowledge import threshold as knowledge_threshold
 from frontdesk.knowledge.service import Knowledge
+from frontdesk.knowledge.sync import KnowledgeSync
 from frontdesk.knowledge.views import IMPORT_PATH
 from frontdesk.knowledge.views import router as knowledge_router
 from frontdesk.metrics.views import router as metrics_router
 from frontdesk.outbox.views import router as outbox_router
 from frontdesk.pages import mount_static
 from frontdesk.realtime.bus import EventBus
+from frontdesk.realtime.redis_backend import Shared
+from frontdesk.realtime.state import MemoryState
 from frontdesk.retrieval.confidence import calibration_for
 from frontdesk.retrieval.embedders import load_embedder
 from frontdesk.security_headers import SecurityHeaders
@@ -100,8 +103,15 @@ def create_app(
             await knowledge.load(session)
             await knowledge_threshold.refresh(session, knowledge)  # the store's labelled questions sharpen it
         _return_freed_memory()
-        bus = EventBus()
-        presence = Presence()
+        shared = None
+        if settings.redis_url is not None:
+            shared = Shared(settings.redis_url.get_secret_value(), settings.redis_prefix, secret_key.encode())
+            await shared.start()
+        bus: Any = shared.bus if shared else EventBus()
+        state = shared.state if shared else MemoryState()
+        presence = Presence(state)
+        knowledge_sync = KnowledgeSync(knowledge, bus, database.sessions, shared.origin if shared else "this process")
+        await knowledge_sync.start()
         wake = asyncio.Event()
         app.state.settings = settings
         app.state.clock = clock
@@ -111,11 +121,13 @@ def create_app(
         app.state.presence = presence
         app.state.vault = vault
         app.state.resume_links = ResumeLinks.from_secret_key(secret_key, settings.public_url)
-        app.state.connections = Connections()
+        app.state.shared = shared
+        app.state.connections = Connections(state)
         app.state.demo_identity = DemoIdentity() if demo else None
         app.state.widget_source = widget_source()
-        app.state.limits = WebchatLimits.from_settings(settings, time.monotonic)
-        app.state.sign_ins = SignIns(settings.rate_ip_sign_ins_per_minute)
+        # Wall-clock time: with Redis, every process refills the same buckets.
+        app.state.limits = WebchatLimits.from_settings(settings, time.time, state)
+        app.state.sign_ins = SignIns(settings.rate_ip_sign_ins_per_minute, shared=state)
         channels = every_channel(database.sessions, clock, settings, vault, app.state.connections)
         app.state.flow = ChatFlow(
             database.sessions, knowledge, bus, clock, wake, settings.answer_threshold, settings.max_question_chars,
@@ -134,15 +146,20 @@ def create_app(
         # collector's way, so a full collection under load walks only what requests made, not hundreds of MB.
         gc.collect()
         gc.freeze()
+        app.state.ready = True
         try:
             yield
         finally:
+            app.state.ready = False
             gc.unfreeze()  # an app made and closed in one process (the tests) leaves nothing uncollectable behind
             if worker_task:
                 worker_task.cancel()
                 with contextlib.suppress(asyncio.CancelledError):
                     await worker_task
             await worker.aclose()
+            await knowledge_sync.aclose()
+            if shared:
+                await shared.aclose()
             await database.dispose()
 
     app = FastAPI(

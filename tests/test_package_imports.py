@@ -29,7 +29,9 @@ LAYERS: list[frozenset[str]] = [
     frozenset({"deps", "pages", "params", "db", "config", "vault", "crashpoints", "security_headers", "api_docs",
                "__version__"}),
 ]  # fmt: skip
-ACROSS = frozenset({("metrics", "inbox"), ("knowledge", "conversations"), ("agent", "knowledge")})
+ACROSS = frozenset(
+    {("metrics", "inbox"), ("knowledge", "conversations"), ("agent", "knowledge"), ("users", "realtime")}
+)
 
 Edges = dict[str, dict[str, set[str]]]  # package → imported package → the files that import it
 

@@ -294,7 +294,7 @@ class ChatFlow:
             return []
         now = self.clock()
         settings = await handoff.get_settings(session)
-        text = handoff.team_notice(settings, now, self.presence.online > 0)
+        text = handoff.team_notice(settings, now, await self.presence.online() > 0)
         if text is None or not await inbox.take_auto_response_day(session, conversation.id, now.date().isoformat()):
             return []
         return [await conversations.insert_message(session, conversation, "system", text, kind="notice")]

@@ -78,6 +78,8 @@ class Knowledge:
         #: The model's own threshold, before the store's labelled questions sharpen it (`knowledge.threshold`).
         self.default_threshold = self.index.calibration.threshold
         self.entries: dict[int, EntryView] = {}
+        #: Told the ids of the entries this process changed, after their commit (`knowledge.sync` tells the others).
+        self.changed: Callable[[list[int]], None] | None = None
 
     async def load(self, session: AsyncSession) -> None:
         views = [EntryView.of(e) for e in (await session.scalars(select(Entry))).all()]
@@ -85,15 +87,19 @@ class Knowledge:
         if views:
             self.index.upsert_many([(v.id, v.texts(), v.answer()) for v in views])
 
-    def put(self, views: Sequence[EntryView]) -> None:
+    def put(self, views: Sequence[EntryView], announce: bool = True) -> None:
         for view in views:
             self.entries[view.id] = view
         if views:
             self.index.upsert_many([(v.id, v.texts(), v.answer()) for v in views])
+        if announce and self.changed and views:
+            self.changed([v.id for v in views])
 
-    def drop(self, entry_id: int) -> None:
+    def drop(self, entry_id: int, announce: bool = True) -> None:
         self.entries.pop(entry_id, None)
         self.index.remove(entry_id)
+        if announce and self.changed:
+            self.changed([entry_id])
 
     def retrieve(self, query: str, k: int = 5) -> tuple[Retrieval, list[tuple[EntryView, float]]]:
         retrieval = self.index.retrieve(query, k=k)

@@ -274,7 +274,7 @@ async def test_handoff_with_no_agent_available_alerts_every_active_team_member(s
 
         # With an agent in the inbox, a handoff alerts nobody.
         presence: Presence = shop.app.state.presence
-        presence.arrive(2)
+        await presence.arrive(2)
         async with connect(shop.base) as (chat, welcome):
             await handed_off(shop, chat)
             await shop.deliver()
