@@ -15,6 +15,8 @@ from typing import Any
 
 from fastapi import FastAPI, Request, Response
 from fastapi.responses import JSONResponse
+from redis.exceptions import RedisError
+from sqlalchemy.exc import SQLAlchemyError
 from uvicorn.middleware.proxy_headers import ProxyHeadersMiddleware
 
 from frontdesk import __version__, stored_secrets
@@ -50,7 +52,10 @@ from frontdesk.knowledge.service import Knowledge
 from frontdesk.knowledge.sync import KnowledgeSync
 from frontdesk.knowledge.views import IMPORT_PATH
 from frontdesk.knowledge.views import router as knowledge_router
+from frontdesk.metrics.prometheus import CONTENT_TYPE as PROMETHEUS_CONTENT_TYPE
+from frontdesk.metrics.prometheus import ObservedBus, OutboxFigures, RequestTimer, Telemetry, token_matches
 from frontdesk.metrics.views import router as metrics_router
+from frontdesk.outbox import service as outbox_service
 from frontdesk.outbox.views import router as outbox_router
 from frontdesk.pages import mount_static
 from frontdesk.realtime.bus import EventBus
@@ -87,6 +92,7 @@ def create_app(
 ) -> FastAPI:
     """The web service; `demo` (`frontdesk serve --demo`) adds the demo shop page at / and its `?as=` sign-in."""
     settings = settings or Settings()
+    telemetry = Telemetry()
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -107,7 +113,7 @@ def create_app(
         if settings.redis_url is not None:
             shared = Shared(settings.redis_url.get_secret_value(), settings.redis_prefix, secret_key.encode())
             await shared.start()
-        bus: Any = shared.bus if shared else EventBus()
+        bus = ObservedBus(shared.bus if shared else EventBus(), telemetry)
         state = shared.state if shared else MemoryState()
         presence = Presence(state)
         knowledge_sync = KnowledgeSync(knowledge, bus, database.sessions, shared.origin if shared else "this process")
@@ -132,6 +138,7 @@ def create_app(
         app.state.flow = ChatFlow(
             database.sessions, knowledge, bus, clock, wake, settings.answer_threshold, settings.max_question_chars,
             presence=presence, crash=crash_at(settings.crash_at), store_address=webchat.store_url, channels=channels,
+            observe=telemetry.decided,
         )  # fmt: skip
         app.state.team = TeamActions(app.state.flow)
         # A shopper input stored just before the last stop got no answer: it gets one now, before anything new.
@@ -190,19 +197,51 @@ def create_app(
     app.add_exception_handler(PageRefused, refused_page)
     app.add_middleware(RequestBodyGuard, limit=settings.max_body_bytes, larger={IMPORT_PATH: settings.max_upload_bytes})
     app.add_middleware(SecurityHeaders)
+    app.add_middleware(RequestTimer, telemetry=telemetry)
     # Outermost: every limit and log below sees the shopper's address, not the proxy's.
     app.add_middleware(ProxyHeadersMiddleware, trusted_hosts=settings.forwarded_allow_ips)
     mount_static(app)
     mount_api_docs(app)
+    app.state.telemetry = telemetry
+    app.state.ready = False
 
-    @app.get("/healthz", tags=["ops"], responses={503: {"description": "The secret key does not open a stored secret"}})
+    @app.get("/healthz", tags=["ops"], responses={503: {"description": "The database, Redis or the secret key fails"}})
     async def healthz() -> Any:
-        """Liveness and readiness: the database answers, the secret key opens every stored secret, and the
-        knowledge is loaded."""
+        """Liveness: the database answers, the secret key opens every stored secret, and Redis answers (when set)."""
         try:
             await stored_secrets.check(settings, app.state.database, app.state.vault)
         except VaultError as exc:
             return JSONResponse({"status": "error", "detail": str(exc)}, status_code=503)
+        except (SQLAlchemyError, OSError):
+            log.exception("health check: the database does not answer")
+            return JSONResponse({"status": "error", "detail": "the database does not answer"}, status_code=503)
+        if app.state.shared is not None:
+            try:
+                await asyncio.wait_for(app.state.shared.ping(), 2)
+            except (RedisError, OSError, TimeoutError):
+                return JSONResponse({"status": "error", "detail": "Redis does not answer"}, status_code=503)
         return {"status": "ok", "version": __version__, "knowledge_entries": len(app.state.knowledge.entries)}
+
+    @app.get("/readyz", tags=["ops"], responses={503: {"description": "Starting or stopping: send no traffic yet"}})
+    async def readyz() -> Any:
+        """Readiness: 200 once the knowledge index is loaded and the app serves; 503 before, and while stopping."""
+        if not app.state.ready:
+            return JSONResponse({"status": "starting"}, status_code=503)
+        return {"status": "ready", "knowledge_entries": len(app.state.knowledge.entries)}
+
+    @app.get("/metrics", tags=["ops"], include_in_schema=False)
+    async def metrics(request: Request) -> Response:
+        """Prometheus metrics, for `Authorization: Bearer $FRONTDESK_METRICS_TOKEN` only."""
+        token = settings.metrics_token.get_secret_value() if settings.metrics_token else None
+        if not token_matches(request.headers.get("authorization"), token):
+            return JSONResponse({"detail": "a metrics token is needed"}, status_code=401,
+                                headers={"WWW-Authenticate": "Bearer"})  # fmt: skip
+
+        async def outbox_figures() -> OutboxFigures:
+            async with app.state.database.session() as session:
+                return await outbox_service.figures(session)
+
+        body = await telemetry.render(outbox_figures, clock())
+        return Response(body, media_type=PROMETHEUS_CONTENT_TYPE)
 
     return app

@@ -133,6 +133,8 @@ class ChatFlow:
     store_address: StoreAddress = no_store_address
     # How each channel shapes and carries what the turn says (frontdesk/channels/, handed in by the app).
     channels: Channels = field(default_factory=Channels)
+    # Told each decision and the seconds it took (the app's Prometheus metrics).
+    observe: Callable[[object, float], None] = lambda decision, seconds: None
 
     def __post_init__(self) -> None:
         handoff.on_settings_change(self.sessions, self.handoff_settings.clear)
@@ -275,7 +277,9 @@ class ChatFlow:
         else:
             texts = [shopper.text]
         dialogue = engine.Dialogue([engine.Line("shopper", text) for text in texts])
+        started = time.perf_counter()
         decision = engine.decide(dialogue, self.knowledge, self.threshold, self.max_chars)
+        self.observe(decision, time.perf_counter() - started)
         statuses = []
         if status is Status.offered:
             await conversations.transition(session, conversation, Transition.resume, "shopper asked again", "shopper")

@@ -363,6 +363,8 @@ async def live(websocket: WebSocket) -> None:
         away = await users.is_away(session, principal.user_id)
     await websocket.accept()
     page = await presence.arrive(principal.user_id, away)
+    open_pages = state.telemetry.websockets.labels("inbox")
+    open_pages.inc()
     await bus.publish(INBOX_TOPIC, {"type": "presence", "online": await presence.online()})
     watcher: asyncio.Task[None] | None = None
     watched: str | None = None
@@ -397,6 +399,7 @@ async def live(websocket: WebSocket) -> None:
     except (WebSocketDisconnect, ValueError, RuntimeError):
         pass
     finally:
+        open_pages.dec()
         with contextlib.suppress(Exception):
             await presence.leave(page)
             await bus.publish(INBOX_TOPIC, {"type": "presence", "online": await presence.online()})

@@ -127,6 +127,8 @@ async def _converse(websocket: WebSocket, ip: str) -> None:
         return
 
     connection = await state.connections.opened(conversation_id)
+    open_sockets = state.telemetry.websockets.labels("webchat")
+    open_sockets.inc()
     try:
         async with state.bus.subscribe(conversation_topic(conversation_id)) as subscription:
             sent = await _catch_up(websocket, conversation_id, 0 if resumed else _seq(hello.get("last_seq")))
@@ -140,6 +142,7 @@ async def _converse(websocket: WebSocket, ip: str) -> None:
                 with contextlib.suppress(asyncio.CancelledError, Exception):
                     await writer
     finally:
+        open_sockets.dec()
         await state.connections.closed(conversation_id, connection)
 
 
@@ -291,7 +294,8 @@ async def _read(websocket: WebSocket, conversation_id: str, token: str, ip: str)
                     raise Refused("bad_frame", "client_id is a string of at most 64 characters")
                 if not await state.limits.visitor_messages.allow(token) or not await state.limits.ip_messages.allow(ip):
                     raise Refused("rate_limited", "you're sending messages too fast; wait a moment")
-                await state.flow.shopper_message(conversation_id, text.strip(), client_id)
+                with state.telemetry.turn_seconds.time():
+                    await state.flow.shopper_message(conversation_id, text.strip(), client_id)
             elif kind == "action":
                 action = frame.get("action")
                 if not isinstance(action, str):
