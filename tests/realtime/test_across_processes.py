@@ -5,6 +5,7 @@ knowledge. Real processes, real WebSockets, a real Redis."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import re
 import time
@@ -27,6 +28,7 @@ from tests.realtime.conftest import POSTGRES_URL, _create_own_database, empty, s
 from tests.server import ADMIN_HEADERS, ServerFailed, reset_postgres, running_server
 
 PASSWORD = "correct horse battery staple"
+OPEN_CHATS = 4  # web chat connections one address may hold open, on all servers together
 
 
 @dataclass
@@ -41,7 +43,8 @@ def cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Cluster]:
     reset_postgres(POSTGRES_URL)
     prefix = f"test-{uuid.uuid4().hex[:12]}:"
     asyncio.run(empty(prefix))
-    with servers(POSTGRES_URL, tmp_path_factory.mktemp("cluster"), prefix) as (a, b):
+    limits = {"FRONTDESK_MAX_CHATS_PER_IP": str(OPEN_CHATS)}
+    with servers(POSTGRES_URL, tmp_path_factory.mktemp("cluster"), prefix, env=limits) as (a, b):
         yield Cluster(a, b)
     asyncio.run(empty(prefix))
 
@@ -152,7 +155,8 @@ async def test_an_agent_with_the_inbox_open_on_b_is_online_on_a(cluster: Cluster
 async def open_conversation(base: str, ip: str) -> dict[str, Any]:
     url = base.replace("http://", "ws://") + "/ws/webchat"
     async with websockets.connect(url, additional_headers={"X-Forwarded-For": ip}) as socket:
-        await socket.send(json.dumps({"type": "hello"}))
+        with contextlib.suppress(websockets.ConnectionClosed):  # a refused socket may be closed already
+            await socket.send(json.dumps({"type": "hello"}))
         while True:
             frame = json.loads(await socket.recv())
             if frame["type"] in {"welcome", "error"}:
@@ -168,6 +172,23 @@ async def test_an_address_that_used_its_new_conversations_on_a_is_refused_on_b(c
     refused = await open_conversation(cluster.a, ip)
     assert (refused["type"], refused["code"]) == ("error", "rate_limited")
     assert (await open_conversation(cluster.a, "203.0.113.78"))["type"] == "welcome"  # another address is not
+
+
+async def test_open_chats_of_one_address_are_counted_across_both_servers(cluster: Cluster) -> None:
+    ip = "203.0.113.90"
+    async with contextlib.AsyncExitStack() as stack:
+        for n in range(OPEN_CHATS):
+            await stack.enter_async_context(shopper(cluster.a if n % 2 else cluster.b, ip))
+        for base in (cluster.a, cluster.b):
+            refused = await open_conversation(base, ip)
+            assert (refused["type"], refused["code"]) == ("error", "too_many_connections")
+    # All closed (each server hears of its own sockets' ends at once): the address may open chats again.
+    for _ in range(3):
+        await asyncio.sleep(0.3)
+        if (await open_conversation(cluster.b, ip))["type"] == "welcome":
+            break
+    else:
+        raise AssertionError("closed chats were still counted")
 
 
 async def test_five_wrong_passwords_across_both_servers_lock_the_pair_on_both(cluster: Cluster) -> None:
