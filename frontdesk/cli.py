@@ -144,12 +144,12 @@ def serve(
 
     overrides = {k: v for k, v in {"host": host, "port": port}.items() if v is not None}
     settings = _settings(**overrides)
+    _check_confidence_model(settings)
+    _migrate_with_key(settings)
     try:  # held until the process ends: a second serve without Redis is refused
         lock = serve_lock.take(settings)
     except serve_lock.SeveralServers as exc:
         raise _fail(str(exc)) from None
-    _check_confidence_model(settings)
-    _migrate_with_key(settings)
     demo_admin: str | None = None
     if demo:
         _run(_load_demo(settings, only_if_empty=True))
@@ -178,11 +178,13 @@ def serve(
     out.print(f"  Outbox worker: {worker_line}", highlight=False)
     out.print('  Ask the agent from a shell: frontdesk ask "do you ship to canada?"')
     # proxy_headers=False: the app reads X-Forwarded-For itself, from FRONTDESK_FORWARDED_ALLOW_IPS only.
-    uvicorn.run(
-        create_app(settings, demo=demo), host=settings.host, port=settings.port, log_level=settings.log_level,
-        ws_max_size=MAX_WEBSOCKET_MESSAGE, proxy_headers=False,
-    )  # fmt: skip
-    del lock
+    try:
+        uvicorn.run(
+            create_app(settings, demo=demo), host=settings.host, port=settings.port, log_level=settings.log_level,
+            ws_max_size=MAX_WEBSOCKET_MESSAGE, proxy_headers=False,
+        )  # fmt: skip
+    finally:
+        lock.release()
 
 
 @app.command()

@@ -31,9 +31,15 @@ class SeveralServers(RuntimeError):
 
 
 class ServeLock:
-    def __init__(self, handle: IO[bytes] | None = None, thread: threading.Thread | None = None) -> None:
+    def __init__(self, handle: IO[bytes] | None = None, release: threading.Event | None = None) -> None:
         self._handle = handle
-        self._thread = thread
+        self._release = release
+
+    def release(self) -> None:
+        if self._handle is not None:
+            self._handle.close()  # closing the file drops its flock
+        if self._release is not None:
+            self._release.set()
 
 
 def take(settings: Settings) -> ServeLock:
@@ -61,7 +67,7 @@ def _take_postgres(database_url: str, shared: bool) -> ServeLock:
     import asyncpg
 
     outcome: dict[str, Any] = {}
-    taken = threading.Event()
+    taken, release = threading.Event(), threading.Event()
 
     async def hold() -> None:
         try:
@@ -76,14 +82,18 @@ def _take_postgres(database_url: str, shared: bool) -> ServeLock:
         if not outcome["ok"]:
             await connection.close()
             return
-        while True:  # the lock lives as long as this connection, and so as long as the process
-            await asyncio.sleep(3600)
+        try:  # the lock lives as long as this connection: until released, or the process ends
+            while not release.is_set():
+                await asyncio.sleep(0.5)
+        finally:
+            await connection.close()
 
     thread = threading.Thread(target=asyncio.run, args=(hold(),), name="serve-lock", daemon=True)
     thread.start()
-    taken.wait(30)
+    if not taken.wait(30):
+        raise SeveralServers("the database did not answer within 30 s while taking the serve lock")
     if "error" in outcome:
         raise outcome["error"]
     if not outcome.get("ok"):
         raise SeveralServers(MESSAGE)
-    return ServeLock(thread=thread)
+    return ServeLock(release=release)
