@@ -78,4 +78,4 @@ bench: $(STAMP)
 ## make clean: the virtualenv, caches and the demo database *with its key* (frontdesk.db.key encrypts the secrets
 ## stored in frontdesk.db: one is useless without the other, so they go, and are backed up, together)
 clean:
-	rm -rf $(VENV) frontdesk.db frontdesk.db-wal frontdesk.db-shm frontdesk.db.key .pytest_cache .eval
+	rm -rf $(VENV) frontdesk.db frontdesk.db-wal frontdesk.db-shm frontdesk.db.key frontdesk.db.serve-lock .pytest_cache .eval
