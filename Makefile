@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: run test lint install browser eval confidence bench clean
+.PHONY: run test lint install browser services eval confidence bench clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -34,8 +34,18 @@ browser:
 	  $$sudo apt-get update && $$sudo apt-get install -y chromium; \
 	fi
 
+## make services: PostgreSQL and Redis on 127.0.0.1, which the multi-process tests (tests/realtime/) run against;
+## started when they do not answer (as root: Debian's postgresql and redis-server packages)
+services:
+	@if ! pg_isready -h 127.0.0.1 -p 5432 -q 2>/dev/null; then \
+	  pg_ctlcluster --skip-systemctl-redirect "$$(ls /etc/postgresql)" main start; \
+	fi
+	@if ! redis-cli -h 127.0.0.1 -p 6379 ping >/dev/null 2>&1; then \
+	  redis-server --bind 127.0.0.1 --port 6379 --daemonize yes --save "" --appendonly no; \
+	fi
+
 ## make test: ruff, then the whole suite (the widget's browser tests need chromium: `make browser`)
-test: $(STAMP) browser
+test: $(STAMP) browser services
 	$(BIN)/ruff check frontdesk tests bench
 	$(BIN)/ruff format --check frontdesk tests bench
 	$(BIN)/pytest -q
@@ -68,4 +78,4 @@ bench: $(STAMP)
 ## make clean: the virtualenv, caches and the demo database *with its key* (frontdesk.db.key encrypts the secrets
 ## stored in frontdesk.db: one is useless without the other, so they go, and are backed up, together)
 clean:
-	rm -rf $(VENV) frontdesk.db frontdesk.db-wal frontdesk.db-shm frontdesk.db.key .pytest_cache .eval
+	rm -rf $(VENV) frontdesk.db frontdesk.db-wal frontdesk.db-shm frontdesk.db.key frontdesk.db.serve-lock .pytest_cache .eval

@@ -15,6 +15,8 @@ from typing import Any
 
 from fastapi import FastAPI, Request, Response
 from fastapi.responses import JSONResponse
+from redis.exceptions import RedisError
+from sqlalchemy.exc import SQLAlchemyError
 from uvicorn.middleware.proxy_headers import ProxyHeadersMiddleware
 
 from frontdesk import __version__, stored_secrets
@@ -47,12 +49,18 @@ from frontdesk.inbox.views import router as inbox_router
 from frontdesk.integrations.views import router as integrations_router
 from frontdesk.knowledge import threshold as knowledge_threshold
 from frontdesk.knowledge.service import Knowledge
+from frontdesk.knowledge.sync import KnowledgeSync
 from frontdesk.knowledge.views import IMPORT_PATH
 from frontdesk.knowledge.views import router as knowledge_router
+from frontdesk.metrics.prometheus import CONTENT_TYPE as PROMETHEUS_CONTENT_TYPE
+from frontdesk.metrics.prometheus import ObservedBus, OutboxFigures, RequestTimer, Telemetry, token_matches
 from frontdesk.metrics.views import router as metrics_router
+from frontdesk.outbox import service as outbox_service
 from frontdesk.outbox.views import router as outbox_router
 from frontdesk.pages import mount_static
 from frontdesk.realtime.bus import EventBus
+from frontdesk.realtime.redis_backend import Shared
+from frontdesk.realtime.state import MemoryState
 from frontdesk.retrieval.confidence import calibration_for
 from frontdesk.retrieval.embedders import load_embedder
 from frontdesk.security_headers import SecurityHeaders
@@ -85,6 +93,7 @@ def create_app(
 ) -> FastAPI:
     """The web service; `demo` (`frontdesk serve --demo`) adds the demo shop page at / and its `?as=` sign-in."""
     settings = settings or Settings()
+    telemetry = Telemetry()
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -101,8 +110,15 @@ def create_app(
             await knowledge.load(session)
             await knowledge_threshold.refresh(session, knowledge)  # the store's labelled questions sharpen it
         _return_freed_memory()
-        bus = EventBus()
-        presence = Presence()
+        shared = None
+        if settings.redis_url is not None:
+            shared = Shared(settings.redis_url.get_secret_value(), settings.redis_prefix, secret_key.encode())
+            await shared.start()
+        bus = ObservedBus(shared.bus if shared else EventBus(), telemetry)
+        state = shared.state if shared else MemoryState()
+        presence = Presence(state)
+        knowledge_sync = KnowledgeSync(knowledge, bus, database.sessions, shared.origin if shared else "this process")
+        await knowledge_sync.start()
         wake = asyncio.Event()
         app.state.settings = settings
         app.state.clock = clock
@@ -112,16 +128,19 @@ def create_app(
         app.state.presence = presence
         app.state.vault = vault
         app.state.resume_links = ResumeLinks.from_secret_key(secret_key, settings.public_url)
-        app.state.connections = Connections()
+        app.state.shared = shared
+        app.state.connections = Connections(state)
         app.state.demo_identity = DemoIdentity() if demo else None
         app.state.widget_source = widget_source()
-        app.state.limits = WebchatLimits.from_settings(settings, time.monotonic)
-        app.state.sign_ins = SignIns(settings.rate_ip_sign_ins_per_minute)
+        # Wall-clock time: with Redis, every process refills the same buckets.
+        app.state.limits = WebchatLimits.from_settings(settings, time.time, state)
+        app.state.sign_ins = SignIns(settings.rate_ip_sign_ins_per_minute, shared=state)
         channels = every_channel(database.sessions, clock, settings, vault, app.state.connections)
         app.state.channels = channels
         app.state.flow = ChatFlow(
             database.sessions, knowledge, bus, clock, wake, settings.answer_threshold, settings.max_question_chars,
             presence=presence, crash=crash_at(settings.crash_at), store_address=webchat.store_url, channels=channels,
+            observe=telemetry.decided,
         )  # fmt: skip
         app.state.team = TeamActions(app.state.flow)
         # A shopper input stored just before the last stop got no answer: it gets one now, before anything new.
@@ -136,15 +155,20 @@ def create_app(
         # collector's way, so a full collection under load walks only what requests made, not hundreds of MB.
         gc.collect()
         gc.freeze()
+        app.state.ready = True
         try:
             yield
         finally:
+            app.state.ready = False
             gc.unfreeze()  # an app made and closed in one process (the tests) leaves nothing uncollectable behind
             if worker_task:
                 worker_task.cancel()
                 with contextlib.suppress(asyncio.CancelledError):
                     await worker_task
             await worker.aclose()
+            await knowledge_sync.aclose()
+            if shared:
+                await shared.aclose()
             await database.dispose()
 
     app = FastAPI(
@@ -175,19 +199,51 @@ def create_app(
     app.add_exception_handler(PageRefused, refused_page)
     app.add_middleware(RequestBodyGuard, limit=settings.max_body_bytes, larger={IMPORT_PATH: settings.max_upload_bytes})
     app.add_middleware(SecurityHeaders)
+    app.add_middleware(RequestTimer, telemetry=telemetry)
     # Outermost: every limit and log below sees the shopper's address, not the proxy's.
     app.add_middleware(ProxyHeadersMiddleware, trusted_hosts=settings.forwarded_allow_ips)
     mount_static(app)
     mount_api_docs(app)
+    app.state.telemetry = telemetry
+    app.state.ready = False
 
-    @app.get("/healthz", tags=["ops"], responses={503: {"description": "The secret key does not open a stored secret"}})
+    @app.get("/healthz", tags=["ops"], responses={503: {"description": "The database, Redis or the secret key fails"}})
     async def healthz() -> Any:
-        """Liveness and readiness: the database answers, the secret key opens every stored secret, and the
-        knowledge is loaded."""
+        """Liveness: the database answers, the secret key opens every stored secret, and Redis answers (when set)."""
         try:
             await stored_secrets.check(settings, app.state.database, app.state.vault)
         except VaultError as exc:
             return JSONResponse({"status": "error", "detail": str(exc)}, status_code=503)
+        except (SQLAlchemyError, OSError):
+            log.exception("health check: the database does not answer")
+            return JSONResponse({"status": "error", "detail": "the database does not answer"}, status_code=503)
+        if app.state.shared is not None:
+            try:
+                await asyncio.wait_for(app.state.shared.ping(), 2)
+            except (RedisError, OSError, TimeoutError):
+                return JSONResponse({"status": "error", "detail": "Redis does not answer"}, status_code=503)
         return {"status": "ok", "version": __version__, "knowledge_entries": len(app.state.knowledge.entries)}
+
+    @app.get("/readyz", tags=["ops"], responses={503: {"description": "Starting or stopping: send no traffic yet"}})
+    async def readyz() -> Any:
+        """Readiness: 200 once the knowledge index is loaded and the app serves; 503 before, and while stopping."""
+        if not app.state.ready:
+            return JSONResponse({"status": "starting"}, status_code=503)
+        return {"status": "ready", "knowledge_entries": len(app.state.knowledge.entries)}
+
+    @app.get("/metrics", tags=["ops"], include_in_schema=False)
+    async def metrics(request: Request) -> Response:
+        """Prometheus metrics, for `Authorization: Bearer $FRONTDESK_METRICS_TOKEN` only."""
+        token = settings.metrics_token.get_secret_value() if settings.metrics_token else None
+        if not token_matches(request.headers.get("authorization"), token):
+            return JSONResponse({"detail": "a metrics token is needed"}, status_code=401,
+                                headers={"WWW-Authenticate": "Bearer"})  # fmt: skip
+
+        async def outbox_figures() -> OutboxFigures:
+            async with app.state.database.session() as session:
+                return await outbox_service.figures(session)
+
+        body = await telemetry.render(outbox_figures, clock())
+        return Response(body, media_type=PROMETHEUS_CONTENT_TYPE)
 
     return app

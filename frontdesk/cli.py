@@ -140,11 +140,16 @@ def serve(
 
     from frontdesk.app import create_app
     from frontdesk.channels.webchat.views import MAX_WEBSOCKET_MESSAGE
+    from frontdesk.realtime import serve_lock
 
     overrides = {k: v for k, v in {"host": host, "port": port}.items() if v is not None}
     settings = _settings(**overrides)
     _check_confidence_model(settings)
     _migrate_with_key(settings)
+    try:  # held until the process ends: a second serve without Redis is refused
+        lock = serve_lock.take(settings)
+    except serve_lock.SeveralServers as exc:
+        raise _fail(str(exc)) from None
     demo_admin: str | None = None
     if demo:
         _run(_load_demo(settings, only_if_empty=True))
@@ -173,10 +178,13 @@ def serve(
     out.print(f"  Outbox worker: {worker_line}", highlight=False)
     out.print('  Ask the agent from a shell: frontdesk ask "do you ship to canada?"')
     # proxy_headers=False: the app reads X-Forwarded-For itself, from FRONTDESK_FORWARDED_ALLOW_IPS only.
-    uvicorn.run(
-        create_app(settings, demo=demo), host=settings.host, port=settings.port, log_level=settings.log_level,
-        ws_max_size=MAX_WEBSOCKET_MESSAGE, proxy_headers=False,
-    )  # fmt: skip
+    try:
+        uvicorn.run(
+            create_app(settings, demo=demo), host=settings.host, port=settings.port, log_level=settings.log_level,
+            ws_max_size=MAX_WEBSOCKET_MESSAGE, proxy_headers=False,
+        )  # fmt: skip
+    finally:
+        lock.release()
 
 
 @app.command()
@@ -210,15 +218,22 @@ async def _run_worker(settings: Settings, secret_key: str, name: str) -> None:
     from frontdesk.inbox.mail import Mailer
     from frontdesk.inbox.service import Presence
     from frontdesk.realtime.bus import EventBus
+    from frontdesk.realtime.redis_backend import Shared
     from frontdesk.transcripts.service import ResumeLinks
     from frontdesk.vault import Vault
 
     database = Database(settings.database_url, settings.sqlite_synchronous)
-    # No inbox page connects to this process: Presence stays empty (nobody online here), and events published on
-    # this bus reach no shopper until the Redis bus carries them between processes.
+    # With Redis, the worker reads who is online in the inbox, and what it publishes (the shopper's notice) reaches the
+    # shopper's connection on any serving process. Without, nobody is online here and its events reach no shopper
+    # (they read them from the database when they reconnect).
+    shared: Shared | None = None
+    if settings.redis_url is not None:
+        shared = Shared(settings.redis_url.get_secret_value(), settings.redis_prefix, secret_key.encode())
+        await shared.start()
     vault = Vault(secret_key)
+    bus, presence = (shared.bus, Presence(shared.state)) if shared else (EventBus(), Presence())
     outbox = outbox_worker(
-        database.sessions, EventBus(), Presence(), utcnow, aio.Event(), Mailer.from_settings(settings, utcnow),
+        database.sessions, bus, presence, utcnow, aio.Event(), Mailer.from_settings(settings, utcnow),
         ResumeLinks.from_secret_key(secret_key, settings.public_url), vault, settings, name,
         channels=every_channel(database.sessions, utcnow, settings, vault), store_name=webchat.store_name,
     )  # fmt: skip
@@ -236,6 +251,8 @@ async def _run_worker(settings: Settings, secret_key: str, name: str) -> None:
         with contextlib.suppress(aio.CancelledError):
             await runner
         await outbox.aclose()
+        if shared:
+            await shared.aclose()
         await database.dispose()
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Literal
 
-from pydantic import Field, SecretStr, field_validator, model_validator
+from pydantic import Field, SecretStr, ValidationInfo, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from frontdesk.crashpoints import POINTS
@@ -117,6 +117,19 @@ class Settings(BaseSettings):
         default="https://api.twilio.com", description="Twilio's REST API, where texts are sent (tests use a fake)"
     )
 
+    redis_url: SecretStr | None = Field(
+        default=None,
+        description="redis://host:6379/0 — several `serve` processes share events, presence, limits, the sign-in "
+        "lockout and knowledge changes through it; unset: one process keeps them in memory (several are refused)",
+    )
+    redis_prefix: str = Field(
+        default="frontdesk:", max_length=100, description="Prefix of every Redis key and channel frontdesk uses"
+    )
+    metrics_token: SecretStr | None = Field(
+        default=None,
+        description="'Authorization: Bearer <token>' opens GET /metrics (Prometheus); unset: /metrics answers 401. "
+        f"At least {MIN_API_TOKEN_CHARS} characters",
+    )
     crash_at: str | None = Field(
         default=None, description="Crash tests only: the point where the process kills itself (crashpoints.POINTS)"
     )
@@ -145,17 +158,18 @@ class Settings(BaseSettings):
             self.public_url = f"http://{host}:{self.port}"
         return self
 
-    @field_validator("api_token")
+    @field_validator("api_token", "metrics_token")
     @classmethod
-    def _long_api_token(cls, value: SecretStr | None) -> SecretStr | None:
+    def _long_api_token(cls, value: SecretStr | None, info: ValidationInfo) -> SecretStr | None:
         # Set but empty is not "unset": an empty token would be compared with an empty header, so it is refused.
         if value is None:
             return None
         token = value.get_secret_value().strip()
         if len(token) < MIN_API_TOKEN_CHARS:
             given = "is empty" if not token else f"has {len(token)} characters"
+            which = "metrics" if info.field_name == "metrics_token" else "API"
             raise ValueError(
-                f"the API token {given}; it needs at least {MIN_API_TOKEN_CHARS} (make one with "
+                f"the {which} token {given}; it needs at least {MIN_API_TOKEN_CHARS} (make one with "
                 "`openssl rand -hex 32`), or unset it to have people sign in instead"
             )
         return SecretStr(token)

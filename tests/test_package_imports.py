@@ -35,7 +35,7 @@ LAYERS: list[frozenset[str]] = [
     frozenset({"deps", "pages", "params", "db", "config", "vault", "crashpoints", "security_headers", "api_docs",
                "token_bucket", "__version__"}),
 ]  # fmt: skip
-ACROSS = frozenset({("metrics", "inbox"), ("agent", "knowledge")})
+ACROSS = frozenset({("metrics", "inbox"), ("agent", "knowledge"), ("users", "realtime")})
 
 Edges = dict[str, dict[str, set[str]]]  # package → imported package → the files that import it
 

@@ -134,6 +134,8 @@ class ChatFlow:
     store_address: StoreAddress = no_store_address
     # How each channel shapes and carries what the turn says (frontdesk/channels/, handed in by the app).
     channels: Channels = field(default_factory=Channels)
+    # Told each decision and the seconds it took (the app's Prometheus metrics).
+    observe: Callable[[object, float], None] = lambda decision, seconds: None
 
     def __post_init__(self) -> None:
         handoff.on_settings_change(self.sessions, self.handoff_settings.clear)
@@ -276,7 +278,9 @@ class ChatFlow:
         else:
             texts = [shopper.text]
         dialogue = engine.Dialogue([engine.Line("shopper", text) for text in texts])
+        started = time.perf_counter()
         decision = engine.decide(dialogue, self.knowledge, self.threshold, self.max_chars)
+        self.observe(decision, time.perf_counter() - started)
         statuses = []
         if status is Status.offered:
             await conversations.transition(session, conversation, Transition.resume, "shopper asked again", "shopper")
@@ -295,7 +299,7 @@ class ChatFlow:
             return []
         now = self.clock()
         settings = await handoff.get_settings(session)
-        text = handoff.team_notice(settings, now, self.presence.online > 0)
+        text = handoff.team_notice(settings, now, await self.presence.online() > 0)
         if text is None or not await inbox.take_auto_response_day(session, conversation.id, now.date().isoformat()):
             return []
         return [await conversations.insert_message(session, conversation, "system", text, kind="notice")]

@@ -174,7 +174,7 @@ class Tickets:
         )
         settings = await handoff.get_settings(session)
         now = self.clock()
-        text = handoff.team_notice(settings, now, self.presence.online > 0) or TEAM_JOINS
+        text = handoff.team_notice(settings, now, await self.presence.online() > 0) or TEAM_JOINS
         ticket.auto_response_on = now.date().isoformat() if text != TEAM_JOINS else None
         done.messages.append(await conversations.insert_message(session, conversation, "system", text, kind="notice"))
         done.alert = text != TEAM_JOINS and bool(await users.team_emails(session))

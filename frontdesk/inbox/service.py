@@ -3,6 +3,8 @@ to answer."""
 
 from __future__ import annotations
 
+import time
+import uuid
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Literal
@@ -12,12 +14,16 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from frontdesk.db import utcnow
 from frontdesk.inbox.models import InboxNote, InboxRead, InboxTicket, SavedReply
+from frontdesk.realtime.state import MemoryState, SharedState
 from frontdesk.transcripts import service as conversations
 from frontdesk.transcripts.models import Conversation, Message, Profile
 from frontdesk.users.models import User
 
 Queue = Literal["unassigned", "mine", "open", "closed"]
 QUEUES: tuple[Queue, ...] = ("unassigned", "mine", "open", "closed")
+PAGES = "presence:pages"
+#: An agent's away switch is read again from their account whenever a page opens; this only bounds a stale one.
+AWAY_KEPT_SECONDS = 30 * 86_400
 
 
 class InboxError(Exception):
@@ -29,34 +35,33 @@ class TicketNotFound(InboxError):
 
 
 class Presence:
-    """Agents with the inbox open and not set away, in this process: each open inbox page reports in over its
-    WebSocket, and the `away` switch takes an agent out while the page stays open."""
+    """Agents with the inbox open and not set away: each open inbox page reports in over its WebSocket, and the `away`
+    switch takes an agent out while the page stays open. Kept in the shared state (`realtime.state`): in this process
+    alone, or with Redis across every process, a page's lease ending with the process that holds it."""
 
-    def __init__(self) -> None:
-        self._pages: dict[int, int] = {}
-        self._away: set[int] = set()
+    def __init__(self, shared: SharedState | None = None) -> None:
+        self._shared: SharedState = shared or MemoryState()
 
-    def arrive(self, user_id: int, away: bool = False) -> None:
-        self._pages[user_id] = self._pages.get(user_id, 0) + 1
-        self.set_away(user_id, away)
+    async def arrive(self, user_id: int, away: bool = False) -> str:
+        """The page's handle, for `leave`."""
+        page = f"{user_id}:{uuid.uuid4().hex}"
+        await self.set_away(user_id, away)
+        await self._shared.join(PAGES, page)
+        return page
 
-    def leave(self, user_id: int) -> None:
-        left = self._pages.get(user_id, 0) - 1
-        if left > 0:
-            self._pages[user_id] = left
-        else:
-            self._pages.pop(user_id, None)
-            self._away.discard(user_id)
+    async def leave(self, page: str) -> None:
+        await self._shared.leave(PAGES, page)
 
-    def set_away(self, user_id: int, away: bool) -> None:
+    async def set_away(self, user_id: int, away: bool) -> None:
         if away:
-            self._away.add(user_id)
+            await self._shared.put(f"presence:away:{user_id}", "1", time.time(), AWAY_KEPT_SECONDS)
         else:
-            self._away.discard(user_id)
+            await self._shared.delete(f"presence:away:{user_id}")
 
-    @property
-    def online(self) -> int:
-        return sum(1 for user_id in self._pages if user_id not in self._away)
+    async def online(self) -> int:
+        users = {int(page.split(":", 1)[0]) for page in await self._shared.members(PAGES)}
+        now = time.time()
+        return sum([await self._shared.get(f"presence:away:{user_id}", now) is None for user_id in users])
 
 
 async def open_ticket(

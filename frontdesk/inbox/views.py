@@ -334,7 +334,7 @@ async def availability(principal: Agent, session: Session, request: Request) -> 
     within_office_hours = await request.app.state.team.office_hours_open(session)
     await session.commit()
     away = principal.user_id is not None and await users.is_away(session, principal.user_id)
-    return AvailabilityOut(online=presence.online, within_office_hours=within_office_hours, away=away)
+    return AvailabilityOut(online=await presence.online(), within_office_hours=within_office_hours, away=away)
 
 
 @router.put("/away", response_model=AvailabilityOut)
@@ -343,8 +343,8 @@ async def set_away(body: AwayIn, principal: Agent, session: Session, request: Re
     user_id = _user_id(principal)
     await users.set_away(session, user_id, body.away)
     await session.commit()
-    request.app.state.presence.set_away(user_id, body.away)
-    await _announce(request, {"type": "presence", "online": request.app.state.presence.online})
+    await request.app.state.presence.set_away(user_id, body.away)
+    await _announce(request, {"type": "presence", "online": await request.app.state.presence.online()})
     return await availability(principal, session, request)
 
 
@@ -362,8 +362,10 @@ async def live(websocket: WebSocket) -> None:
     async with state.database.session() as session:
         away = await users.is_away(session, principal.user_id)
     await websocket.accept()
-    presence.arrive(principal.user_id, away)
-    await bus.publish(INBOX_TOPIC, {"type": "presence", "online": presence.online})
+    page = await presence.arrive(principal.user_id, away)
+    open_pages = state.telemetry.websockets.labels("inbox")
+    open_pages.inc()
+    await bus.publish(INBOX_TOPIC, {"type": "presence", "online": await presence.online()})
     watcher: asyncio.Task[None] | None = None
     watched: str | None = None
     typed_at = 0.0
@@ -371,7 +373,7 @@ async def live(websocket: WebSocket) -> None:
         async with bus.subscribe(INBOX_TOPIC) as subscription:
             forward = asyncio.create_task(_pump(websocket, subscription))
             try:
-                await websocket.send_json({"type": "hello", "online": presence.online})
+                await websocket.send_json({"type": "hello", "online": await presence.online()})
                 while True:
                     frame = await websocket.receive_json()
                     if not isinstance(frame, dict):
@@ -397,9 +399,10 @@ async def live(websocket: WebSocket) -> None:
     except (WebSocketDisconnect, ValueError, RuntimeError):
         pass
     finally:
-        presence.leave(principal.user_id)
+        open_pages.dec()
         with contextlib.suppress(Exception):
-            await bus.publish(INBOX_TOPIC, {"type": "presence", "online": presence.online})
+            await presence.leave(page)
+            await bus.publish(INBOX_TOPIC, {"type": "presence", "online": await presence.online()})
 
 
 async def _pump(websocket: WebSocket, subscription: Any) -> None:

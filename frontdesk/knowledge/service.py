@@ -83,6 +83,8 @@ class Knowledge:
         #: The model's own threshold, before the store's labelled questions sharpen it (`knowledge.threshold`).
         self.default_threshold = self.index.calibration.threshold
         self.entries: dict[int, EntryView] = {}
+        #: Told the ids of the entries this process changed, after their commit (`knowledge.sync` tells the others).
+        self.changed: Callable[[list[int]], None] | None = None
 
     async def load(self, session: AsyncSession, progress: Callable[[int, int], None] | None = None) -> None:
         """Read every entry and index it, with the vectors kept in the database (a start embeds only new texts);
@@ -101,11 +103,14 @@ class Knowledge:
             made,
         )
 
-    async def store(self, session: AsyncSession, views: Sequence[EntryView]) -> None:
-        """Index saved entries, reading the vectors their texts already have and keeping the new ones."""
+    async def store(self, session: AsyncSession, views: Sequence[EntryView], announce: bool = True) -> None:
+        """Index saved entries, reading the vectors their texts already have and keeping the new ones; then tell the
+        other processes (`knowledge.sync`), which read those vectors instead of embedding again."""
         for view in views:
             self.entries[view.id] = view
         await self._index(session, views)
+        if announce and self.changed and views:
+            self.changed([v.id for v in views])
 
     async def _index(
         self, session: AsyncSession, views: Sequence[EntryView], progress: Callable[[int, int], None] | None = None
@@ -121,16 +126,20 @@ class Knowledge:
         await vectors.write(session, self.index.embedder, made)
         return {**known, **made}, len(made)
 
-    def put(self, views: Sequence[EntryView]) -> None:
+    def put(self, views: Sequence[EntryView], announce: bool = True) -> None:
         """Index entries without a database (tests, tools): every text is embedded."""
         for view in views:
             self.entries[view.id] = view
         if views:
             self.index.upsert_many([(v.id, v.texts(), v.answer()) for v in views])
+        if announce and self.changed and views:
+            self.changed([v.id for v in views])
 
-    def drop(self, entry_id: int) -> None:
+    def drop(self, entry_id: int, announce: bool = True) -> None:
         self.entries.pop(entry_id, None)
         self.index.remove(entry_id)
+        if announce and self.changed:
+            self.changed([entry_id])
 
     def retrieve(self, query: str, k: int = 5) -> tuple[Retrieval, list[tuple[EntryView, float]]]:
         retrieval = self.index.retrieve(query, k=k)

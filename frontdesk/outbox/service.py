@@ -7,7 +7,7 @@ from __future__ import annotations
 from datetime import datetime
 from enum import StrEnum
 
-from sqlalchemy import func, select
+from sqlalchemy import case, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from frontdesk.outbox.models import OutboxItem
@@ -119,3 +119,14 @@ async def retry_now(session: AsyncSession, item_id: int, now: datetime) -> Outbo
     item.retry_until = None
     await session.flush()
     return item
+
+
+async def figures(session: AsyncSession) -> tuple[dict[tuple[str, str, str], int], datetime | None]:
+    """Rows by (status, target, kind: handoff or other), and when the oldest pending row was written (/metrics)."""
+    kind = case((OutboxItem.kind == "handoff", "handoff"), else_="other")
+    counts = await session.execute(
+        select(OutboxItem.status, OutboxItem.target, kind, func.count()).group_by(OutboxItem.status,
+                                                                                  OutboxItem.target, kind)
+    )  # fmt: skip
+    oldest = await session.scalar(select(func.min(OutboxItem.created_at)).where(OutboxItem.status == "pending"))
+    return {(s, t, k): n for s, t, k, n in counts.all()}, oldest

@@ -1,6 +1,7 @@
 """The event bus: what happens in a conversation reaches every connection that watches it.
 
-In one process it is in memory; with several processes a Redis pub/sub bus carries the same events (later issue).
+In one process it is in memory; with several processes `realtime.redis_backend.RedisEventBus` carries the same
+events through Redis pub/sub, to the same interface.
 """
 
 from __future__ import annotations
@@ -42,6 +43,13 @@ class EventBus:
         for subscription in list(self._subscribers.get(topic, ())):
             subscription.offer(event)
 
+    def lose_all(self) -> None:
+        """Every subscriber may have missed events (the link to the other processes broke): all resynchronise."""
+        for subscriptions in self._subscribers.values():
+            for subscription in subscriptions:
+                subscription.lost = True
+                subscription.offer({"type": "resync"})  # wakes the subscriber, which reads what it missed
+
     @asynccontextmanager
     async def subscribe(self, topic: str) -> AsyncIterator[Subscription]:
         subscription = Subscription()
@@ -59,3 +67,5 @@ def conversation_topic(conversation_id: str) -> str:
 
 
 INBOX_TOPIC = "inbox"
+#: Knowledge entries changed: `{"ids": [...], "origin": ...}`; every process reloads them (knowledge.sync).
+KNOWLEDGE_TOPIC = "knowledge"

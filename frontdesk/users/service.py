@@ -5,11 +5,8 @@ from __future__ import annotations
 import hashlib
 import math
 import secrets
-from collections import OrderedDict
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from typing import NoReturn
 
 import anyio
 import anyio.to_thread
@@ -20,6 +17,7 @@ from sqlalchemy import delete, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from frontdesk.realtime.state import MemoryState, SharedState
 from frontdesk.users.models import User, UserSession
 
 COOKIE = "frontdesk_session"
@@ -34,8 +32,8 @@ FIRST_LOCK = timedelta(seconds=30)
 LONGEST_LOCK = timedelta(minutes=15)
 REFUSED = "wrong email or password"
 
-#: (address, IP) pairs whose failures are remembered, the least recently tried forgotten first.
-FAILURES_KEPT = 20_000
+#: How long the failures of an (address, IP) pair are remembered after its last one.
+FAILURES_KEPT_SECONDS = 86_400.0
 #: Sign-in attempts one IP address may start at once; then `SignIns.ip_attempts_per_minute` more each minute.
 IP_ATTEMPTS_BURST = 20
 #: argon2 hashes computed at once, each in a thread of its own (about 180 ms and 64 MiB each).
@@ -46,42 +44,26 @@ _hasher = PasswordHasher()
 _DUMMY_HASH = _hasher.hash(secrets.token_urlsafe(16))
 
 
-@dataclass
-class _Failures:
-    """The failed sign-ins of one address from one IP address, and until when that pair is locked."""
-
-    failed_sign_ins: int = 0
-    locked_until: datetime | None = None
-
-
-@dataclass
-class _Attempts:
-    """A token bucket of one IP address's sign-in attempts."""
-
-    tokens: float
-    at: datetime
-
-
 class SignIns:
-    """What signing in keeps between attempts, in one process (app.state.sign_ins): the failures of each (address,
-    IP address) pair and their lockout, each IP address's attempts, and the few threads argon2 runs in.
+    """What signing in keeps between attempts (app.state.sign_ins): the failures of each (address, IP address) pair
+    and their lockout, each IP address's attempts, and the few threads argon2 runs in.
 
     A lockout holds for one address *from one IP address*: whoever knows a colleague's email can lock only themselves
     out, never the colleague signing in from elsewhere. Guessing from many addresses is slowed by the per-IP limit,
     and an address with no account locks exactly as one with an account does, so neither tells which accounts exist.
-    With several `serve` processes each keeps its own, like the web chat's limits."""
+    The counts are in the shared state (`realtime.state`): with Redis, every serving process sees the same."""
 
     def __init__(
         self,
         ip_attempts_per_minute: int = 10,
         hasher: PasswordHasher = _hasher,
         hashing_threads: int = HASHING_THREADS,
+        shared: SharedState | None = None,
     ) -> None:
         self.ip_attempts_per_minute = ip_attempts_per_minute
         self.hasher = hasher
         self._hashing = anyio.CapacityLimiter(hashing_threads)
-        self._failures: OrderedDict[tuple[str, str], _Failures] = OrderedDict()
-        self._attempts: dict[str, _Attempts] = {}
+        self._shared: SharedState = shared or MemoryState()
 
     async def verify(self, password_hash: str, password: str) -> bool:
         """argon2 off the event loop, at most `hashing_threads` at once: sign-ins wait for each other, nothing else
@@ -98,45 +80,42 @@ class SignIns:
     async def hash(self, password: str) -> str:
         return await anyio.to_thread.run_sync(self.hasher.hash, password, limiter=self._hashing)
 
-    def admit(self, ip: str, now: datetime) -> None:
+    async def admit(self, ip: str, now: datetime) -> None:
         """Take one attempt of the IP address's allowance, or SignInRefused (429) with when the next one comes."""
-        attempts = self._attempts.get(ip)
-        if attempts is None:
-            if len(self._attempts) >= FAILURES_KEPT:
-                self._forget_full_buckets(now)
-            attempts = self._attempts[ip] = _Attempts(IP_ATTEMPTS_BURST, now)
-        attempts.tokens = self._refilled(attempts, now)
-        attempts.at = now
-        if attempts.tokens < 1:
-            wait = timedelta(minutes=(1 - attempts.tokens) / self.ip_attempts_per_minute)
-            message = f"too many sign-in attempts from your address: try again in {_wait(wait)}"
-            raise SignInRefused(message, _seconds(wait))
-        attempts.tokens -= 1
+        wait = await self._shared.take(f"sign-in:ip:{ip}", IP_ATTEMPTS_BURST, self.ip_attempts_per_minute / 60,
+                                       now.timestamp())  # fmt: skip
+        if wait > 0:
+            message = f"too many sign-in attempts from your address: try again in {_wait(timedelta(seconds=wait))}"
+            raise SignInRefused(message, _seconds(timedelta(seconds=wait)))
 
-    def give_back(self, ip: str) -> None:
+    async def give_back(self, ip: str) -> None:
         """A sign-in that succeeded costs its IP address nothing: a whole office behind one address can sign in."""
-        attempts = self._attempts.get(ip)
-        if attempts is not None:
-            attempts.tokens = min(IP_ATTEMPTS_BURST, attempts.tokens + 1)
+        await self._shared.give(f"sign-in:ip:{ip}", IP_ATTEMPTS_BURST)
 
-    def failures(self, address: str, ip: str) -> _Failures:
-        failures = self._failures.pop((address, ip), None) or _Failures()
-        self._failures[(address, ip)] = failures
-        while len(self._failures) > FAILURES_KEPT:
-            self._failures.popitem(last=False)
-        return failures
+    async def locked_for(self, address: str, ip: str, now: datetime) -> timedelta | None:
+        """How long the pair is still locked, if it is."""
+        until = await self._shared.get(f"{_pair(address, ip)}:until", now.timestamp())
+        left = float(until) - now.timestamp() if until is not None else 0.0
+        return timedelta(seconds=left) if left > 0 else None
 
-    def forgive(self, address: str, ip: str) -> None:
-        self._failures.pop((address, ip), None)
+    async def failed(self, address: str, ip: str, now: datetime) -> timedelta | None:
+        """Count a wrong password of the pair; the lock it earns, if any."""
+        failures = await self._shared.incr(f"{_pair(address, ip)}:failed", now.timestamp(), FAILURES_KEPT_SECONDS)
+        delay = _lock_delay(failures)
+        if delay:
+            until = now + delay
+            await self._shared.put(f"{_pair(address, ip)}:until", str(until.timestamp()), now.timestamp(),
+                                   delay.total_seconds())  # fmt: skip
+        return delay
 
-    def _refilled(self, attempts: _Attempts, now: datetime) -> float:
-        minutes = max(0.0, (now - attempts.at).total_seconds() / 60)
-        return min(IP_ATTEMPTS_BURST, attempts.tokens + minutes * self.ip_attempts_per_minute)
+    async def forgive(self, address: str, ip: str) -> None:
+        await self._shared.delete(f"{_pair(address, ip)}:failed")
+        await self._shared.delete(f"{_pair(address, ip)}:until")
 
-    def _forget_full_buckets(self, now: datetime) -> None:
-        """Drop the IP addresses whose allowance has refilled: they hold nothing worth keeping."""
-        for ip in [ip for ip, a in self._attempts.items() if self._refilled(a, now) >= IP_ATTEMPTS_BURST]:
-            del self._attempts[ip]
+
+def _pair(address: str, ip: str) -> str:
+    """The shared state's key of an (address, IP) pair: a digest, so no email address is written to Redis."""
+    return "sign-in:pair:" + hashlib.sha256(f"{address}\0{ip}".encode()).hexdigest()[:32]
 
 
 class UserError(Exception):
@@ -217,40 +196,26 @@ async def authenticate(
         address = normalize_email(email)
     except UserError:
         address = email.strip().lower()
-    sign_ins.admit(ip, now)
-    failures = sign_ins.failures(address, ip)
-    _refuse_while_locked(failures, now)
+    await sign_ins.admit(ip, now)
+    if left := await sign_ins.locked_for(address, ip, now):  # the password is not even checked: guessing must wait
+        raise SignInRefused(_locked_message(left), _seconds(left))
     user = await session.scalar(select(User).where(User.email == address))
     # Give the connection back while argon2 runs (SQLite has one): other requests need it meanwhile.
     await session.commit()
     if not await sign_ins.verify(user.password_hash if user else _DUMMY_HASH, password) or user is None:
-        _count_failure(failures, now)
+        delay = await sign_ins.failed(address, ip, now)
+        if delay:
+            raise SignInRefused(_locked_message(delay), _seconds(delay))
+        raise SignInRefused(REFUSED)
     if not user.active:
         raise SignInRefused("this account is deactivated; ask an admin of the store")
-    sign_ins.forgive(address, ip)
-    sign_ins.give_back(ip)
+    await sign_ins.forgive(address, ip)
+    await sign_ins.give_back(ip)
     user.last_sign_in_at = now
     if sign_ins.hasher.check_needs_rehash(user.password_hash):
         user.password_hash = await sign_ins.hash(password)
     await session.commit()
     return user
-
-
-def _refuse_while_locked(failures: _Failures, now: datetime) -> None:
-    """SignInRefused while the pair is locked: the password is not even checked, guessing must wait."""
-    if failures.locked_until is not None and failures.locked_until > now:
-        left = failures.locked_until - now
-        raise SignInRefused(_locked_message(left), _seconds(left))
-
-
-def _count_failure(failures: _Failures, now: datetime) -> NoReturn:
-    """Count a wrong password, lock the pair once there were too many, and refuse."""
-    failures.failed_sign_ins += 1
-    delay = _lock_delay(failures.failed_sign_ins)
-    failures.locked_until = now + delay if delay else None
-    if delay:
-        raise SignInRefused(_locked_message(delay), _seconds(delay))
-    raise SignInRefused(REFUSED)
 
 
 def _lock_delay(failures: int) -> timedelta | None:

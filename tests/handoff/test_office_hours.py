@@ -60,7 +60,7 @@ async def test_what_the_shopper_is_told_at_handoff(
 ) -> None:
     presence = Presence()
     if agents != "none":
-        presence.arrive(7, away=agents == "away")
+        await presence.arrive(7, away=agents == "away")
     channels = every_channel(database.sessions, lambda: now)
     flow = ChatFlow(
         database.sessions,

@@ -226,7 +226,7 @@ async def test_nobody_available_auto_response_at_most_once_per_conversation_and_
 
 async def test_an_agent_set_away_does_not_count_as_available(inbox: Inbox) -> None:
     ana = await inbox.agent("ana@store.example")
-    inbox.app.state.presence.arrive((await ana.get("/api/me")).json()["user_id"])
+    await inbox.app.state.presence.arrive((await ana.get("/api/me")).json()["user_id"])
     assert (await ana.get("/api/inbox/availability")).json()["online"] == 1
     away = await ana.put("/api/inbox/away", json={"away": True})
     assert away.json() == {**away.json(), "online": 0, "away": True}

@@ -7,7 +7,7 @@ from __future__ import annotations
 import asyncio
 import json
 import re
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -69,13 +69,9 @@ class Shop:
     async def disconnected(self, conversation_id: str) -> None:
         """Wait until the server has seen the shopper's socket close (it learns it a moment after the client)."""
         connections = self.app.state.connections
-        await until(lambda: not connections.is_connected(conversation_id))
-
-
-async def until(condition: Callable[[], bool]) -> None:
-    async with asyncio.timeout(5):
-        while not condition():
-            await asyncio.sleep(0.01)
+        async with asyncio.timeout(5):
+            while await connections.is_connected(conversation_id):
+                await asyncio.sleep(0.01)
 
 
 @asynccontextmanager
@@ -274,7 +270,7 @@ async def test_handoff_with_no_agent_available_alerts_every_active_team_member(s
 
         # With an agent in the inbox, a handoff alerts nobody.
         presence: Presence = shop.app.state.presence
-        presence.arrive(2)
+        await presence.arrive(2)
         async with connect(shop.base) as (chat, welcome):
             await handed_off(shop, chat)
             await shop.deliver()

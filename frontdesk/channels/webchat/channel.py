@@ -45,7 +45,7 @@ class WebChat:
     async def reach_away(self, session: AsyncSession, conversation: Conversation, seq: int, now: datetime) -> bool:
         """A shopper with no open connection here, and an email, gets the reply by email; a connected one has the
         published event."""
-        if self.connections is None or self.connections.is_connected(conversation.id) or not conversation.email:
+        if self.connections is None or await self.connections.is_connected(conversation.id) or not conversation.email:
             return False
         await emails.enqueue_email(session, conversation.id, emails.reply_email_kind(seq), now)
         return True

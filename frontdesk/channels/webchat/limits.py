@@ -1,38 +1,32 @@
-"""Rate limits for the web chat: token buckets per visitor and per IP address, on an injected clock."""
+"""Rate limits for the web chat: token buckets per visitor and per IP address, on an injected clock.
+
+The buckets and the open sockets live in the shared state (`realtime.state`): this process's memory, or Redis, where
+a limit holds across every serving process (a bucket is refilled and taken by one atomic Lua script).
+"""
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 from frontdesk.config import Settings
-from frontdesk.token_bucket import TokenBucket
-
-MAX_KEYS = 100_000
+from frontdesk.realtime.state import MemoryState, SharedState
 
 
 @dataclass
 class RateLimiter:
     """`per_minute` sustained with bursts up to `burst`, per key."""
 
+    name: str
     per_minute: int
     burst: int
     clock: Callable[[], float]
-    _buckets: dict[str, TokenBucket] = field(default_factory=dict)
+    shared: SharedState
 
-    def allow(self, key: str) -> bool:
-        now = self.clock()
-        bucket = self._buckets.get(key)
-        if bucket is None:
-            if len(self._buckets) >= MAX_KEYS:
-                self._forget_full(now)
-            bucket = self._buckets[key] = TokenBucket(self.burst, self.per_minute / 60, self.burst, now)
-        return bucket.take(now)
-
-    def _forget_full(self, now: float) -> None:
-        """Drop buckets that have refilled: they hold no information."""
-        for key in [k for k, b in self._buckets.items() if b.is_full(now)]:
-            del self._buckets[key]
+    async def allow(self, key: str) -> bool:
+        wait = await self.shared.take(f"limit:{self.name}:{key}", self.burst, self.per_minute / 60, self.clock())
+        return wait == 0
 
 
 @dataclass
@@ -40,21 +34,15 @@ class OpenSockets:
     """How many web chat connections each address has open; past `per_ip`, a new one is refused."""
 
     per_ip: int
-    _open: dict[str, int] = field(default_factory=dict)
+    shared: SharedState
 
-    def open(self, ip: str) -> bool:
-        count = self._open.get(ip, 0)
-        if count >= self.per_ip:
-            return False
-        self._open[ip] = count + 1
-        return True
+    async def open(self, ip: str) -> str | None:
+        """The socket's handle, or None when the address has `per_ip` open already."""
+        handle = uuid.uuid4().hex
+        return handle if await self.shared.join(f"sockets:{ip}", handle, self.per_ip) else None
 
-    def close(self, ip: str) -> None:
-        left = self._open.get(ip, 0) - 1
-        if left > 0:
-            self._open[ip] = left
-        else:
-            self._open.pop(ip, None)
+    async def close(self, ip: str, handle: str) -> None:
+        await self.shared.leave(f"sockets:{ip}", handle)
 
 
 @dataclass
@@ -67,10 +55,15 @@ class WebchatLimits:
     sockets: OpenSockets
 
     @classmethod
-    def from_settings(cls, settings: Settings, clock: Callable[[], float]) -> WebchatLimits:
+    def from_settings(
+        cls, settings: Settings, clock: Callable[[], float], shared: SharedState | None = None
+    ) -> WebchatLimits:
+        shared = shared or MemoryState()
         return cls(
-            visitor_messages=RateLimiter(settings.rate_messages_per_minute, 5, clock),
-            ip_messages=RateLimiter(settings.rate_ip_messages_per_minute, 20, clock),
-            ip_conversations=RateLimiter(settings.rate_ip_conversations_per_minute, 10, clock),
-            sockets=OpenSockets(settings.max_chats_per_ip),
+            visitor_messages=RateLimiter("visitor-messages", settings.rate_messages_per_minute, 5, clock, shared),
+            ip_messages=RateLimiter("ip-messages", settings.rate_ip_messages_per_minute, 20, clock, shared),
+            ip_conversations=RateLimiter(
+                "ip-conversations", settings.rate_ip_conversations_per_minute, 10, clock, shared
+            ),
+            sockets=OpenSockets(settings.max_chats_per_ip, shared),
         )

@@ -5,11 +5,13 @@ from __future__ import annotations
 import hashlib
 import hmac
 import secrets
+import uuid
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from frontdesk.channels.webchat.models import WidgetSettings
 from frontdesk.channels.webchat.schemas import WidgetSettingsIn
+from frontdesk.realtime.state import MemoryState, SharedState
 from frontdesk.vault import Vault
 
 DEFAULTS = {
@@ -93,24 +95,23 @@ async def verified_email(
 
 
 class Connections:
-    """The open web chat connections of each conversation, in this process: an agent's reply reaches a shopper with
-    none by email instead. Several serving processes do not see each other's connections (the Redis bus will)."""
+    """The open web chat connections of each conversation, on every serving process (kept in `realtime.state`): an
+    agent's reply reaches a shopper with none by email instead."""
 
-    def __init__(self) -> None:
-        self._open: dict[str, int] = {}
+    def __init__(self, shared: SharedState | None = None) -> None:
+        self._shared: SharedState = shared or MemoryState()
 
-    def opened(self, conversation_id: str) -> None:
-        self._open[conversation_id] = self._open.get(conversation_id, 0) + 1
+    async def opened(self, conversation_id: str) -> str:
+        """The connection's handle, for `closed`."""
+        handle = uuid.uuid4().hex
+        await self._shared.join(f"connected:{conversation_id}", handle)
+        return handle
 
-    def closed(self, conversation_id: str) -> None:
-        left = self._open.get(conversation_id, 0) - 1
-        if left > 0:
-            self._open[conversation_id] = left
-        else:
-            self._open.pop(conversation_id, None)
+    async def closed(self, conversation_id: str, handle: str) -> None:
+        await self._shared.leave(f"connected:{conversation_id}", handle)
 
-    def is_connected(self, conversation_id: str) -> bool:
-        return conversation_id in self._open
+    async def is_connected(self, conversation_id: str) -> bool:
+        return bool(await self._shared.members(f"connected:{conversation_id}"))
 
 
 async def encrypted_secrets(session: AsyncSession) -> list[tuple[str, str]]:

@@ -94,7 +94,8 @@ async def webchat(websocket: WebSocket) -> None:
     state = websocket.app.state
     ip = websocket.client.host if websocket.client else "unknown"
     await websocket.accept()
-    if not state.limits.sockets.open(ip):
+    socket_handle = await state.limits.sockets.open(ip)
+    if socket_handle is None:
         too_many = "too many open chats from this address; close some and try again"
         await websocket.send_json({"type": "error", "code": "too_many_connections", "message": too_many})
         await websocket.close(code=4429)
@@ -102,7 +103,7 @@ async def webchat(websocket: WebSocket) -> None:
     try:
         await _converse(websocket, ip)
     finally:
-        state.limits.sockets.close(ip)
+        await state.limits.sockets.close(ip, socket_handle)
 
 
 async def _converse(websocket: WebSocket, ip: str) -> None:
@@ -125,7 +126,9 @@ async def _converse(websocket: WebSocket, ip: str) -> None:
         await websocket.close(code=4429)
         return
 
-    state.connections.opened(conversation_id)
+    connection = await state.connections.opened(conversation_id)
+    open_sockets = state.telemetry.websockets.labels("webchat")
+    open_sockets.inc()
     try:
         async with state.bus.subscribe(conversation_topic(conversation_id)) as subscription:
             sent = await _catch_up(websocket, conversation_id, 0 if resumed else _seq(hello.get("last_seq")))
@@ -139,7 +142,8 @@ async def _converse(websocket: WebSocket, ip: str) -> None:
                 with contextlib.suppress(asyncio.CancelledError, Exception):
                     await writer
     finally:
-        state.connections.closed(conversation_id)
+        open_sockets.dec()
+        await state.connections.closed(conversation_id, connection)
 
 
 async def _receive(websocket: WebSocket) -> dict[str, Any]:
@@ -193,7 +197,7 @@ async def _open(websocket: WebSocket, hello: dict[str, Any], ip: str) -> tuple[s
             if token:
                 unknown = "that conversation was not found; a new one is started"
                 await websocket.send_json({"type": "error", "code": "unknown_token", "message": unknown})
-            if not state.limits.ip_conversations.allow(ip):
+            if not await state.limits.ip_conversations.allow(ip):
                 raise Refused("rate_limited", "too many new conversations from this address; try again in a minute")
             token = conversations.new_visitor_token()
             conversation = await conversations.create(session, "webchat", token)
@@ -234,7 +238,7 @@ async def _resumed(websocket: WebSocket, session: AsyncSession, resume: str, ip:
         await websocket.send_json({"type": "error", "code": "bad_resume_link", "message": bad})
         return None
     # Each use of a link adds a token: limited like new conversations, so a leaked link cannot flood the table.
-    if not state.limits.ip_conversations.allow(ip):
+    if not await state.limits.ip_conversations.allow(ip):
         raise Refused("rate_limited", "too many new conversations from this address; try again in a minute")
     return conversation
 
@@ -288,9 +292,10 @@ async def _read(websocket: WebSocket, conversation_id: str, token: str, ip: str)
                     raise Refused("too_long", f"messages are limited to {max_chars} characters")
                 if client_id is not None and (not isinstance(client_id, str) or len(client_id) > 64):
                     raise Refused("bad_frame", "client_id is a string of at most 64 characters")
-                if not state.limits.visitor_messages.allow(token) or not state.limits.ip_messages.allow(ip):
+                if not await state.limits.visitor_messages.allow(token) or not await state.limits.ip_messages.allow(ip):
                     raise Refused("rate_limited", "you're sending messages too fast; wait a moment")
-                await state.flow.shopper_message(conversation_id, text.strip(), client_id)
+                with state.telemetry.turn_seconds.time():
+                    await state.flow.shopper_message(conversation_id, text.strip(), client_id)
             elif kind == "action":
                 action = frame.get("action")
                 if not isinstance(action, str):
@@ -300,14 +305,14 @@ async def _read(websocket: WebSocket, conversation_id: str, token: str, ip: str)
                 email = frame.get("email")
                 if not isinstance(email, str) or not email.strip():
                     raise Refused("bad_frame", "an email frame needs an email")
-                if not state.limits.visitor_messages.allow(token):
+                if not await state.limits.visitor_messages.allow(token):
                     raise Refused("rate_limited", "you're sending messages too fast; wait a moment")
                 await state.flow.email(conversation_id, email.strip())
             elif kind == "feedback":
                 seq, rating = frame.get("seq"), frame.get("rating")
                 if _seq(seq) != seq or not seq or not isinstance(rating, str):
                     raise Refused("bad_frame", "a feedback frame needs the seq of an answer and a rating")
-                if not state.limits.visitor_messages.allow(token):
+                if not await state.limits.visitor_messages.allow(token):
                     raise Refused("rate_limited", "you're sending messages too fast; wait a moment")
                 await state.flow.rate(conversation_id, seq, rating)
             elif kind == "transcript":
@@ -316,14 +321,14 @@ async def _read(websocket: WebSocket, conversation_id: str, token: str, ip: str)
                     raise Refused("bad_frame", "email is a string")
                 if not state.settings.smtp_host:
                     raise Refused("unavailable", "this store does not send email")
-                if not state.limits.visitor_messages.allow(token):
+                if not await state.limits.visitor_messages.allow(token):
                     raise Refused("rate_limited", "you're sending messages too fast; wait a moment")
                 await state.flow.email_transcript(conversation_id, email)
             elif kind == "csat":
                 score = frame.get("score")
                 if not isinstance(score, int) or isinstance(score, bool):
                     raise Refused("bad_frame", "a csat frame needs a score from 1 to 5")
-                if not state.limits.visitor_messages.allow(token):
+                if not await state.limits.visitor_messages.allow(token):
                     raise Refused("rate_limited", "you're sending messages too fast; wait a moment")
                 await state.flow.rate_team(conversation_id, score)
             elif kind == "hello":
