@@ -20,7 +20,6 @@ import httpx
 import pytest
 import websockets
 
-from frontdesk.config import Settings
 from frontdesk.db import Database
 from frontdesk.users import service as users
 from tests.channels.webchat.test_protocol import Chat, texts
@@ -260,11 +259,13 @@ def test_a_second_server_without_redis_is_refused_with_a_line_saying_to_set_it(
     assert "Traceback" not in str(refused.value)
 
 
-def test_two_servers_on_sqlite_without_redis_are_refused(settings: Settings, tmp_path: Path) -> None:
+def test_two_servers_on_sqlite_without_redis_are_refused(tmp_path: Path) -> None:
+    # a SQLite file of its own, whichever database the suite runs on (on PostgreSQL the cluster above holds the lock)
+    database_url = f"sqlite+aiosqlite:///{tmp_path}/alone.db"
     with (
-        running_server(settings.database_url, tmp_path / "first.log", demo=False),
+        running_server(database_url, tmp_path / "first.log", demo=False),
         pytest.raises(ServerFailed) as refused,
-        running_server(settings.database_url, tmp_path / "second.log", demo=False),
+        running_server(database_url, tmp_path / "second.log", demo=False),
     ):
         pass
     assert "another `frontdesk serve` is running on this database" in str(refused.value)
