@@ -29,7 +29,6 @@ pages = APIRouter(prefix="/console", include_in_schema=False)
 Session = Annotated[AsyncSession, Depends(get_session)]
 
 MAX_PAGE = 100_000
-CHANNELS = {"webchat": "Web chat", "sms": "SMS"}
 OUTCOMES = {
     Outcome.resolved.value: "Resolved",
     Outcome.routed_to_team.value: "Routed to team",
@@ -62,6 +61,7 @@ class Filters:
     rated: bool = False
     agent: str | None = None  # an agent's id, or "none": the built-in inbox conversations nobody took
     problems: tuple[str, ...] = field(default=(), compare=False)
+    channel_label: str = field(default="all channels", compare=False)
 
     @classmethod
     def of(cls, request: Request) -> Filters:
@@ -88,7 +88,7 @@ class Filters:
             problems.append(f"At most {service.MAX_DAYS} days are shown: the range starts later.")
             start = end - timedelta(days=service.MAX_DAYS - 1)
         channel = params.get("channel") or None
-        if channel not in (None, *CHANNELS):
+        if channel not in (None, *_channels(request)):
             problems.append(f"There is no channel “{channel}”: all channels are shown.")
             channel = None
         outcome = params.get("outcome") or None
@@ -103,7 +103,8 @@ class Filters:
         if agent is not None and agent != "none" and not (agent.isdigit() and len(agent) < 10):
             problems.append(f"There is no agent “{agent}”: every conversation is shown.")
             agent = None
-        return cls(start, end, channel, outcome, page, feedback_changed, rated, agent, tuple(problems))
+        label = _channels(request)[channel] if channel else "all channels"
+        return cls(start, end, channel, outcome, page, feedback_changed, rated, agent, tuple(problems), label)
 
     def query(self, **changes: Any) -> str:
         """This view's query string with `changes` (the page goes back to 1 unless given)."""
@@ -138,8 +139,12 @@ class Filters:
 
     @property
     def description(self) -> str:
-        channel = CHANNELS[self.channel] if self.channel else "all channels"
-        return f"{_day(self.start)} – {_day(self.end)} (UTC), {channel}"
+        return f"{_day(self.start)} – {_day(self.end)} (UTC), {self.channel_label}"
+
+
+def _channels(request: Request) -> dict[str, str]:
+    """The channels this app serves (`app.state.channels`), by name, with the console's label of each."""
+    return request.app.state.channels.labels()
 
 
 def _day(value: date) -> str:
@@ -178,7 +183,7 @@ def duration(seconds: float | None) -> str:
 def _page_context(request: Request, filters: Filters) -> dict[str, Any]:
     return {
         "filters": filters,
-        "channels": CHANNELS,
+        "channels": _channels(request),
         "outcomes": OUTCOMES,
         "quick_ranges": filters.quick(now_of(request).date()),
         "percent": percent,

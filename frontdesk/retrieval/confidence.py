@@ -49,19 +49,26 @@ class Trees:
     depth: int
 
     def log_odds(self, features: np.ndarray) -> np.ndarray:
-        """Raw score of each row of an (n, d) matrix, walking all trees at once through the flattened arrays."""
-        x = np.nan_to_num(np.asarray(features, dtype=np.float64))
+        """Raw score of each row of an (n, d) matrix, walking all trees at once through the flattened arrays; only
+        the (row, tree) pairs not yet at a leaf take the next step."""
+        x = np.atleast_2d(np.nan_to_num(np.asarray(features, dtype=np.float64)))
         roots, left, right = self._children
-        feature, threshold, leaf = self.feature.ravel(), self.threshold.ravel(), self.leaf.ravel()
-        rows = np.arange(len(x))[:, None]
-        node = np.broadcast_to(roots, (len(x), len(roots)))
-        for _ in range(self.depth):
-            inner = ~leaf[node]
-            if not inner.any():
-                break
-            goes_left = x[rows, feature[node]] <= threshold[node]
-            node = np.where(inner, np.where(goes_left, left[node], right[node]), node)
-        return self.baseline + self.value.ravel()[node].sum(axis=1)
+        feature, threshold, leaf, value = self._flat
+        node = np.tile(roots, len(x))  # row-major: (row, tree)
+        offset = np.repeat(np.arange(len(x)) * x.shape[1], len(roots))
+        flat = x.ravel()
+        active = np.flatnonzero(~leaf[node])
+        while active.size:
+            at = node[active]
+            goes_left = flat[offset[active] + feature[at]] <= threshold[at]
+            step = np.where(goes_left, left[at], right[at])
+            node[active] = step
+            active = active[~leaf[step]]
+        return self.baseline + value[node].reshape(len(x), len(roots)).sum(axis=1)
+
+    @functools.cached_property
+    def _flat(self) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+        return self.feature.ravel(), self.threshold.ravel(), self.leaf.ravel(), self.value.ravel()
 
     @functools.cached_property
     def _children(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:

@@ -27,6 +27,8 @@ class Continuation(StrEnum):
 
 class Channel(Protocol):
     name: str
+    #: How the console names it ("Web chat").
+    label: str
     #: Whether a shopper is offered a person and asked for an email before a handoff (a phone number already says
     #: who texts, so SMS hands off at once).
     asks_consent: bool
@@ -79,6 +81,10 @@ class Channels:
 
     def names(self) -> tuple[str, ...]:
         return tuple(self._by_name)
+
+    def labels(self) -> dict[str, str]:
+        """Each channel's name and the label the console shows for it."""
+        return {name: channel.label for name, channel in self._by_name.items()}
 
     def event_of(self, message: Message) -> dict[str, object]:
         """The event the live conversation topic carries for a stored message."""

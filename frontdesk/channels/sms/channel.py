@@ -27,6 +27,7 @@ class Sms:
     settings: Settings
     clock: Callable[[], datetime]
     name: ClassVar[str] = SMS
+    label: ClassVar[str] = "SMS"
     asks_consent: ClassVar[bool] = False  # the phone number says who the shopper is: the team gets it at once
     asks_team_rating: ClassVar[bool] = False
 

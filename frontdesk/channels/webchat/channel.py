@@ -25,6 +25,7 @@ class WebChat:
     # The web chat connections of this process; None (a process without web chat) never sends a reply by email.
     connections: Connections | None = None
     name: ClassVar[str] = WEBCHAT
+    label: ClassVar[str] = "Web chat"
     asks_consent: ClassVar[bool] = True
     asks_team_rating: ClassVar[bool] = True
 
