@@ -75,16 +75,24 @@ def _check_confidence_model(settings: Settings) -> None:
         raise _fail(str(exc)) from None
 
 
-def _knowledge(settings: Settings, model_file: Path | None = None) -> Any:
+def _new_knowledge(settings: Settings, model_file: Path | None = None) -> Any:
     """The knowledge and its index, with the configured embedder and a confidence model fit on it (`model_file`, else
-    FRONTDESK_CONFIDENCE_MODEL, else the shipped one); one that cannot be used ends the command with why."""
+    FRONTDESK_CONFIDENCE_MODEL, else the shipped one); raises CalibrationError or EmbedderError when one is unusable."""
     from frontdesk.knowledge import service
-    from frontdesk.retrieval.confidence import CalibrationError, calibration_for
-    from frontdesk.retrieval.embedders import EmbedderError, load_embedder
+    from frontdesk.retrieval.confidence import calibration_for
+    from frontdesk.retrieval.embedders import load_embedder
+
+    calibration = calibration_for(settings.embedder, model_file or settings.confidence_model)
+    return service.Knowledge(load_embedder(settings.embedder), calibration)
+
+
+def _knowledge(settings: Settings, model_file: Path | None = None) -> Any:
+    """`_new_knowledge`; one that cannot be used ends the command with why."""
+    from frontdesk.retrieval.confidence import CalibrationError
+    from frontdesk.retrieval.embedders import EmbedderError
 
     try:
-        calibration = calibration_for(settings.embedder, model_file or settings.confidence_model)
-        return service.Knowledge(load_embedder(settings.embedder), calibration)
+        return _new_knowledge(settings, model_file)
     except (CalibrationError, EmbedderError) as exc:
         raise _fail(str(exc)) from None
 
@@ -354,13 +362,11 @@ def kb_import(
 async def _embed_kept(database: Any, settings: Settings) -> None:
     """Embed the texts that have no kept vector yet, with a progress bar, so that the server's start reads them
     instead of embedding (minutes for a large catalogue). The entries are saved either way."""
-    from frontdesk.knowledge import service
-    from frontdesk.retrieval.confidence import CalibrationError, calibration_for
-    from frontdesk.retrieval.embedders import EmbedderError, load_embedder
+    from frontdesk.retrieval.confidence import CalibrationError
+    from frontdesk.retrieval.embedders import EmbedderError
 
     try:
-        calibration = calibration_for(settings.embedder, settings.confidence_model)
-        knowledge = service.Knowledge(load_embedder(settings.embedder), calibration)
+        knowledge = _new_knowledge(settings)
     except (CalibrationError, EmbedderError) as exc:
         err.print(f"[yellow]not embedded now[/yellow] ({exc}); the server embeds the texts when it starts")
         return

@@ -8,7 +8,7 @@ from __future__ import annotations
 import asyncio
 import random
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 
 import httpx
@@ -90,18 +90,11 @@ class Tickets:
     async def _request(self, session: AsyncSession, conversation: Conversation, upto_seq: int | None) -> TicketRequest:
         """The ticket as every target receives it: the transcript up to the handoff, and who the shopper is."""
         content = await conversations.ticket_content(session, conversation.id, self.settings.public_url, upto_seq)
-        profile = await conversations.profile_of(session, conversation)
-        return TicketRequest(
-            conversation_id=conversation.id,
+        return replace(
+            await request_of_contact(session, conversation),
             subject=content.subject,
             text=content.text,
             html=content.html,
-            email=conversation.email or (profile.email if profile else None),
-            phone=profile.phone if profile else None,
-            name=profile.name if profile else None,
-            profile_id=conversation.profile_id,
-            channel=conversation.channel,
-            reason=conversation.handoff_reason or "handoff",
             link=f"{self.settings.public_url.rstrip('/')}/console/conversations/{conversation.id}",
         )
 

@@ -122,9 +122,10 @@ class Knowledge:
         texts = self.index.texts_to_embed(items)
         known = await vectors.read(session, self.index.embedder, texts)
         made = vectors.as_stored(self.index.embed([t for t in texts if t not in known], progress))
-        self.index.upsert_many(items, known={**known, **made})
+        current = {**known, **made}
+        self.index.upsert_many(items, known=current)
         await vectors.write(session, self.index.embedder, made)
-        return {**known, **made}, len(made)
+        return current, len(made)
 
     def put(self, views: Sequence[EntryView], announce: bool = True) -> None:
         """Index entries without a database (tests, tools): every text is embedded."""

@@ -19,7 +19,7 @@ from pathlib import Path
 import pytest
 import redis.asyncio as redis
 
-from tests.server import TEST_SECRET_KEY, reset_postgres, running_server
+from tests.server import TEST_SECRET_KEY, reset_postgres, running_server, stop
 
 OWN_DATABASE = "wt17db"
 POSTGRES_URL = os.environ.get("FRONTDESK_TEST_DATABASE_URL") or (
@@ -80,11 +80,7 @@ def running_worker(database_url: str, log: Path, env: dict[str, str]) -> Iterato
     try:
         yield process
     finally:
-        process.terminate()
-        try:
-            process.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            process.kill()
+        stop(process)
 
 
 @contextmanager
